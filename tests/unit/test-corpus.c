@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Replays every saved fuzzing input, bad-config case and example through
- * the fuzz target.  Under ASan/UBSan any memory error or undefined
+ * Replays every saved fuzzing input (and, for the configuration, every
+ * bad-config case and example) through a fuzz target.  Under ASan/UBSan any memory error or undefined
  * behaviour the fuzzer once found aborts this test.
  */
 #include "config.h"
@@ -51,32 +51,39 @@ static size_t replay_dir(const char *dir)
 	return n;
 }
 
-static void fuzz_corpus_replays_cleanly(void **state)
-{
-	(void)state;
-	/* A corpus that went missing would make this test vacuous. */
-	assert_true(replay_dir(SRCDIR "/tests/fuzz/corpus-conf") >= 20);
-}
+/* Each corpus set names its directories and how many inputs it must hold:
+ * a corpus that went missing would make the replay vacuous. */
+struct corpus_dir {
+	const char *path;
+	size_t min_files;
+};
 
-static void bad_configs_replay_cleanly(void **state)
-{
-	(void)state;
-	assert_true(replay_dir(SRCDIR "/tests/conf/bad") >= 10);
-}
+#if CORPUS_SET == 1	/* the configuration parser */
+static const struct corpus_dir dirs[] = {
+	{ SRCDIR "/tests/fuzz/corpus-conf", 20 },
+	{ SRCDIR "/tests/conf/bad", 10 },
+	{ SRCDIR "/config/examples", 1 },
+	{ SRCDIR "/config", 1 },
+};
+#elif CORPUS_SET == 2	/* the shared-region parser and watcher */
+static const struct corpus_dir dirs[] = {
+	{ SRCDIR "/tests/fuzz/corpus-shm", 5 },
+};
+#else
+#error "CORPUS_SET must be 1 or 2"
+#endif
 
-static void examples_replay_cleanly(void **state)
+static void corpus_replays_cleanly(void **state)
 {
 	(void)state;
-	assert_true(replay_dir(SRCDIR "/config/examples") >= 1);
-	assert_true(replay_dir(SRCDIR "/config") >= 1);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		assert_true(replay_dir(dirs[i].path) >= dirs[i].min_files);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(fuzz_corpus_replays_cleanly),
-		cmocka_unit_test(bad_configs_replay_cleanly),
-		cmocka_unit_test(examples_replay_cleanly),
+		cmocka_unit_test(corpus_replays_cleanly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
