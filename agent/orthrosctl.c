@@ -15,10 +15,11 @@
 #include <string.h>
 
 #include "conf.h"
+#include "ctl.h"
 #include "plan.h"
 #include "units.h"
 
-#define EXIT_INVALID 2
+#define EXIT_INVALID CTL_EXIT_INVALID
 
 static const char usage_text[] =
 	"Usage: orthrosctl COMMAND [OPTIONS]\n"
@@ -28,6 +29,8 @@ static const char usage_text[] =
 	"  plan --config FILE [--generations N] [--from G]\n"
 	"                               print the partition plan for N generations\n"
 	"                               (default 6) starting at generation G (default 1)\n"
+	"  link [OPTIONS] COMMAND       the partition link: info, status, events, ring,\n"
+	"                               announce (see 'orthrosctl link --help')\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help                   show this help\n"
@@ -36,8 +39,7 @@ static const char usage_text[] =
 	"Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage.\n"
 	"See orthrosctl(8) and docs/configuration.md.\n";
 
-__attribute__((format(printf, 1, 2)))
-static int usage_error(const char *fmt, ...)
+int ctl_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -70,7 +72,7 @@ static int load(const char *path, struct orthros_conf *conf)
 static int cmd_config_check(int argc, char **argv)
 {
 	if (argc != 1)
-		return usage_error("config check takes exactly one FILE");
+		return ctl_usage_error("config check takes exactly one FILE");
 
 	struct orthros_conf *conf = malloc(sizeof(*conf));
 	int rc;
@@ -130,15 +132,15 @@ static int cmd_plan(int argc, char **argv)
 				return EXIT_INVALID;
 			break;
 		default:
-			return usage_error("invalid option for plan");
+			return ctl_usage_error("invalid option for plan");
 		}
 	}
 	if (optind != argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+		return ctl_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!path)
-		return usage_error("plan needs --config FILE");
+		return ctl_usage_error("plan needs --config FILE");
 	if (count - 1 > PLAN_MAX_GENERATION - first)
-		return usage_error("generations past %u do not exist", PLAN_MAX_GENERATION);
+		return ctl_usage_error("generations past %u do not exist", PLAN_MAX_GENERATION);
 
 	struct orthros_conf *conf = malloc(sizeof(*conf));
 	int rc;
@@ -159,7 +161,7 @@ static int cmd_plan(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error("missing COMMAND");
+		return ctl_usage_error("missing COMMAND");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fputs(usage_text, stdout);
 		return EXIT_SUCCESS;
@@ -170,10 +172,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "config")) {
 		if (argc < 3 || strcmp(argv[2], "check"))
-			return usage_error("unknown config subcommand; expected 'config check FILE'");
+			return ctl_usage_error("unknown config subcommand; expected 'config check FILE'");
 		return cmd_config_check(argc - 3, argv + 3);
 	}
+	if (!strcmp(argv[1], "link"))
+		return ctl_link(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "plan"))
 		return cmd_plan(argc - 1, argv + 1);
-	return usage_error("unknown command '%s'", argv[1]);
+	return ctl_usage_error("unknown command '%s'", argv[1]);
 }

@@ -70,15 +70,22 @@ int orthros_shm_check(const void *shm, u64 size, u32 *nr)
 	return 0;
 }
 
-void *orthros_shm_record(void *shm, u64 size, u32 id)
+u64 orthros_shm_record_offset(const void *shm, u64 size, u32 id)
 {
 	const struct orthros_shm_header *h = shm;
 	u32 nr;
 
 	if (orthros_shm_check(shm, size, &nr) || id >= nr)
-		return NULL;
-	return (char *)shm + le32_to_cpu(h->records_offset) +
+		return 0;
+	return le32_to_cpu(h->records_offset) +
 	       (u64)id * sizeof(struct orthros_peer_record);
+}
+
+void *orthros_shm_record(void *shm, u64 size, u32 id)
+{
+	u64 off = orthros_shm_record_offset(shm, size, id);
+
+	return off ? (char *)shm + off : NULL;
 }
 
 static u32 record_crc(const struct orthros_peer_record *r)

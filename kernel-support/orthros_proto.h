@@ -66,8 +66,9 @@ int orthros_shm_format(void *shm, u64 size);
  */
 int orthros_shm_check(const void *shm, u64 size, u32 *nr);
 
-/* Address of record @id, or NULL if the header does not hold it. */
+/* Address (or offset, 0 if none) of record @id, if the header holds it. */
 void *orthros_shm_record(void *shm, u64 size, u32 id);
+u64 orthros_shm_record_offset(const void *shm, u64 size, u32 id);
 
 /*
  * Copy record @id out of shared memory (seqcount-protected, a few retries)

@@ -61,8 +61,13 @@ static void scan_one(struct orthros_watch *w, u32 id, void *rec, u64 now,
 		why = ORTHROS_INVALID_COUNTER;
 
 	if (why != ORTHROS_INVALID_NONE) {
-		/* An empty slot is silence, not an attack; garbage is reported once. */
-		if (!(never && !p->known) && p->invalid != (u32)why) {
+		/*
+		 * An empty slot is silence, not an attack, and a record caught
+		 * mid-write says nothing yet (its writer may be preempted; if it
+		 * never finishes, the timeout speaks).  Garbage is reported once.
+		 */
+		if (!(never && !p->known) && why != ORTHROS_INVALID_TORN &&
+		    p->invalid != (u32)why) {
 			p->invalid = why;
 			emit_event(emit, ctx, ORTHROS_EV_RECORD_INVALID, id, p,
 				   why, now);

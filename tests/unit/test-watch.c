@@ -264,6 +264,23 @@ static void scribbled_header_is_reported_and_times_out(void **state)
 	assert_int_equal(last(s)->peer, 1);
 }
 
+static void record_caught_mid_write_is_silent_until_timeout(void **state)
+{
+	struct sim *s = *state;
+	struct orthros_peer_record *r = orthros_shm_record(s->shm, SHM_SIZE, 1);
+
+	beat(s);
+	step(s, 10);
+	r->seq = htole32(le32toh(r->seq) + 1);	/* writer preempted mid-write */
+	assert_int_equal(step(s, 10), 0);
+	assert_int_equal(step(s, 30), 0);
+	assert_int_equal(step(s, 20), 1);	/* never finished: the timeout speaks */
+	assert_int_equal(last(s)->type, ORTHROS_EV_HEARTBEAT_LOST);
+	beat(s);				/* the writer completes a fresh write */
+	assert_int_equal(step(s, 1), 1);
+	assert_int_equal(last(s)->type, ORTHROS_EV_HEARTBEAT_BACK);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -281,6 +298,7 @@ int main(void)
 		T(reboot_with_new_boot_id_is_a_new_peer),
 		T(own_and_unwatched_records_are_ignored),
 		T(scribbled_header_is_reported_and_times_out),
+		T(record_caught_mid_write_is_silent_until_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
