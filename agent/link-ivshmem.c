@@ -32,11 +32,14 @@ struct iv_link {
 	struct orthros_link base;
 	int sock, epfd, tfd;
 	int own[ORTHROS_NR_VECTORS];
+	/* By slot; peer_id says which ivshmem id the fds belong to. */
 	int peer_fd[ORTHROS_MAX_PEERS][ORTHROS_NR_VECTORS];
 	unsigned int peer_nfd[ORTHROS_MAX_PEERS];
+	int64_t peer_id[ORTHROS_MAX_PEERS];
 	void *shm;
 	uint64_t shm_size;
-	uint32_t self;
+	uint32_t self;		/* our slot */
+	uint32_t doorbell;	/* our ivshmem id */
 
 	struct orthros_rec me;
 	bool claimed;		/* we own a record: a role was set or announced */
@@ -108,11 +111,37 @@ static void ring_peers(struct iv_link *v, uint32_t vector)
 			iv_ring(&v->base, id, vector);
 }
 
-static void forget_peer(struct iv_link *v, uint32_t id)
+static void forget_peer(struct iv_link *v, uint32_t slot)
 {
-	for (unsigned int i = 0; i < v->peer_nfd[id]; i++)
-		close(v->peer_fd[id][i]);
-	v->peer_nfd[id] = 0;
+	for (unsigned int i = 0; i < v->peer_nfd[slot]; i++)
+		close(v->peer_fd[slot][i]);
+	v->peer_nfd[slot] = 0;
+	v->peer_id[slot] = -1;
+}
+
+/* A peer's vector (fd >= 0) or its departure (fd < 0), by ivshmem id. */
+static void peer_message(struct iv_link *v, int64_t id, int fd)
+{
+	uint32_t slot;
+
+	if (id < 0 || id > 0xffff || (uint32_t)id == v->doorbell) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	slot = (uint32_t)id % ORTHROS_MAX_PEERS;
+	if (fd < 0) {
+		if (v->peer_id[slot] == id)
+			forget_peer(v, slot);
+		return;
+	}
+	if (v->peer_id[slot] != id)
+		forget_peer(v, slot);	/* a newer peer took the slot */
+	v->peer_id[slot] = id;
+	if (v->peer_nfd[slot] < ORTHROS_NR_VECTORS)
+		v->peer_fd[slot][v->peer_nfd[slot]++] = fd;
+	else
+		close(fd);
 }
 
 /* Messages after the handshake: a peer's vectors, or "peer gone". */
@@ -126,17 +155,7 @@ static int handle_socket(struct iv_link *v)
 			return 0;
 		if (rc)
 			return rc;	/* the server went away: the link is down */
-		if (id < 0 || id >= ORTHROS_MAX_PEERS || (uint32_t)id == v->self) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		if (fd < 0)
-			forget_peer(v, (uint32_t)id);
-		else if (v->peer_nfd[id] < ORTHROS_NR_VECTORS)
-			v->peer_fd[id][v->peer_nfd[id]++] = fd;
-		else
-			close(fd);
+		peer_message(v, id, fd);
 	}
 }
 
@@ -348,9 +367,10 @@ static int handshake(struct iv_link *v)
 		return rc;
 	if (fd >= 0)
 		close(fd);
-	if (val < 0 || val >= ORTHROS_MAX_PEERS)
+	if (val < 0 || val > 0xffff)
 		return -ERANGE;
-	v->self = (uint32_t)val;
+	v->doorbell = (uint32_t)val;
+	v->self = v->doorbell % ORTHROS_MAX_PEERS;
 	rc = ivshmem_recv(v->sock, &val, &shm_fd);
 	if (rc)
 		return rc;
@@ -379,17 +399,10 @@ static int handshake(struct iv_link *v)
 		rc = ivshmem_recv(v->sock, &val, &fd);
 		if (rc)
 			return rc;
-		if (fd < 0 || val < 0 || val >= ORTHROS_MAX_PEERS) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		if ((uint32_t)val == v->self)
+		if (fd >= 0 && val == v->doorbell)
 			v->own[own++] = fd;
-		else if (v->peer_nfd[val] < ORTHROS_NR_VECTORS)
-			v->peer_fd[val][v->peer_nfd[val]++] = fd;
 		else
-			close(fd);
+			peer_message(v, val, fd);
 	}
 	return 0;
 }
@@ -406,6 +419,8 @@ int orthros_link_open_ivshmem(const char *socket_path, struct orthros_link **out
 	v->sock = v->epfd = v->tfd = -1;
 	for (unsigned int i = 0; i < ORTHROS_NR_VECTORS; i++)
 		v->own[i] = -1;
+	for (unsigned int i = 0; i < ORTHROS_MAX_PEERS; i++)
+		v->peer_id[i] = -1;
 	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
 		rc = -ENAMETOOLONG;
 		goto fail;
@@ -445,6 +460,7 @@ int orthros_link_open_ivshmem(const char *socket_path, struct orthros_link **out
 	v->peers = (1ull << ORTHROS_MAX_PEERS) - 1;
 	orthros_watch_init(&v->watch, v->self, v->peers, (uint64_t)v->timeout_us * 1000);
 	v->me.peer_id = v->self;
+	v->me.doorbell = v->doorbell;
 	v->me.state = ORTHROS_STATE_RUNNING;
 	v->me.state_ns = now_ns();
 	v->me.interval_us = v->interval_us;

@@ -16,13 +16,15 @@
 #include "orthros_watch.h"
 
 #define ORTHROS_EVENT_RING	256
+#define ORTHROS_NO_DOORBELL	U32_MAX
 
 struct orthros_dev;
 
 struct orthros_transport_ops {
 	const char *name;
-	/* Ring @vector on @peer.  Must be safe in hard-irq and panic context. */
-	void (*ring)(struct orthros_dev *od, u32 peer, u32 vector);
+	/* Ring @vector at transport address @doorbell.  Must be safe in
+	 * hard-irq and panic context. */
+	void (*ring)(struct orthros_dev *od, u32 doorbell, u32 vector);
 };
 
 struct orthros_dev {
@@ -32,7 +34,8 @@ struct orthros_dev {
 	void *shm;			/* the shared region, mapped write-back */
 	u64 shm_size;
 	phys_addr_t shm_phys;		/* for mmap */
-	u32 self;			/* our peer id */
+	u32 self;			/* our slot */
+	u32 doorbell;			/* our transport address */
 	u32 nr_vectors;
 
 	/* Our own record; rec_lock serialises writers other than panic. */
@@ -48,6 +51,9 @@ struct orthros_dev {
 	struct hrtimer watch_timer;
 	spinlock_t watch_lock;		/* also guards the event ring */
 	struct orthros_watch watch;
+	/* Where each slot is rung, copied out of the watcher after every scan
+	 * so the beat timer and the panic path read it without a lock. */
+	u32 ring_to[ORTHROS_MAX_PEERS];
 
 	/* Events for readers of /dev/orthros. */
 	struct orthros_event ring[ORTHROS_EVENT_RING];

@@ -23,12 +23,12 @@ struct orthros_ivshmem {
 	int irq[ORTHROS_NR_VECTORS];
 };
 
-static void ivshmem_ring(struct orthros_dev *od, u32 peer, u32 vector)
+static void ivshmem_ring(struct orthros_dev *od, u32 doorbell, u32 vector)
 {
 	struct orthros_ivshmem *iv = od->transport;
 
 	/* One posted MMIO write: no locks, fine in panic context. */
-	writel((peer << 16) | (vector & 0xffff),
+	writel(((doorbell & 0xffff) << 16) | (vector & 0xffff),
 	       iv->regs + IVSHMEM_REG_DOORBELL);
 }
 
@@ -82,12 +82,12 @@ static int ivshmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	iv->od.shm_size = len;
 
 	pos = readl(iv->regs + IVSHMEM_REG_IVPOSITION);
-	if (pos >= ORTHROS_MAX_PEERS) {
-		dev_err(&pdev->dev, "IVPosition %u is beyond %u peers\n", pos,
-			ORTHROS_MAX_PEERS);
+	if (pos > 0xffff) {
+		dev_err(&pdev->dev, "IVPosition %u is not a 16-bit peer id\n", pos);
 		return -ERANGE;
 	}
-	iv->od.self = pos;
+	iv->od.doorbell = pos;
+	iv->od.self = pos % ORTHROS_MAX_PEERS;
 
 	ret = pci_alloc_irq_vectors(pdev, ORTHROS_NR_VECTORS,
 				    ORTHROS_NR_VECTORS, PCI_IRQ_MSIX);
@@ -113,8 +113,8 @@ static int ivshmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_vectors;
 	pci_set_drvdata(pdev, iv);
-	dev_info(&pdev->dev, "peer id %u, %pa bytes shared, transport %s\n",
-		 pos, &len, ivshmem_ops.name);
+	dev_info(&pdev->dev, "slot %u (IVPosition %u), %pa bytes shared, transport %s\n",
+		 iv->od.self, pos, &len, ivshmem_ops.name);
 	return 0;
 
 err_vectors:

@@ -80,10 +80,15 @@ static void push_event(void *ctx, const struct orthros_event *ev)
 static void scan(struct orthros_dev *od)
 {
 	unsigned long flags;
+	u32 id, db;
 
 	spin_lock_irqsave(&od->watch_lock, flags);
 	orthros_watch_scan(&od->watch, od->shm, od->shm_size, ktime_get_ns(),
 			   push_event, od);
+	for (id = 0; id < ORTHROS_MAX_PEERS; id++)
+		WRITE_ONCE(od->ring_to[id],
+			   orthros_watch_doorbell(&od->watch, id, &db) ?
+			   db : ORTHROS_NO_DOORBELL);
 	spin_unlock_irqrestore(&od->watch_lock, flags);
 }
 
@@ -95,13 +100,17 @@ void orthros_core_doorbell(struct orthros_dev *od, u32 vector)
 
 /* ---- our record and heartbeat ---------------------------------------- */
 
+/* Ring every watched peer whose record told us where it can be rung. */
 static void ring_peers(struct orthros_dev *od, u32 vector)
 {
-	u32 id;
+	u32 id, db;
 
-	for (id = 0; id < ORTHROS_MAX_PEERS; id++)
-		if (id != od->self && (od->peers & BIT_ULL(id)))
-			od->ops->ring(od, id, vector);
+	for (id = 0; id < ORTHROS_MAX_PEERS; id++) {
+		db = READ_ONCE(od->ring_to[id]);
+		if (id != od->self && (READ_ONCE(od->peers) & BIT_ULL(id)) &&
+		    db != ORTHROS_NO_DOORBELL)
+			od->ops->ring(od, db, vector);
+	}
 }
 
 static void publish_locked(struct orthros_dev *od)
@@ -298,12 +307,16 @@ static long orthros_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 	}
 	case ORTHROS_IOC_RING: {
 		struct orthros_ring_req req;
+		u32 db;
 
 		if (copy_from_user(&req, uarg, sizeof(req)))
 			return -EFAULT;
 		if (req.peer >= ORTHROS_MAX_PEERS || req.vector >= od->nr_vectors)
 			return -EINVAL;
-		od->ops->ring(od, req.peer, req.vector);
+		db = READ_ONCE(od->ring_to[req.peer]);
+		if (db == ORTHROS_NO_DOORBELL)
+			return -ENOENT;	/* no valid record says where it is */
+		od->ops->ring(od, db, req.vector);
 		return 0;
 	}
 	}
@@ -370,6 +383,7 @@ int orthros_core_register(struct orthros_dev *od)
 	spin_lock_init(&od->rec_lock);
 	spin_lock_init(&od->watch_lock);
 	init_waitqueue_head(&od->wq);
+	memset(od->ring_to, 0xff, sizeof(od->ring_to));
 	od->my_record = orthros_shm_record(od->shm, od->shm_size, od->self);
 	od->interval_us = interval_us;
 	od->timeout_us = timeout_us;
@@ -379,6 +393,7 @@ int orthros_core_register(struct orthros_dev *od)
 
 	memset(&od->me, 0, sizeof(od->me));
 	od->me.peer_id = od->self;
+	od->me.doorbell = od->doorbell;
 	od->me.generation = gen;
 	od->me.role = role;
 	od->me.state = ORTHROS_STATE_RUNNING;

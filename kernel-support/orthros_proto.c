@@ -128,6 +128,7 @@ enum orthros_invalid orthros_rec_decode(const struct orthros_peer_record *raw,
 	out->state_ns = le64_to_cpu(raw->state_ns);
 	out->interval_us = le32_to_cpu(raw->interval_us);
 	out->timeout_us = le32_to_cpu(raw->timeout_us);
+	out->doorbell = le32_to_cpu(raw->doorbell);
 	memcpy(out->reason, raw->reason, sizeof(out->reason));
 	return ORTHROS_INVALID_NONE;
 }
@@ -185,6 +186,7 @@ void orthros_rec_write(void *dst, const struct orthros_rec *rec)
 	r.state_ns = cpu_to_le64(rec->state_ns);
 	r.interval_us = cpu_to_le32(rec->interval_us);
 	r.timeout_us = cpu_to_le32(rec->timeout_us);
+	r.doorbell = cpu_to_le32(rec->doorbell);
 	memcpy(r.reason, rec->reason, sizeof(r.reason));
 	r.reason[sizeof(r.reason) - 1] = '\0';
 	r.checksum = cpu_to_le32(record_crc(&r));

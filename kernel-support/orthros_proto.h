@@ -49,6 +49,7 @@ struct orthros_rec {
 	u64 state_ns;
 	u32 interval_us;
 	u32 timeout_us;
+	u32 doorbell;
 	char reason[ORTHROS_REASON_LEN];
 };
 

@@ -82,6 +82,7 @@ static void scan_one(struct orthros_watch *w, u32 id, void *rec, u64 now,
 		p->known = true;
 		memcpy(p->boot_id, r.boot_id, sizeof(p->boot_id));
 		p->generation = r.generation;
+		p->doorbell = r.doorbell;
 		p->heartbeat = r.heartbeat;
 		p->heartbeat_ns = r.heartbeat_ns;
 		p->last_beat = now;
@@ -96,6 +97,7 @@ static void scan_one(struct orthros_watch *w, u32 id, void *rec, u64 now,
 	}
 
 	p->generation = r.generation;
+	p->doorbell = r.doorbell;
 	if (r.heartbeat > p->heartbeat) {
 		p->heartbeat = r.heartbeat;
 		p->heartbeat_ns = r.heartbeat_ns;
@@ -114,6 +116,14 @@ timeout:
 		p->lost = true;
 		emit_event(emit, ctx, ORTHROS_EV_HEARTBEAT_LOST, id, p, 0, now);
 	}
+}
+
+bool orthros_watch_doorbell(const struct orthros_watch *w, u32 id, u32 *doorbell)
+{
+	if (id >= ORTHROS_MAX_PEERS || !w->p[id].known)
+		return false;
+	*doorbell = w->p[id].doorbell;
+	return true;
 }
 
 void orthros_watch_scan(struct orthros_watch *w, void *shm, u64 size,

@@ -16,6 +16,7 @@ struct orthros_watch_peer {
 	u32 invalid;		/* last refusal reported (0 = none) */
 	u32 state;
 	u32 generation;
+	u32 doorbell;		/* where to ring it, from its last valid record */
 	u8 boot_id[16];
 	u64 heartbeat;
 	u64 heartbeat_ns;	/* the peer's clock, for the event */
@@ -33,6 +34,12 @@ typedef void (*orthros_emit_fn)(void *ctx, const struct orthros_event *ev);
 
 void orthros_watch_init(struct orthros_watch *w, u32 self, u64 peers,
 			u64 timeout_ns);
+
+/*
+ * The doorbell address of slot @id if a valid record of it has been seen;
+ * false otherwise (nothing to ring).
+ */
+bool orthros_watch_doorbell(const struct orthros_watch *w, u32 id, u32 *doorbell);
 
 /* Examine every watched record; call @emit for each event, in order. */
 void orthros_watch_scan(struct orthros_watch *w, void *shm, u64 size,

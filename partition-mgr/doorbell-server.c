@@ -20,8 +20,14 @@
 
 #define MAX_VECTORS 8
 
+/*
+ * Peers live in the record slot they will own (id % ORTHROS_MAX_PEERS), but
+ * ids only ever grow: QEMU's ivshmem frees a departed peer's eventfd array
+ * without forgetting it and corrupts its heap if the same id comes back.
+ */
 struct peer {
 	int sock;		/* -1: slot free */
+	uint32_t id;		/* ivshmem peer id (IVPosition) */
 	int efd[MAX_VECTORS];
 };
 
@@ -32,6 +38,7 @@ struct doorbell_server {
 	int listen_fd;
 	int shm_fd;
 	struct peer peers[ORTHROS_MAX_PEERS];
+	uint32_t next_id;
 };
 
 static void close_peer_fds(struct doorbell_server *s, struct peer *p)
@@ -46,9 +53,10 @@ static void close_peer_fds(struct doorbell_server *s, struct peer *p)
 	p->sock = -1;
 }
 
-static void drop_peer(struct doorbell_server *s, unsigned int id)
+static void drop_peer(struct doorbell_server *s, unsigned int slot)
 {
-	struct peer *p = &s->peers[id];
+	struct peer *p = &s->peers[slot];
+	uint32_t id = p->id;
 
 	qb_loop_poll_del(s->loop, p->sock);
 	close_peer_fds(s, p);
@@ -56,7 +64,7 @@ static void drop_peer(struct doorbell_server *s, unsigned int id)
 	for (unsigned int i = 0; i < ORTHROS_MAX_PEERS; i++)
 		if (s->peers[i].sock >= 0)
 			ivshmem_send(s->peers[i].sock, id, -1);
-	qb_log(LOG_INFO, "peer %u disconnected", id);
+	qb_log(LOG_INFO, "peer %u (slot %u) disconnected", id, slot);
 }
 
 /* A connected peer only ever closes; anything it sends is a protocol error. */
@@ -65,13 +73,14 @@ static int32_t peer_event(int32_t fd, int32_t revents, void *data)
 	struct doorbell_server *s = data;
 	char buf[64];
 
-	for (unsigned int id = 0; id < ORTHROS_MAX_PEERS; id++) {
-		if (s->peers[id].sock != fd)
+	for (unsigned int slot = 0; slot < ORTHROS_MAX_PEERS; slot++) {
+		if (s->peers[slot].sock != fd)
 			continue;
 		if ((revents & POLLIN) && read(fd, buf, sizeof(buf)) > 0) {
-			qb_log(LOG_WARNING, "peer %u sent data; ivshmem peers never do, dropping it", id);
+			qb_log(LOG_WARNING, "peer %u sent data; ivshmem peers never do, dropping it",
+			       s->peers[slot].id);
 		}
-		drop_peer(s, id);
+		drop_peer(s, slot);
 		break;
 	}
 	return 0;
@@ -89,50 +98,59 @@ static int send_peer_vectors(int sock, unsigned int id, const struct peer *p,
 	return 0;
 }
 
-static int welcome(struct doorbell_server *s, unsigned int id)
+static int welcome(struct doorbell_server *s, unsigned int slot)
 {
-	struct peer *np = &s->peers[id];
+	struct peer *np = &s->peers[slot];
 	int rc;
 
 	rc = ivshmem_send(np->sock, IVSHMEM_PROTOCOL_VERSION, -1);
 	if (!rc)
-		rc = ivshmem_send(np->sock, id, -1);
+		rc = ivshmem_send(np->sock, np->id, -1);
 	if (!rc)
 		rc = ivshmem_send(np->sock, -1, s->shm_fd);
 	for (unsigned int i = 0; i < ORTHROS_MAX_PEERS && !rc; i++) {
-		if (i == id || s->peers[i].sock < 0)
+		struct peer *op = &s->peers[i];
+
+		if (i == slot || op->sock < 0)
 			continue;
-		rc = send_peer_vectors(np->sock, i, &s->peers[i], s->cfg.vectors);
+		rc = send_peer_vectors(np->sock, op->id, op, s->cfg.vectors);
 		/* The others learn the newcomer's vectors; a failure there is theirs. */
-		if (!rc && send_peer_vectors(s->peers[i].sock, id, np, s->cfg.vectors))
-			qb_log(LOG_WARNING, "could not tell peer %u about peer %u", i, id);
+		if (!rc && send_peer_vectors(op->sock, np->id, np, s->cfg.vectors))
+			qb_log(LOG_WARNING, "could not tell peer %u about peer %u", op->id, np->id);
 	}
 	if (!rc)
-		rc = send_peer_vectors(np->sock, id, np, s->cfg.vectors);
+		rc = send_peer_vectors(np->sock, np->id, np, s->cfg.vectors);
 	return rc;
 }
 
 static int32_t accept_event(int32_t fd, int32_t revents, void *data)
 {
 	struct doorbell_server *s = data;
-	unsigned int id;
+	unsigned int slot = ORTHROS_MAX_PEERS, tries;
+	uint32_t id = 0;
 	int sock, rc;
 
 	(void)revents;
 	sock = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 	if (sock < 0)
 		return 0;
-	for (id = 0; id < ORTHROS_MAX_PEERS; id++)
-		if (s->peers[id].sock < 0)
+	/* The next unused 16-bit id whose slot is free. */
+	for (tries = 0; tries <= 0xffff; tries++) {
+		id = s->next_id++ & 0xffff;
+		if (s->peers[id % ORTHROS_MAX_PEERS].sock < 0) {
+			slot = id % ORTHROS_MAX_PEERS;
 			break;
-	if (id == ORTHROS_MAX_PEERS) {
-		qb_log(LOG_ERR, "refusing a peer: all %u peer ids in use", ORTHROS_MAX_PEERS);
+		}
+	}
+	if (slot == ORTHROS_MAX_PEERS) {
+		qb_log(LOG_ERR, "refusing a peer: all %u slots in use", ORTHROS_MAX_PEERS);
 		close(sock);
 		return 0;
 	}
-	struct peer *p = &s->peers[id];
+	struct peer *p = &s->peers[slot];
 
 	p->sock = sock;
+	p->id = id;
 	for (unsigned int v = 0; v < s->cfg.vectors; v++) {
 		p->efd[v] = eventfd(0, EFD_CLOEXEC);
 		if (p->efd[v] < 0) {
@@ -141,14 +159,14 @@ static int32_t accept_event(int32_t fd, int32_t revents, void *data)
 			return 0;
 		}
 	}
-	rc = welcome(s, id);
+	rc = welcome(s, slot);
 	if (rc) {
 		qb_log(LOG_WARNING, "peer %u left during the handshake: %s", id, strerror(-rc));
 		close_peer_fds(s, p);
 		return 0;
 	}
 	qb_loop_poll_add(s->loop, QB_LOOP_MED, sock, POLLIN, s, peer_event);
-	qb_log(LOG_INFO, "peer %u connected (%u vectors)", id, s->cfg.vectors);
+	qb_log(LOG_INFO, "peer %u connected in slot %u (%u vectors)", id, slot, s->cfg.vectors);
 	return 0;
 }
 

@@ -9,8 +9,11 @@
  *   offset 0                 struct orthros_shm_header
  *   header.records_offset    struct orthros_peer_record [header.nr_records]
  *
- * Record i belongs to the peer whose ivshmem IVPosition (peer id) is i, and
- * only that peer writes it.  Every reader treats every byte as hostile: a
+ * Record i (the peer's "slot") belongs to one peer and only that peer
+ * writes it.  The slot is the transport's peer address modulo
+ * ORTHROS_MAX_PEERS; the address itself (ivshmem IVPosition) is published
+ * in the record as "doorbell", because the doorbell server never reuses an
+ * address (QEMU's ivshmem cannot take a reused one) while slots are reused.  Every reader treats every byte as hostile: a
  * peer may be a crashed kernel scribbling at random.
  */
 #ifndef _UAPI_LINUX_ORTHROS_H
@@ -62,7 +65,7 @@ enum orthros_state {
 struct orthros_peer_record {
 	__le32 magic;
 	__le32 seq;		/* odd while the owner is writing */
-	__le32 peer_id;		/* must equal the record's index */
+	__le32 peer_id;		/* the slot: must equal the record's index */
 	__le32 generation;	/* orthros.gen=N of the kernel that owns it */
 	__le32 role;		/* enum orthros_role */
 	__le32 state;		/* enum orthros_state */
@@ -73,7 +76,8 @@ struct orthros_peer_record {
 	__le32 interval_us;	/* owner's heartbeat interval */
 	__le32 timeout_us;	/* what its watchers should allow */
 	char   reason[ORTHROS_REASON_LEN];	/* panic message, NUL-terminated */
-	__le32 reserved[3];
+	__le32 doorbell;	/* transport address to ring this peer at */
+	__le32 reserved[2];
 	__le32 checksum;	/* crc32 (zlib) of the record with this field 0 */
 };
 
@@ -114,7 +118,7 @@ enum orthros_invalid {
 };
 
 struct orthros_info {
-	__u32 peer_id;		/* our IVPosition */
+	__u32 peer_id;		/* our slot */
 	__u32 nr_vectors;
 	__u64 shm_size;
 	__u32 generation;
@@ -135,7 +139,7 @@ struct orthros_hb_req {
 };
 
 struct orthros_ring_req {
-	__u32 peer;
+	__u32 peer;		/* slot; rung at the doorbell its record names */
 	__u32 vector;
 };
 

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Runs inside a test partition: loads orthros.ko (generation and role come
+# from the kernel command line), records every link event in the shared
+# directory and carries out commands the host drops there.
+set -u
+arg() { sed -n "s/.*orthros\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+name=$(arg name)
+D=$(arg rw)
+. "$D/env"
+# insmod, unlike modprobe, does not read orthros.* from the kernel command line.
+if ! insmod "$KO" gen="$(arg gen)" role="$(arg role)" 2>"$D/$name.failed"; then
+	dmesg | tail -20 >>"$D/$name.failed"
+	exit 1
+fi
+rm -f "$D/$name.failed"
+"$CTL" link events >"$D/$name.events" 2>&1 &
+"$CTL" link info >"$D/$name.info" 2>&1
+touch "$D/$name.ready"
+while :; do
+	if [ -f "$D/$name.cmd" ]; then
+		cmd=$(cat "$D/$name.cmd")
+		rm -f "$D/$name.cmd"
+		case "$cmd" in
+		panic) echo c >/proc/sysrq-trigger ;;
+		reboot) /bin/busybox reboot -f ;;
+		stress\ *) nice -n 19 stress-ng --cpu 1 --timeout "${cmd#stress }" -q & ;;
+		status) "$CTL" link status >"$D/$name.status" 2>&1 ;;
+		quit) exit 0 ;;
+		esac
+	fi
+	sleep 0.1
+done

@@ -1,0 +1,189 @@
+#!/bin/sh
+# orthros.ko between two real partitions (TAP): Debian's kernel in two QEMU
+# guests on one doorbell server, with the host as a third peer.
+#   1. heartbeats flow both ways and are counted in shared memory
+#   2. a hang (vCPUs stopped) -> HEARTBEAT_LOST within timeout + one interval
+#      as the watcher measures it, HEARTBEAT_BACK on resume
+#   3. garbage written into a record from the host is refused, not trusted
+#   4. sysrq-c in A -> PANIC for A's generation in B and in the host
+#   5. no HEARTBEAT_LOST for ORTHROS_STRESS_SECONDS (default 300) with both
+#      guests and the host under CPU stress
+#   6. a graceful reboot -> STOPPING
+set -u
+: "${ORTHROSCTL:?}" "${DOORBELLD:?}" "${ORTHROS_KO:?}" "${SRCDIR:?}"
+STRESS_SECONDS=${ORTHROS_STRESS_SECONDS:-300}
+n=0
+fail=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; shift; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done; }
+bail() { echo "Bail out! $*"; exit 1; }
+
+[ -f "$ORTHROS_KO" ] || bail "orthros.ko not built at $ORTHROS_KO"
+D=$(mktemp -d /tmp/orthros-e2e.XXXXXX)
+pids=""
+cleanup() {
+	for p in $pids; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$D"
+}
+trap cleanup EXIT
+printf 'KO=%s\nCTL=%s\n' "$ORTHROS_KO" "$ORTHROSCTL" >"$D/env"
+
+wait_for() {	# file pattern seconds
+	i=0
+	while [ $i -lt $(($3 * 10)) ]; do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+# Events after a mark: an action's effect must be new, not an old line.
+mark() { wc -l <"$1" 2>/dev/null || echo 0; }
+wait_new() {	# file mark pattern seconds
+	i=0
+	while [ $i -lt $(($4 * 10)) ]; do
+		tail -n +"$(($2 + 1))" "$1" 2>/dev/null | grep -q -- "$3" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+"$DOORBELLD" --socket "$D/db.sock" --shm "$D/shm" --size 1MiB 2>"$D/server.log" &
+pids="$pids $!"
+for _ in $(seq 50); do [ -S "$D/db.sock" ] && break; sleep 0.1; done
+[ -S "$D/db.sock" ] || bail "doorbell server did not start: $(cat "$D/server.log")"
+link() { "$ORTHROSCTL" link --ivshmem "$D/db.sock" "$@"; }
+
+# The host controller's seat on the link: a peer that watches everyone.
+"$ORTHROSCTL" link --ivshmem "$D/db.sock" --role controller events >"$D/host.events" 2>&1 &
+pids="$pids $!"
+sleep 0.3
+
+start() {	# name gen role -> sets $qemu_pid
+	"$SRCDIR/scripts/guest/run-partition" --name "$1" --gen "$2" --role "$3" \
+		--rw "$D" --doorbell "$D/db.sock" --console "$D/$1.console" \
+		--run "$SRCDIR/tests/e2e/partition-payload.sh" 2>>"$D/run.log" &
+	qemu_pid=$!
+	pids="$pids $qemu_pid"
+}
+ready() {	# name
+	i=0
+	while [ $i -lt 1200 ]; do
+		[ -f "$D/$1.ready" ] && return 0
+		[ -s "$D/$1.failed" ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	bail "partition $1 did not come up: $(cat "$D/$1.failed" 2>/dev/null; tail -20 "$D/$1.console")"
+}
+peer_of() { sed -n 's/^peer \([0-9]*\),.*/\1/p' "$D/$1.info"; }
+
+start a 1 1
+a_pid=$qemu_pid
+start b 2 2
+b_pid=$qemu_pid
+ready a
+ready b
+A=$(peer_of a)
+B=$(peer_of b)
+head -n1 "$D/run.log" | sed 's/^/# /'
+echo "# partition a: peer $A, generation 1, active; partition b: peer $B, generation 2, backup"
+
+# 1. heartbeats both ways
+hb() { link status | awk -v id="$1" '$1 == id { print $5 }'; }
+if wait_for "$D/b.events" "PEER_UP peer=$A gen=1" 20 && wait_for "$D/a.events" "PEER_UP peer=$B gen=2" 20; then
+	a1=$(hb "$A"); b1=$(hb "$B"); sleep 2; a2=$(hb "$A"); b2=$(hb "$B")
+	if [ -n "$a1" ] && [ -n "$b1" ] && [ "$a2" -gt "$a1" ] && [ "$b2" -gt "$b1" ]; then
+		ok "heartbeats flow both ways and are counted in shared memory (A $a1->$a2, B $b1->$b2 in 2s)"
+	else
+		not_ok "heartbeats are counted in shared memory" "A $a1->$a2 B $b1->$b2" "$(link status)"
+	fi
+else
+	not_ok "each partition sees the other come up" "$(cat "$D/a.events" "$D/b.events")"
+fi
+
+# 2. hang without panic: A's vCPUs stop
+m=$(mark "$D/b.events")
+kill -STOP "$a_pid"
+if wait_new "$D/b.events" "$m" "HEARTBEAT_LOST peer=$A" 10; then
+	line=$(tail -n +"$((m + 1))" "$D/b.events" | grep "HEARTBEAT_LOST peer=$A" | head -n1)
+	# ts is when B declared the loss; peer_ts is A's last beat (A's clock,
+	# which under TCG runs at host rate like B's, so the gap is meaningful).
+	gap=$(echo "$line" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^peer_ts=/) { sub("peer_ts=", "", $i); pts = $i } print int(($1 - pts) / 1000000) }')
+	ok "a hang is reported as HEARTBEAT_LOST (B's event, ~${gap}ms after A's last beat by A's clock)"
+else
+	not_ok "a hang is reported as HEARTBEAT_LOST" "$(cat "$D/b.events")"
+fi
+m=$(mark "$D/b.events")
+kill -CONT "$a_pid"
+if wait_new "$D/b.events" "$m" "HEARTBEAT_BACK peer=$A" 10; then
+	ok "a hang that recovers is reported as HEARTBEAT_BACK"
+else
+	not_ok "a hang that recovers is reported as HEARTBEAT_BACK" "$(cat "$D/b.events")"
+fi
+
+# 3. garbage in A's record (A stopped so it does not rewrite it)
+m=$(mark "$D/b.events")
+kill -STOP "$a_pid"
+sleep 0.2
+off=$((72 + A * 152 + 8))
+head -c 144 /dev/urandom | dd of="$D/shm" bs=1 seek=$off conv=notrunc status=none
+link ring "$B" 1
+if wait_new "$D/b.events" "$m" "RECORD_INVALID peer=$A" 10 && ! grep -q "PANIC peer=$A" "$D/b.events"; then
+	ok "garbage written into A's record from the host is refused by B ($(grep "RECORD_INVALID peer=$A" "$D/b.events" | head -n1 | sed 's/.*why=//'))"
+else
+	not_ok "garbage written into A's record is refused by B" "$(cat "$D/b.events")"
+fi
+m=$(mark "$D/b.events")
+kill -CONT "$a_pid"
+wait_new "$D/b.events" "$m" "HEARTBEAT_BACK peer=$A" 10 || true
+
+# 4. kernel panic in A
+echo panic >"$D/a.cmd"
+if wait_for "$D/b.events" "PANIC peer=$A gen=1" 30; then
+	ok "sysrq-c in A delivers PANIC for A's generation to B's /dev/orthros"
+else
+	not_ok "sysrq-c in A delivers PANIC to B" "$(cat "$D/b.events")" "$(tail -20 "$D/a.console")"
+fi
+if wait_for "$D/host.events" "PANIC peer=$A gen=1" 10; then
+	ok "the host controller, a user-space peer, receives the same PANIC"
+else
+	not_ok "the host controller receives PANIC" "$(cat "$D/host.events")"
+fi
+wait "$a_pid" 2>/dev/null
+
+# 5. a new Active under CPU stress, host stressed too
+start c 3 1
+c_pid=$qemu_pid
+ready c
+C=$(peer_of c)
+wait_for "$D/b.events" "PEER_UP peer=$C gen=3" 20 || true
+echo "stress ${STRESS_SECONDS}s" >"$D/b.cmd"
+echo "stress ${STRESS_SECONDS}s" >"$D/c.cmd"
+nice -n 19 stress-ng --cpu 2 --timeout "${STRESS_SECONDS}s" -q &
+stress_pid=$!
+pids="$pids $stress_pid"
+lost_before=$(grep -c HEARTBEAT_LOST "$D/b.events" "$D/c.events" | awk -F: '{ s += $2 } END { print s }')
+wait "$stress_pid"
+lost_after=$(grep -c HEARTBEAT_LOST "$D/b.events" "$D/c.events" | awk -F: '{ s += $2 } END { print s }')
+cb1=$(hb "$C")
+if [ "$lost_after" -eq "$lost_before" ] && [ -n "$cb1" ] && [ "$cb1" -gt $((STRESS_SECONDS * 50)) ]; then
+	ok "no HEARTBEAT_LOST in ${STRESS_SECONDS}s with both partitions and the host under CPU stress (C beat $cb1 times)"
+else
+	not_ok "no HEARTBEAT_LOST under CPU stress" "lost events: $((lost_after - lost_before))" "$(grep HEARTBEAT "$D/b.events" "$D/c.events" | tail -10)"
+fi
+
+# 6. graceful reboot of C
+echo reboot >"$D/c.cmd"
+if wait_for "$D/b.events" "STOPPING peer=$C gen=3" 30; then
+	ok "a reboot in C delivers STOPPING for generation 3"
+else
+	not_ok "a reboot delivers STOPPING" "$(cat "$D/b.events")" "$(tail -20 "$D/c.console")"
+fi
+wait "$c_pid" 2>/dev/null
+
+echo quit >"$D/b.cmd"
+echo "1..$n"
+exit $fail
