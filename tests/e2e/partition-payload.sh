@@ -8,7 +8,9 @@ name=$(arg name)
 D=$(arg rw)
 . "$D/env"
 # insmod, unlike modprobe, does not read orthros.* from the kernel command line.
-if ! insmod "$KO" gen="$(arg gen)" role="$(arg role)" 2>"$D/$name.failed"; then
+if ! insmod "$KO" gen="$(arg gen)" role="$(arg role)" \
+	${ORTHROS_INTERVAL_US:+interval_us=$ORTHROS_INTERVAL_US} \
+	${ORTHROS_TIMEOUT_US:+timeout_us=$ORTHROS_TIMEOUT_US} 2>"$D/$name.failed"; then
 	dmesg | tail -20 >>"$D/$name.failed"
 	exit 1
 fi
