@@ -10,16 +10,12 @@
 #   6. a graceful reboot -> STOPPING
 set -u
 : "${ORTHROSCTL:?}" "${DOORBELLD:?}" "${ORTHROS_KO:?}" "${SRCDIR:?}"
+. "$SRCDIR/tests/lib/tap.sh"
 STRESS_SECONDS=${ORTHROS_STRESS_SECONDS:-300}
 # On real hardware each partition owns its cores; here the guests' vCPU
 # threads share two host cores with the host's stress, so they get the
 # priority that models ownership (the stress runs at nice 19).
 NICE=${ORTHROS_PARTITION_NICE:--10}
-n=0
-fail=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; shift; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done; }
-bail() { echo "Bail out! $*"; exit 1; }
 
 [ -f "$ORTHROS_KO" ] || bail "orthros.ko not built at $ORTHROS_KO"
 D=$(mktemp -d /tmp/orthros-e2e.XXXXXX)
@@ -40,26 +36,6 @@ TIMEOUT_US=${ORTHROS_TIMEOUT_US:-200000}
 printf 'KO=%s\nCTL=%s\nORTHROS_INTERVAL_US=%s\nORTHROS_TIMEOUT_US=%s\n' \
 	"$ORTHROS_KO" "$ORTHROSCTL" "$INTERVAL_US" "$TIMEOUT_US" >"$D/env"
 
-wait_for() {	# file pattern seconds
-	i=0
-	while [ $i -lt $(($3 * 10)) ]; do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-# Events after a mark: an action's effect must be new, not an old line.
-mark() { wc -l <"$1" 2>/dev/null || echo 0; }
-wait_new() {	# file mark pattern seconds
-	i=0
-	while [ $i -lt $(($4 * 10)) ]; do
-		tail -n +"$(($2 + 1))" "$1" 2>/dev/null | grep -q -- "$3" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
 
 "$DOORBELLD" --socket "$D/db.sock" --shm "$D/shm" --size 1MiB 2>"$D/server.log" &
 pids="$pids $!"

@@ -3,11 +3,8 @@
 # (TAP): the same protocol, watcher and events the kernel module uses,
 # exercised without booting a guest.
 set -u
-: "${ORTHROSCTL:?}" "${DOORBELLD:?}"
-n=0
-fail=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+: "${ORTHROSCTL:?}" "${DOORBELLD:?}" "${SRCDIR:?}"
+. "$SRCDIR/tests/lib/tap.sh"
 
 tmp=$(mktemp -d)
 pids=""
@@ -22,15 +19,6 @@ for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || { echo "Bail out! doorbell server did not start: $(cat "$tmp/server.log")"; exit 1; }
 
 link() { "$ORTHROSCTL" link --ivshmem "$sock" "$@"; }
-wait_for() {	# file pattern seconds
-	i=0
-	while [ $i -lt $(($3 * 10)) ]; do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
 
 # Peer 0: the watcher (a Backup), printing every event it sees.
 "$ORTHROSCTL" link --ivshmem "$sock" --role backup --gen 2 events --for 120s >"$tmp/watcher" 2>&1 &
