@@ -1,91 +1,129 @@
 #!/bin/sh
-# Failure-detection latency of the partition link, on the host clock.
+# Failure detection: the Orthros link against corosync's token loss, side by
+# side, on the same pair of partitions in the same run, on the host clock.
 #
-#   panic-to-event: an NMI is injected into partition A over QMP (A boots
-#     with unknown_nmi_panic, so the NMI panics it) at host time t0; the
-#     host controller's peer on the link receives A's PANIC notice at t1.
-#   hang-to-HEARTBEAT_LOST: A's QEMU is SIGSTOPped at t0; the host peer
-#     (interval 10 ms, timeout 50 ms) reports HEARTBEAT_LOST at t1.
-# Prints p50/p99 over TRIALS (default 50) of each.
-# usage: bench/link-latency.sh [TRIALS]      (after scripts/run-tests built it)
+# Each trial boots partitions A (generation 1, Active) and B (generation 2,
+# Backup), both running orthros.ko and a corosync node (token 300 ms) on a
+# point-to-point link, plus the host controller as a peer on the doorbell.
+#   panic trial: an NMI is injected into A over QMP at t0 (A boots with
+#     unknown_nmi_panic);
+#   hang trial:  A's QEMU is SIGSTOPped at t0 (vCPUs frozen, no panic).
+# Measured from t0, host clock:
+#   host peer   the host controller's PANIC / HEARTBEAT_LOST event (its own
+#               timestamp: the doorbell wakes it, no polling)
+#   B orthros   B's PANIC / HEARTBEAT_LOST line appearing in the shared dir
+#   B corosync  B's corosync membership change appearing in the shared dir
+# The last two travel the same path (9p file, polled every 0.5 ms), so
+# their difference is the detection difference.
+# usage: bench/link-latency.sh [TRIALS]   (default 50; after scripts/run-tests)
 set -eu
 TRIALS=${1:-50}
 top=$(cd "$(dirname "$0")/.." && pwd)
 CTL=$top/_build/release/agent/orthrosctl
 DBD=$top/_build/release/partition-mgr/orthros-doorbelld
 KO=$top/_build/kmod/orthros.ko
+TIMEOUT_US=${ORTHROS_TIMEOUT_US:-50000}
 for f in "$CTL" "$DBD" "$KO"; do [ -e "$f" ] || { echo "link-latency: $f missing; run scripts/run-tests first" >&2; exit 1; }; done
 D=$(mktemp -d /tmp/orthros-bench.XXXXXX)
 pids=""
-cleanup() { for p in $pids; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$D"; }
+cleanup() { for p in $pids; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$D"; }
 trap cleanup EXIT INT TERM
-printf 'KO=%s\nCTL=%s\n' "$KO" "$CTL" >"$D/env"
+printf 'KO=%s\nCTL=%s\nTIMEOUT_US=%s\n' "$KO" "$CTL" "$TIMEOUT_US" >"$D/env"
 
 "$DBD" --socket "$D/db.sock" --shm "$D/shm" 2>"$D/server.log" &
 pids="$pids $!"
 for _ in $(seq 50); do [ -S "$D/db.sock" ] && break; sleep 0.1; done
-"$CTL" link --ivshmem "$D/db.sock" --role controller --interval 10ms --timeout 50ms \
-	events >"$D/host.events" 2>&1 &
+"$CTL" link --ivshmem "$D/db.sock" --role controller --interval 10ms \
+	--timeout "${TIMEOUT_US}us" events >"$D/host.events" 2>&1 &
 pids="$pids $!"
 sleep 0.3
 
-# wait until a line after $1 matches $2 in host.events; print its timestamp
-event_after() {
-	i=0
-	while [ $i -lt 300 ]; do
-		t=$(tail -n +"$(($1 + 1))" "$D/host.events" | grep -m1 -- "$2" | cut -d' ' -f1)
-		[ -n "$t" ] && { echo "$t"; return 0; }
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-boot() {	# name -> qemu_pid
-	rm -f "$D/$1.ready"
-	m=$(wc -l <"$D/host.events")
-	"$top/scripts/guest/run-partition" --name "$1" --gen 1 --role 1 --rw "$D" \
+boot() {	# name gen role ip lport rport
+	rm -f "$1.ready"
+	"$top/scripts/guest/run-partition" --name "$1" --gen "$2" --role "$3" --rw "$D" \
 		--doorbell "$D/db.sock" --qmp "$D/$1.qmp" --console "$D/$1.console" \
-		--append unknown_nmi_panic --run "$top/tests/e2e/partition-payload.sh" 2>/dev/null &
+		--net "$5:$6" --append "unknown_nmi_panic orthros.ip=$4" --nice -10 \
+		--run "$top/bench/partition-cluster.sh" 2>/dev/null &
 	qemu_pid=$!
 	pids="$pids $qemu_pid"
-	event_after "$m" "PEER_UP" >/dev/null || { echo "link-latency: $1 did not come up" >&2; exit 1; }
-	sleep 0.5	# let it settle into steady beating
 }
-stats() {	# label file(ns per line)
+ready() {
+	i=0
+	while [ ! -f "$D/$1.ready" ]; do
+		i=$((i + 1))
+		if [ $i -gt 1200 ] || [ -s "$D/$1.failed" ]; then
+			echo "link-latency: partition $1 did not come up" >&2
+			cat "$D/$1.failed" >&2 2>/dev/null || tail -5 "$D/$1.console" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+lines() { wc -l <"$1" 2>/dev/null || echo 0; }
+
+for f in host.panic b.panic c.panic host.hang b.hang c.hang; do : >"$D/$f"; done
+trial() {	# kind
+	rm -f "$D/a.ready" "$D/b.ready" "$D/a.events" "$D/b.events" "$D/b.members"
+	boot a 1 1 192.0.2.1 40001 40002
+	a_pid=$qemu_pid
+	boot b 2 2 192.0.2.2 40002 40001
+	b_pid=$qemu_pid
+	ready a
+	ready b
+	A=$(sed -n 's/.* PEER_UP peer=\([0-9]*\) gen=1 .*/\1/p' "$D/b.events" | tail -n1)
+	sleep 1	# steady state
+	mh=$(lines "$D/host.events")
+	mb=$(lines "$D/b.events")
+	mm=$(lines "$D/b.members")
+	if [ "$1" = panic ]; then
+		t0=$(python3 "$top/bench/trigger.py" nmi "$D/a.qmp")
+		ev=PANIC
+	else
+		t0=$(python3 "$top/bench/trigger.py" stop "$a_pid")
+		ev=HEARTBEAT_LOST
+	fi
+	set -- "$1" $(python3 "$top/bench/watch-files.py" 20 \
+		"$mh:$ev peer=$A :$D/host.events" "$mb:$ev peer=$A :$D/b.events" \
+		"$mm:runtime\.members\.1\.:$D/b.members")
+	th=$(tail -n +"$((mh + 1))" "$D/host.events" | grep -m1 "$ev peer=$A " | cut -d' ' -f1)
+	[ -n "$th" ] && [ "$3" != timeout ] && [ "$4" != timeout ] ||
+		{ echo "link-latency: trial $1 missed an event ($*)" >&2; exit 1; }
+	echo $((th - t0)) >>"$D/host.$1"
+	echo $(($3 - t0)) >>"$D/b.$1"
+	echo $(($4 - t0)) >>"$D/c.$1"
+	kill -CONT "$a_pid" 2>/dev/null || true
+	kill "$a_pid" "$b_pid" 2>/dev/null || true
+	wait "$a_pid" "$b_pid" 2>/dev/null || true
+}
+stats() {	# label file
 	sort -n "$2" | awk -v label="$1" '
 		{ v[NR] = $1 / 1e6 }
 		END {
-			p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
-			printf "%-26s n=%-3d p50 %8.3f ms   p99 %8.3f ms   min %8.3f   max %8.3f\n", label, NR, p50, p99, v[1], v[NR]
+			printf "  %-32s n=%-3d p50 %9.3f ms  p99 %9.3f ms  min %9.3f  max %9.3f\n", label, NR,
+				v[int((NR - 1) * 0.50) + 1], v[int((NR - 1) * 0.99) + 1], v[1], v[NR]
 		}'
 }
+p50() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR - 1) * 0.5) + 1] }'; }
 
-: >"$D/panic.ns"
-: >"$D/hang.ns"
 i=0
 while [ $i -lt "$TRIALS" ]; do
 	i=$((i + 1))
-	boot "p$i"
-	# hang: stop, wait for the loss, resume, wait for the return
-	m=$(wc -l <"$D/host.events")
-	t0=$(python3 "$top/bench/trigger.py" stop "$qemu_pid")
-	t1=$(event_after "$m" "HEARTBEAT_LOST") || { echo "no HEARTBEAT_LOST in trial $i" >&2; exit 1; }
-	echo $((t1 - t0)) >>"$D/hang.ns"
-	m=$(wc -l <"$D/host.events")
-	python3 "$top/bench/trigger.py" cont "$qemu_pid" >/dev/null
-	event_after "$m" "HEARTBEAT_BACK" >/dev/null || true
-	sleep 0.3
-	# panic
-	m=$(wc -l <"$D/host.events")
-	t0=$(python3 "$top/bench/trigger.py" nmi "$D/p$i.qmp")
-	t1=$(event_after "$m" "PANIC") || { echo "no PANIC in trial $i" >&2; tail -5 "$D/p$i.console" >&2; exit 1; }
-	echo $((t1 - t0)) >>"$D/panic.ns"
-	wait "$qemu_pid" 2>/dev/null || true
+	trial panic
+	trial hang
 	printf '.' >&2
 done
 echo >&2
-echo "orthros link, $TRIALS trials each, host clock (guests under $(grep -q . /dev/null; echo TCG)):"
-stats "panic -> PANIC notice" "$D/panic.ns"
-stats "hang -> HEARTBEAT_LOST" "$D/hang.ns"
-echo "hang bound: timeout 50 ms + interval 10 ms = 60 ms"
-echo "corosync token-loss baseline on the same guests: not measured by this script (pending)"
+echo "Failure detection, $TRIALS trials of each kind, host clock; partitions under TCG;"
+echo "orthros heartbeat 10 ms / timeout $((TIMEOUT_US / 1000)) ms, corosync token 300 ms (knet):"
+echo "kernel panic (NMI into A):"
+stats "host peer: PANIC notice" "$D/host.panic"
+stats "B: orthros PANIC (via 9p file)" "$D/b.panic"
+stats "B: corosync member lost (9p)" "$D/c.panic"
+echo "hang (A's vCPUs stopped):"
+stats "host peer: HEARTBEAT_LOST" "$D/host.hang"
+stats "B: orthros HEARTBEAT_LOST (9p)" "$D/b.hang"
+stats "B: corosync member lost (9p)" "$D/c.hang"
+echo "ratio corosync / orthros at p50, same trials, same path to the host:"
+echo "  panic: $(awk -v c="$(p50 "$D/c.panic")" -v o="$(p50 "$D/b.panic")" 'BEGIN { printf "%.1fx", c / o }')  (host peer: $(awk -v c="$(p50 "$D/c.panic")" -v o="$(p50 "$D/host.panic")" 'BEGIN { printf "%.1fx", c / o }'))"
+echo "  hang:  $(awk -v c="$(p50 "$D/c.hang")" -v o="$(p50 "$D/b.hang")" 'BEGIN { printf "%.1fx", c / o }')"
+echo "hang bound: timeout $((TIMEOUT_US / 1000)) ms + interval 10 ms"

@@ -64,7 +64,7 @@ ready() {	# name
 		sleep 0.1
 		i=$((i + 1))
 	done
-	bail "partition $1 did not come up: $(cat "$D/$1.failed" 2>/dev/null; tail -20 "$D/$1.console")"
+	bail "partition $1 did not come up: $(cat "$D/$1.failed" 2>/dev/null; tail -20 "$D/$1.console" 2>/dev/null; tail -5 "$D/run.log")"
 }
 peer_of() { sed -n 's/^peer \([0-9]*\),.*/\1/p' "$D/$1.info"; }
 

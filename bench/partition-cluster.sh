@@ -1,0 +1,61 @@
+#!/bin/sh
+# Bench payload, inside a partition: orthros.ko plus a real corosync node
+# (token 300 ms) on the point-to-point link to the other partition, each
+# reporting what it sees in the shared directory:
+#   NAME.events   orthros link events (orthrosctl link events)
+#   NAME.members  corosync membership changes (corosync-cmapctl -t)
+set -u
+arg() { sed -n "s/.*orthros\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+name=$(arg name)
+D=$(arg rw)
+ip=$(arg ip)
+. "$D/env"
+insmod "$KO" gen="$(arg gen)" role="$(arg role)" interval_us=10000 timeout_us="$TIMEOUT_US" ||
+	{ echo insmod >"$D/$name.failed"; exit 1; }
+"$CTL" link events >"$D/$name.events" 2>&1 &
+
+modprobe virtio_net
+ip link set lo up
+ip link set eth0 up
+ip addr add "$ip/24" dev eth0
+mkdir -p /etc/corosync /var/log/corosync
+cat >/etc/corosync/corosync.conf <<CONF
+totem {
+	version: 2
+	cluster_name: orthros-bench
+	transport: knet
+	token: 300
+	crypto_cipher: none
+	crypto_hash: none
+	interface {
+		linknumber: 0
+		knet_ping_interval: 200
+		knet_ping_timeout: 1000
+	}
+}
+nodelist {
+	node { ring0_addr: 192.0.2.1
+	       nodeid: 1 }
+	node { ring0_addr: 192.0.2.2
+	       nodeid: 2 }
+}
+quorum {
+	provider: corosync_votequorum
+	two_node: 1
+}
+logging {
+	to_stderr: yes
+	to_syslog: no
+}
+CONF
+corosync -f >/run/corosync.log 2>&1 &
+i=0
+until corosync-quorumtool -s 2>/dev/null | grep -q '^Total votes: *2'; do
+	i=$((i + 1))
+	[ $i -gt 600 ] && { cp /run/corosync.log "$D/$name.failed"; exit 1; }
+	sleep 0.1
+done
+stdbuf -oL corosync-cmapctl -t runtime.members >"$D/$name.members" 2>&1 &
+sleep 0.5
+touch "$D/$name.ready"
+while :; do sleep 3600; done

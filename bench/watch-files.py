@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Print the host CLOCK_MONOTONIC time (ns) at which each FILE first has a
+new line (after SKIP lines) matching REGEX, polling every 0.5 ms.
+
+  watch-files.py TIMEOUT_S SKIP:REGEX:FILE [SKIP:REGEX:FILE ...]
+
+One output line per spec, in order: the time, or 'timeout'."""
+import re
+import sys
+import time
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    deadline = time.monotonic() + float(sys.argv[1])
+    specs = []
+    for arg in sys.argv[2:]:
+        skip, rx, path = arg.split(':', 2)
+        specs.append([int(skip), re.compile(rx), path, None])
+    while time.monotonic() < deadline and any(s[3] is None for s in specs):
+        for s in specs:
+            if s[3] is not None:
+                continue
+            try:
+                with open(s[2]) as f:
+                    lines = f.read().splitlines()[s[0]:]
+            except OSError:
+                continue
+            if any(s[1].search(line) for line in lines):
+                s[3] = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        time.sleep(0.0005)
+    for s in specs:
+        print(s[3] if s[3] is not None else 'timeout')
+
+
+main()
