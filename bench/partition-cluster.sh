@@ -34,10 +34,14 @@ totem {
 	}
 }
 nodelist {
-	node { ring0_addr: 192.0.2.1
-	       nodeid: 1 }
-	node { ring0_addr: 192.0.2.2
-	       nodeid: 2 }
+	node {
+		ring0_addr: 192.0.2.1
+		nodeid: 1
+	}
+	node {
+		ring0_addr: 192.0.2.2
+		nodeid: 2
+	}
 }
 quorum {
 	provider: corosync_votequorum
