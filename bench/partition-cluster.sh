@@ -3,7 +3,9 @@
 # (token 300 ms) on the point-to-point link to the other partition, each
 # reporting what it sees in the shared directory:
 #   NAME.events   orthros link events (orthrosctl link events)
-#   NAME.members  corosync membership changes (corosync-cmapctl -t)
+#   NAME.members  "votes N" whenever corosync's vote count changes (polled
+#                 every 10 ms: corosync-cmapctl -t did not report member
+#                 loss here, and 10 ms is small against a ~1 s token loss)
 set -u
 arg() { sed -n "s/.*orthros\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 name=$(arg name)
@@ -59,7 +61,15 @@ until corosync-quorumtool -s 2>/dev/null | grep -q '^Total votes: *2'; do
 	[ $i -gt 600 ] && { cp /run/corosync.log "$D/$name.failed"; exit 1; }
 	sleep 0.1
 done
-stdbuf -oL corosync-cmapctl -t runtime.members >"$D/$name.members" 2>&1 &
+(
+	prev=
+	while :; do
+		v=$(corosync-quorumtool -s 2>/dev/null | sed -n 's/^Total votes: *//p')
+		[ "$v" != "$prev" ] && echo "votes $v"
+		prev=$v
+		sleep 0.01
+	done
+) >"$D/$name.members" 2>&1 &
 sleep 0.5
 touch "$D/$name.ready"
 while :; do sleep 3600; done
