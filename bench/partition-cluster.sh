@@ -15,6 +15,7 @@ ip=$(arg ip)
 insmod "$KO" gen="$(arg gen)" role="$(arg role)" interval_us=10000 timeout_us="$TIMEOUT_US" ||
 	{ echo insmod >"$D/$name.failed"; exit 1; }
 "$CTL" link events >"$D/$name.events" 2>&1 &
+"$CTL" link info >"$D/$name.info" 2>&1
 
 modprobe virtio_net
 ip link set lo up
