@@ -18,6 +18,7 @@
 # usage: bench/link-latency.sh [TRIALS]   (default 50; after scripts/run-tests)
 set -eu
 TRIALS=${1:-50}
+case "$TRIALS" in --report) ;; *[!0-9]*|"") echo "usage: bench/link-latency.sh [TRIALS] | --report DIR" >&2; exit 2 ;; esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 CTL=$top/_build/release/agent/orthrosctl
 DBD=$top/_build/release/partition-mgr/orthros-doorbelld
@@ -49,11 +50,11 @@ boot() {	# name gen role ip lport rport
 	qemu_pid=$!
 	pids="$pids $qemu_pid"
 }
-ready() {
-	i=0
+ready() {	# (sh has no locals: its counter must not be the trial loop's)
+	w=0
 	while [ ! -f "$D/$1.ready" ]; do
-		i=$((i + 1))
-		if [ $i -gt 1200 ] || [ -s "$D/$1.failed" ]; then
+		w=$((w + 1))
+		if [ $w -gt 1200 ] || [ -s "$D/$1.failed" ]; then
 			echo "link-latency: partition $1 did not come up" >&2
 			cat "$D/$1.failed" >&2 2>/dev/null || tail -5 "$D/$1.console" >&2
 			exit 1
@@ -112,16 +113,8 @@ stats() {	# label file
 }
 p50() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR - 1) * 0.5) + 1] }'; }
 
-misses=0
-i=0
-while [ $i -lt "$TRIALS" ]; do
-	i=$((i + 1))
-	trial panic
-	trial hang
-	printf '.' >&2
-done
-echo >&2
-echo "Failure detection, $TRIALS trials of each kind, host clock; partitions under TCG;"
+report() {
+echo "Failure detection, $(wc -l <"$D/host.panic") panic and $(wc -l <"$D/host.hang") hang trials, host clock; partitions under TCG;"
 echo "orthros heartbeat 10 ms / timeout $((TIMEOUT_US / 1000)) ms, corosync token 300 ms (knet):"
 echo "kernel panic (NMI into A):"
 stats "host peer: PANIC notice" "$D/host.panic"
@@ -136,3 +129,24 @@ echo "  panic: $(awk -v c="$(p50 "$D/c.panic")" -v o="$(p50 "$D/b.panic")" 'BEGI
 echo "  hang:  $(awk -v c="$(p50 "$D/c.hang")" -v o="$(p50 "$D/b.hang")" 'BEGIN { printf "%.1fx", c / o }')"
 echo "hang bound: timeout $((TIMEOUT_US / 1000)) ms + interval 10 ms"
 echo "trials with a missed event (excluded above): $misses"
+}
+
+# --report DIR: print the figures of a kept run (ORTHROS_KEEP=1) again.
+if [ "${1:-}" = --report ]; then
+	D=$2
+	misses="(not recorded)"
+	trap - EXIT INT TERM
+	report
+	exit 0
+fi
+
+misses=0
+i=0
+while [ $i -lt "$TRIALS" ]; do
+	i=$((i + 1))
+	trial panic
+	trial hang
+	printf '.' >&2
+done
+echo >&2
+report
