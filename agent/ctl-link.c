@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,11 @@ static const char link_usage[] =
 	"Commands:\n"
 	"  info                 our peer id, role, timing\n"
 	"  status               every valid record in the shared region\n"
-	"  events [--count N] [--for DURATION] [--until TYPE]\n"
+	"  events [--count N] [--for DURATION] [--until TYPE] [--beats]\n"
 	"                       print events as they come, one per line; with --until,\n"
-	"                       exit 0 when an event of TYPE arrives, 3 if time runs out\n"
+	"                       exit 0 when an event of TYPE arrives, 3 if time runs out;\n"
+	"                       --beats also prints a BEAT line for every heartbeat seen\n"
+	"                       (local time, the peer's own beat time: clock mapping)\n"
 	"  ring PEER VECTOR     ring a peer's doorbell (vector 0 heartbeat, 1 notice)\n"
 	"  announce panic|stopping [REASON]\n"
 	"                       mark our record and ring everyone (user-space peers)\n";
@@ -82,20 +85,62 @@ static void print_event(const struct orthros_event *ev)
 	fflush(stdout);
 }
 
+/*
+ * One BEAT line per watched peer whose counter moved since the last look:
+ * our arrival time next to the peer's own time of the beat.  The minimum of
+ * their difference over a short window maps that peer's clock onto ours
+ * (plus the smallest one-way delay, the same for every peer on one path),
+ * which is how the bench compares timestamps taken in different kernels.
+ */
+struct beat_seen {
+	uint64_t heartbeat[ORTHROS_MAX_PEERS];
+	uint8_t boot_id[ORTHROS_MAX_PEERS][16];
+};
+
+static void print_beats(struct orthros_link *l, struct beat_seen *seen, uint64_t now)
+{
+	struct orthros_info in;
+	uint64_t size;
+	const void *shm = orthros_link_shm(l, &size);
+	uint32_t nr;
+
+	if (orthros_link_info(l, &in) || orthros_shm_check(shm, size, &nr))
+		return;
+	for (uint32_t id = 0; id < nr; id++) {
+		struct orthros_rec r;
+		bool never;
+
+		if (id == in.peer_id ||
+		    orthros_rec_read((const char *)shm + orthros_shm_record_offset(shm, size, id),
+				     id, &r, &never))
+			continue;
+		if (r.heartbeat == seen->heartbeat[id] &&
+		    !memcmp(r.boot_id, seen->boot_id[id], sizeof(r.boot_id)))
+			continue;
+		seen->heartbeat[id] = r.heartbeat;
+		memcpy(seen->boot_id[id], r.boot_id, sizeof(r.boot_id));
+		printf("%" PRIu64 " BEAT peer=%u gen=%u hb=%" PRIu64 " peer_ts=%" PRIu64 "\n",
+		       now, id, r.generation, r.heartbeat, r.heartbeat_ns);
+	}
+	fflush(stdout);
+}
+
 static int cmd_events(struct orthros_link *l, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "count", required_argument, NULL, 'c' },
 		{ "for", required_argument, NULL, 'f' },
 		{ "until", required_argument, NULL, 'u' },
+		{ "beats", no_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t count = UINT64_MAX, for_us = 0, v;
 	uint32_t until = 0;
-	int opt;
+	struct beat_seen *seen = NULL;
+	int opt, rc;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+c:f:u:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:f:u:b", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			if (units_parse_u64(optarg, &count) || !count)
@@ -109,31 +154,54 @@ static int cmd_events(struct orthros_link *l, int argc, char **argv)
 			if (event_type(optarg, &until))
 				return ctl_usage_error("--until '%s' is not an event type (PANIC, HEARTBEAT_LOST, ...)", optarg);
 			break;
+		case 'b':
+			if (!seen && !(seen = calloc(1, sizeof(*seen))))
+				return 1;
+			break;
 		default:
+			free(seen);
 			return ctl_usage_error("invalid option for link events");
 		}
 	}
 	uint64_t deadline = for_us ? mono_ns() + for_us * 1000 : UINT64_MAX;
 
+	rc = until ? 3 : 0;
 	for (v = 0; v < count;) {
 		struct orthros_event ev;
 		uint64_t now = mono_ns();
 		int ms = deadline == UINT64_MAX ? -1 :
 			 now >= deadline ? 0 : (int)((deadline - now) / 1000000 + 1);
-		int rc = orthros_link_wait_event(l, &ev, ms);
+		int e = seen ? orthros_link_next_event(l, &ev) :
+			       orthros_link_wait_event(l, &ev, ms);
 
-		if (rc == -ETIMEDOUT || (rc == -EAGAIN && ms == 0))
-			return until ? 3 : 0;
-		if (rc) {
-			fprintf(stderr, "orthrosctl: link: %s\n", strerror(-rc));
-			return 1;
+		if (seen && e == -EAGAIN) {
+			struct pollfd p = { .fd = orthros_link_fd(l), .events = POLLIN };
+
+			print_beats(l, seen, mono_ns());
+			if (ms == 0)
+				break;
+			if (poll(&p, 1, ms) < 0 && errno != EINTR) {
+				e = -errno;
+			} else {
+				continue;
+			}
+		}
+		if (e == -ETIMEDOUT || (e == -EAGAIN && ms == 0))
+			break;
+		if (e) {
+			fprintf(stderr, "orthrosctl: link: %s\n", strerror(-e));
+			rc = 1;
+			break;
 		}
 		print_event(&ev);
 		v++;
-		if (until && ev.type == until)
-			return 0;
+		if (until && ev.type == until) {
+			rc = 0;
+			break;
+		}
 	}
-	return until ? 3 : 0;
+	free(seen);
+	return rc;
 }
 
 static int cmd_status(struct orthros_link *l)

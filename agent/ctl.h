@@ -9,5 +9,6 @@ __attribute__((format(printf, 1, 2)))
 int ctl_usage_error(const char *fmt, ...);
 
 int ctl_link(int argc, char **argv);
+int ctl_partition(int argc, char **argv);
 
 #endif

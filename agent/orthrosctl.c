@@ -31,6 +31,8 @@ static const char usage_text[] =
 	"                               (default 6) starting at generation G (default 1)\n"
 	"  link [OPTIONS] COMMAND       the partition link: info, status, events, ring,\n"
 	"                               announce (see 'orthrosctl link --help')\n"
+	"  partition COMMAND            ask the controller: status, timeline, boot, fence,\n"
+	"                               dead, grow (see 'orthrosctl partition --help')\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help                   show this help\n"
@@ -177,6 +179,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "link"))
 		return ctl_link(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "partition"))
+		return ctl_partition(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "plan"))
 		return cmd_plan(argc - 1, argv + 1);
 	return ctl_usage_error("unknown command '%s'", argv[1]);

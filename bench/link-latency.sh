@@ -13,8 +13,13 @@
 #               timestamp: the doorbell wakes it, no polling)
 #   B orthros   B's PANIC / HEARTBEAT_LOST line appearing in the shared dir
 #   B corosync  B's corosync membership change appearing in the shared dir
-# The last two travel the same path (9p file, polled every 0.5 ms), so
+# The last two travel the same path (9p file, polled every 2 ms), so
 # their difference is the detection difference.
+# Kernel to kernel (panic trials): A's panic notifier stamps its record in
+# A's clock, B's interrupt handler stamps the PANIC event in B's clock; a
+# second host peer logs every heartbeat of both (bench/clock-map.py maps
+# both clocks onto the host's), which gives notifier-to-event latency
+# without the QMP, NMI and 9p legs.
 # usage: bench/link-latency.sh [TRIALS]   (default 50; after scripts/run-tests)
 set -eu
 TRIALS=${1:-50}
@@ -38,6 +43,8 @@ for _ in $(seq 50); do [ -S "$D/db.sock" ] && break; sleep 0.1; done
 # its own scheduling, not the link.
 nice -n -10 "$CTL" link --ivshmem "$D/db.sock" --role controller --interval 10ms \
 	--timeout "${TIMEOUT_US}us" events >"$D/host.events" 2>&1 &
+pids="$pids $!"
+"$CTL" link --ivshmem "$D/db.sock" events --beats >"$D/host.beats" 2>&1 &
 pids="$pids $!"
 sleep 0.3
 
@@ -64,7 +71,7 @@ ready() {	# (sh has no locals: its counter must not be the trial loop's)
 }
 lines() { wc -l <"$1" 2>/dev/null || echo 0; }
 
-for f in host.panic b.panic c.panic host.hang b.hang c.hang; do : >"$D/$f"; done
+for f in host.panic b.panic c.panic k.panic host.hang b.hang c.hang; do : >"$D/$f"; done
 trial() {	# kind
 	rm -f "$D/a.ready" "$D/b.ready" "$D/a.events" "$D/b.events" "$D/b.members" "$D/a.info"
 	boot a 1 1 192.0.2.1 40001 40002
@@ -76,10 +83,12 @@ trial() {	# kind
 	# A's own slot (slots of earlier trials' dead partitions still hold
 	# their last records, which B also reports)
 	A=$(sed -n 's/^peer \([0-9]*\),.*/\1/p' "$D/a.info")
+	B=$(sed -n 's/^peer \([0-9]*\),.*/\1/p' "$D/b.info")
 	sleep 1	# steady state
 	mh=$(lines "$D/host.events")
 	mb=$(lines "$D/b.events")
 	mm=$(lines "$D/b.members")
+	sb=$(lines "$D/host.beats")
 	if [ "$1" = panic ]; then
 		t0=$(python3 "$top/bench/trigger.py" nmi "$D/a.qmp")
 		ev=PANIC
@@ -95,10 +104,17 @@ trial() {	# kind
 		echo $((th - t0)) >>"$D/host.$1"
 		echo $(($3 - t0)) >>"$D/b.$1"
 		echo $(($4 - t0)) >>"$D/c.$1"
+		if [ "$1" = panic ]; then
+			bl=$(tail -n +"$((mb + 1))" "$D/b.events" | grep -m1 "PANIC peer=$A ")
+			k=$(python3 "$top/bench/clock-map.py" "$D/host.beats" "$((sb > 3000 ? sb - 3000 : 0))" \
+				"$A" "$B" "$(echo "$bl" | sed 's/.* peer_ts=\([0-9]*\).*/\1/')" "${bl%% *}")
+			[ "$k" != none ] && echo "$k" >>"$D/k.panic"
+		fi
 	else
 		echo "link-latency: $1 trial missed an event (host=${th:-none} B=$3 corosync=$4)" >&2
 		misses=$((misses + 1))
 	fi
+	{ echo "== $1 A=$A B=$B t0=$t0"; cat "$D/b.events"; } >>"$D/b.all"
 	kill -CONT "$a_pid" 2>/dev/null || true
 	kill "$a_pid" "$b_pid" 2>/dev/null || true
 	wait "$a_pid" "$b_pid" 2>/dev/null || true
@@ -120,12 +136,15 @@ echo "kernel panic (NMI into A):"
 stats "host peer: PANIC notice" "$D/host.panic"
 stats "B: orthros PANIC (via 9p file)" "$D/b.panic"
 stats "B: corosync member lost (9p)" "$D/c.panic"
+stats "A's notifier -> B's /dev/orthros" "$D/k.panic"
+echo "  (kernel to kernel: clocks mapped through both partitions' heartbeats at the host)"
 echo "hang (A's vCPUs stopped):"
 stats "host peer: HEARTBEAT_LOST" "$D/host.hang"
 stats "B: orthros HEARTBEAT_LOST (9p)" "$D/b.hang"
 stats "B: corosync member lost (9p)" "$D/c.hang"
 echo "ratio corosync / orthros at p50, same trials, same path to the host:"
 echo "  panic: $(awk -v c="$(p50 "$D/c.panic")" -v o="$(p50 "$D/b.panic")" 'BEGIN { printf "%.1fx", c / o }')  (host peer: $(awk -v c="$(p50 "$D/c.panic")" -v o="$(p50 "$D/host.panic")" 'BEGIN { printf "%.1fx", c / o }'))"
+echo "  panic kernel to kernel vs corosync: $(awk -v c="$(p50 "$D/c.panic")" -v o="$(p50 "$D/k.panic")" 'BEGIN { printf "%.0fx", c / o }')"
 echo "  hang:  $(awk -v c="$(p50 "$D/c.hang")" -v o="$(p50 "$D/b.hang")" 'BEGIN { printf "%.1fx", c / o }')"
 echo "hang bound: timeout $((TIMEOUT_US / 1000)) ms + interval 10 ms"
 echo "trials with a missed event (excluded above): $misses"

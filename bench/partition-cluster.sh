@@ -1,11 +1,10 @@
 #!/bin/sh
 # Bench payload, inside a partition: orthros.ko plus a real corosync node
-# (token 300 ms) on the point-to-point link to the other partition, each
+# (token $TOKEN ms, default 300) on the point-to-point link to the other partition, each
 # reporting what it sees in the shared directory:
 #   NAME.events   orthros link events (orthrosctl link events)
-#   NAME.members  "votes N" whenever corosync's vote count changes (polled
-#                 every 10 ms: corosync-cmapctl -t did not report member
-#                 loss here, and 10 ms is small against a ~1 s token loss)
+#   NAME.members  "votes N" whenever corosync's vote count changes
+#                 (corosync-quorumtool -m reports each membership change)
 set -u
 arg() { sed -n "s/.*orthros\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 name=$(arg name)
@@ -27,7 +26,7 @@ totem {
 	version: 2
 	cluster_name: orthros-bench
 	transport: knet
-	token: 300
+	token: ${TOKEN:-300}
 	crypto_cipher: none
 	crypto_hash: none
 	interface {
@@ -62,15 +61,21 @@ until corosync-quorumtool -s 2>/dev/null | grep -q '^Total votes: *2'; do
 	[ $i -gt 600 ] && { cp /run/corosync.log "$D/$name.failed"; exit 1; }
 	sleep 0.1
 done
-(
-	prev=
-	while :; do
-		v=$(corosync-quorumtool -s 2>/dev/null | sed -n 's/^Total votes: *//p')
-		[ "$v" != "$prev" ] && echo "votes $v"
-		prev=$v
-		sleep 0.01
-	done
-) >"$D/$name.members" 2>&1 &
+# One long-lived monitor, not a fork per sample: a polling loop of
+# short-lived tools saturates a TCG vCPU and delays everything else in it.
+stdbuf -oL corosync-quorumtool -m 2>/dev/null |
+	awk '/^Total votes:/ { if ($3 != prev) { print "votes " $3; fflush() } prev = $3 }' \
+	>"$D/$name.members" 2>&1 &
 sleep 0.5
 touch "$D/$name.ready"
-while :; do sleep 3600; done
+# Commands from the bench: "stress SECONDS" loads this partition's vCPU.
+while :; do
+	if [ -f "$D/$name.cmd" ]; then
+		cmd=$(cat "$D/$name.cmd")
+		rm -f "$D/$name.cmd"
+		case "$cmd" in
+		stress\ *) nice -n 19 stress-ng --cpu 1 --timeout "${cmd#stress }" -q & ;;
+		esac
+	fi
+	sleep 0.5
+done

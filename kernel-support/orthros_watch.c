@@ -17,7 +17,8 @@ void orthros_watch_init(struct orthros_watch *w, u32 self, u64 peers,
 }
 
 static void emit_event(orthros_emit_fn emit, void *ctx, u32 type, u32 id,
-		       const struct orthros_watch_peer *p, u32 detail, u64 now)
+		       const struct orthros_watch_peer *p, u32 detail, u64 now,
+		       u64 peer_ts)
 {
 	struct orthros_event ev;
 
@@ -27,21 +28,25 @@ static void emit_event(orthros_emit_fn emit, void *ctx, u32 type, u32 id,
 	ev.generation = p->generation;
 	ev.detail = detail;
 	ev.ts_ns = now;
-	ev.peer_ts_ns = p->heartbeat_ns;
+	ev.peer_ts_ns = peer_ts;
 	ev.heartbeat = p->heartbeat;
 	emit(ctx, &ev);
 }
 
+/*
+ * A notice carries the peer's own time of the notice (state_ns), so that a
+ * reader with a clock mapping can tell notice-to-detection latency.
+ */
 static void state_event(struct orthros_watch_peer *p, u32 id, u32 state,
-			orthros_emit_fn emit, void *ctx, u64 now)
+			u64 state_ns, orthros_emit_fn emit, void *ctx, u64 now)
 {
 	if (state == p->state)
 		return;
 	p->state = state;
 	if (state == ORTHROS_STATE_PANIC)
-		emit_event(emit, ctx, ORTHROS_EV_PANIC, id, p, 0, now);
+		emit_event(emit, ctx, ORTHROS_EV_PANIC, id, p, 0, now, state_ns);
 	else if (state == ORTHROS_STATE_STOPPING)
-		emit_event(emit, ctx, ORTHROS_EV_STOPPING, id, p, 0, now);
+		emit_event(emit, ctx, ORTHROS_EV_STOPPING, id, p, 0, now, state_ns);
 }
 
 static void scan_one(struct orthros_watch *w, u32 id, void *rec, u64 now,
@@ -70,7 +75,7 @@ static void scan_one(struct orthros_watch *w, u32 id, void *rec, u64 now,
 		    p->invalid != (u32)why) {
 			p->invalid = why;
 			emit_event(emit, ctx, ORTHROS_EV_RECORD_INVALID, id, p,
-				   why, now);
+				   why, now, p->heartbeat_ns);
 		}
 		goto timeout;	/* garbage is never a heartbeat */
 	}
@@ -87,12 +92,14 @@ static void scan_one(struct orthros_watch *w, u32 id, void *rec, u64 now,
 		p->heartbeat_ns = r.heartbeat_ns;
 		p->last_beat = now;
 		p->state = ORTHROS_STATE_DOWN;
-		if (r.state == ORTHROS_STATE_RUNNING) {
-			p->state = r.state;
-			emit_event(emit, ctx, ORTHROS_EV_PEER_UP, id, p, 0, now);
-		} else {
-			state_event(p, id, r.state, emit, ctx, now);
-		}
+		/*
+		 * A RUNNING record may be the last word of a partition that was
+		 * killed without a notice: it is up only once its counter moves.
+		 */
+		if (r.state == ORTHROS_STATE_RUNNING)
+			p->up_pending = true;
+		else
+			state_event(p, id, r.state, r.state_ns, emit, ctx, now);
 		return;
 	}
 
@@ -102,19 +109,28 @@ static void scan_one(struct orthros_watch *w, u32 id, void *rec, u64 now,
 		p->heartbeat = r.heartbeat;
 		p->heartbeat_ns = r.heartbeat_ns;
 		p->last_beat = now;
-		if (p->lost) {
+		if (p->up_pending && r.state == ORTHROS_STATE_RUNNING) {
+			p->up_pending = false;
+			p->state = r.state;
+			emit_event(emit, ctx, ORTHROS_EV_PEER_UP, id, p, 0, now,
+				   p->heartbeat_ns);
+		} else if (p->lost) {
 			p->lost = false;
 			emit_event(emit, ctx, ORTHROS_EV_HEARTBEAT_BACK, id, p,
-				   0, now);
+				   0, now, p->heartbeat_ns);
 		}
 	}
-	state_event(p, id, r.state, emit, ctx, now);
+	if (!(p->up_pending && r.state == ORTHROS_STATE_RUNNING)) {
+		p->up_pending = false;
+		state_event(p, id, r.state, r.state_ns, emit, ctx, now);
+	}
 
 timeout:
 	if (p->known && p->state == ORTHROS_STATE_RUNNING && !p->lost &&
 	    now - p->last_beat > w->timeout_ns) {
 		p->lost = true;
-		emit_event(emit, ctx, ORTHROS_EV_HEARTBEAT_LOST, id, p, 0, now);
+		emit_event(emit, ctx, ORTHROS_EV_HEARTBEAT_LOST, id, p, 0, now,
+			   p->heartbeat_ns);
 	}
 }
 

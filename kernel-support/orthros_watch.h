@@ -13,6 +13,7 @@
 struct orthros_watch_peer {
 	bool known;		/* a valid record of this boot has been seen */
 	bool lost;		/* HEARTBEAT_LOST reported, no beat since */
+	bool up_pending;	/* RUNNING record, counter not yet seen moving */
 	u32 invalid;		/* last refusal reported (0 = none) */
 	u32 state;
 	u32 generation;

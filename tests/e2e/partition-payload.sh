@@ -27,6 +27,17 @@ while :; do
 		reboot) /bin/busybox reboot -f ;;
 		stress\ *) nice -n 19 stress-ng --cpu 1 --timeout "${cmd#stress }" -q & ;;
 		status) "$CTL" link status >"$D/$name.status" 2>&1 ;;
+		ocf-tester)
+			# The partition agent against this partition's real
+			# /dev/orthros; no cluster here, so nothing to grow or boot.
+			# The agent refuses to run other than as a promotable clone,
+			# so the tester gets the clone meta Pacemaker would pass.
+			ocf-tester -n orthros-partition -o grow=false -o boot_backup=false \
+				-o orthrosctl="$CTL" -o CRM_meta_clone_max=2 -o CRM_meta_clone_node_max=1 \
+				-o CRM_meta_promotable=true -o CRM_meta_promoted_max=1 \
+				"$OCF_PARTITION" >"$D/$name.ocf-tester.tmp" 2>&1
+			echo "rc=$?" >>"$D/$name.ocf-tester.tmp"
+			mv "$D/$name.ocf-tester.tmp" "$D/$name.ocf-tester" ;;
 		quit) exit 0 ;;
 		esac
 	fi

@@ -8,6 +8,7 @@
 #   5. no HEARTBEAT_LOST for ORTHROS_STRESS_SECONDS (default 300) with both
 #      guests and the host under CPU stress
 #   6. a graceful reboot -> STOPPING
+#   7. ocf-tester on ocf:orthros:partition against a partition's real device
 set -u
 : "${ORTHROSCTL:?}" "${DOORBELLD:?}" "${ORTHROS_KO:?}" "${SRCDIR:?}"
 . "$SRCDIR/tests/lib/tap.sh"
@@ -27,14 +28,17 @@ cleanup() {
 }
 trap cleanup EXIT
 # Heartbeat timing for these TCG guests.  With the 10 ms / 50 ms default,
-# 300 s of CPU stress gave 12 false losses here: TCG vCPUs stall 50-70 ms
-# every 25-65 s under load (a beat gap seen in the sender's own clock, so it
-# is the emulator, not the watcher).  200 ms keeps a 3x margin over the
-# worst stall measured; hardware partitions keep the default.
+# 300 s of CPU stress gave 12 false losses on the development machine: TCG
+# vCPUs stall 50-70 ms every 25-65 s under load.  On the CI machine the same
+# test saw 7 stalls of 210-290 ms in 300 s, each a gap in the sender's own
+# clock (peer_ts of HEARTBEAT_LOST vs HEARTBEAT_BACK), so the emulator was
+# not running the sender at all; no watcher setting can tell that from a
+# hang.  500 ms keeps a 1.7x margin over the worst stall measured on any
+# of these machines; hardware partitions keep the default.
 INTERVAL_US=${ORTHROS_INTERVAL_US:-10000}
-TIMEOUT_US=${ORTHROS_TIMEOUT_US:-200000}
-printf 'KO=%s\nCTL=%s\nORTHROS_INTERVAL_US=%s\nORTHROS_TIMEOUT_US=%s\n' \
-	"$ORTHROS_KO" "$ORTHROSCTL" "$INTERVAL_US" "$TIMEOUT_US" >"$D/env"
+TIMEOUT_US=${ORTHROS_TIMEOUT_US:-500000}
+printf 'KO=%s\nCTL=%s\nORTHROS_INTERVAL_US=%s\nORTHROS_TIMEOUT_US=%s\nOCF_PARTITION=%s\n' \
+	"$ORTHROS_KO" "$ORTHROSCTL" "$INTERVAL_US" "$TIMEOUT_US" "$SRCDIR/ocf/partition" >"$D/env"
 
 
 "$DOORBELLD" --socket "$D/db.sock" --shm "$D/shm" --size 1MiB 2>"$D/server.log" &
@@ -92,17 +96,29 @@ else
 	not_ok "each partition sees the other come up" "$(cat "$D/a.events" "$D/b.events")"
 fi
 
-# 2. hang without panic: A's vCPUs stop
+# 2. hang without panic: A's vCPUs stop.  The bound is measured on one
+# clock, the host's: from the SIGSTOP to the host peer's event (it watches
+# A with the same timeout).  Guest clocks cannot be compared with each
+# other directly: each starts at its own boot (a first version compared
+# A's peer_ts with B's ts and failed by the boot offset alone).
 m=$(mark "$D/b.events")
+hm=$(mark "$D/host.events")
+t_stop=$(python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))')
 kill -STOP "$a_pid"
-if wait_new "$D/b.events" "$m" "HEARTBEAT_LOST peer=$A" 10; then
-	line=$(tail -n +"$((m + 1))" "$D/b.events" | grep "HEARTBEAT_LOST peer=$A" | head -n1)
-	# ts is when B declared the loss; peer_ts is A's last beat (A's clock,
-	# which under TCG runs at host rate like B's, so the gap is meaningful).
-	gap=$(echo "$line" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^peer_ts=/) { sub("peer_ts=", "", $i); pts = $i } print int(($1 - pts) / 1000000) }')
-	ok "a hang is reported as HEARTBEAT_LOST (timeout ${TIMEOUT_US}us; B's event ~${gap}ms after A's last beat, A's clock)"
+if wait_new "$D/b.events" "$m" "HEARTBEAT_LOST peer=$A" 10 &&
+   wait_new "$D/host.events" "$hm" "HEARTBEAT_LOST peer=$A" 10; then
+	line=$(tail -n +"$((hm + 1))" "$D/host.events" | grep "HEARTBEAT_LOST peer=$A" | head -n1)
+	gap=$(echo "$line" | awk -v t0="$t_stop" '{ print int(($1 - t0) / 1000000) }')
+	# Bound: timeout + one interval (the last beat precedes the stop by up
+	# to one), plus 100 ms for the host scheduling on two shared cores.
+	bound=$(((TIMEOUT_US + INTERVAL_US) / 1000 + 100))
+	if [ "$gap" -le "$bound" ]; then
+		ok "a hang is reported as HEARTBEAT_LOST by B and within ${bound}ms by the host peer (timeout ${TIMEOUT_US}us; ${gap}ms after the stop, host clock)"
+	else
+		not_ok "a hang is reported as HEARTBEAT_LOST within ${bound}ms" "took ${gap}ms after the stop: $line"
+	fi
 else
-	not_ok "a hang is reported as HEARTBEAT_LOST" "$(cat "$D/b.events")"
+	not_ok "a hang is reported as HEARTBEAT_LOST by B and the host peer" "$(cat "$D/b.events")" "$(cat "$D/host.events")"
 fi
 m=$(mark "$D/b.events")
 kill -CONT "$a_pid"
@@ -171,6 +187,16 @@ else
 	not_ok "a reboot delivers STOPPING" "$(cat "$D/b.events")" "$(tail -20 "$D/c.console")"
 fi
 wait "$c_pid" 2>/dev/null
+
+# 7. ocf-tester on the partition agent, inside B against its real device
+echo ocf-tester >"$D/b.cmd"
+i=0
+while [ ! -f "$D/b.ocf-tester" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+if grep -q '^rc=0$' "$D/b.ocf-tester" 2>/dev/null; then
+	ok "ocf-tester passes on ocf:orthros:partition in a partition ($(grep -c . "$D/b.ocf-tester") lines of output)"
+else
+	not_ok "ocf-tester passes on ocf:orthros:partition" "$(cat "$D/b.ocf-tester" 2>/dev/null || echo 'no result in 120 s')"
+fi
 
 echo quit >"$D/b.cmd"
 echo "1..$n"

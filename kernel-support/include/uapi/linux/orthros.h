@@ -99,7 +99,8 @@ struct orthros_event {
 	__u32 detail;		/* RECORD_INVALID: enum orthros_invalid */
 	__u64 seq;		/* per-device event counter, gaps mean loss */
 	__u64 ts_ns;		/* local CLOCK_MONOTONIC when detected */
-	__u64 peer_ts_ns;	/* the peer's own timestamp (its clock) */
+	__u64 peer_ts_ns;	/* peer's clock: notice time for PANIC and
+				 * STOPPING, else its last heartbeat */
 	__u64 heartbeat;	/* the peer's heartbeat counter */
 };
 

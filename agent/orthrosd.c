@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * orthrosd: the Orthros daemon inside a partition.
+ *
+ * Roles, one module each: hotplug.c onlines the CPUs and memory the
+ * controller hot-adds (at a peer's death the survivor is given the dead
+ * partition's size at once, and the takeover should run on it from the
+ * next instant, not after a poll); attrs.c decides which node attributes
+ * (generation, role, heartbeat age) Pacemaker should hear of, and when;
+ * the partition link (liborthros) is watched and every event logged, so
+ * the partition's own log tells the story of a failover next to
+ * Pacemaker's.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <qb/qblog.h>
+#include <qb/qbloop.h>
+
+#include "attrs.h"
+#include "hotplug.h"
+#include "link.h"
+
+static const char usage[] =
+	"Usage: orthrosd [--device PATH] [--sysfs DIR] [--no-attributes] [--verbose]\n"
+	"\n"
+	"Runs in every Orthros partition until SIGTERM/SIGINT:\n"
+	"  - onlines hot-added CPUs and memory blocks as their uevents arrive\n"
+	"    (and any left offline when it starts);\n"
+	"  - logs the partition link's events from PATH (default /dev/orthros;\n"
+	"    --device none to run without the link);\n"
+	"  - publishes the node attributes orthros-generation, orthros-role and\n"
+	"    orthros-heartbeat-age-ms (the stalest watched peer, as seen here,\n"
+	"    sampled every second) through attrd_updater, on a change and every\n"
+	"    60 s; not with --no-attributes.\n"
+	"Logs to standard error.  Exit status: 0 stopped by a signal, 1 failure,\n"
+	"2 usage.\n";
+
+enum { A_GEN, A_ROLE, A_AGE, A_COUNT };
+
+static struct {
+	qb_loop_t *loop;
+	const char *sysfs;
+	struct orthros_link *link;
+	int uevent_fd;
+	bool attributes;
+	struct attr attr[A_COUNT];
+	struct beat_age age[ORTHROS_MAX_PEERS];
+	pid_t child;			/* the attrd_updater in flight, if any */
+	int child_attr;
+	char child_value[32];
+	uint64_t retry_ns;		/* attrd not up yet: try again then */
+	bool warned;
+} g = {
+	.sysfs = "/sys", .uevent_fd = -1, .attributes = true,
+	.attr = {
+		[A_GEN] = { .name = "orthros-generation" },
+		[A_ROLE] = { .name = "orthros-role" },
+		/* It changes every second while a peer is silent, which is
+		 * when the partition's CPU matters most. */
+		[A_AGE] = { .name = "orthros-heartbeat-age-ms", .min_gap_ns = 5000000000ull },
+	},
+};
+
+#define NS_PER_S 1000000000ull
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static int32_t on_signal(int32_t sig, void *data)
+{
+	(void)sig;
+	(void)data;
+	qb_loop_stop(g.loop);
+	return 0;
+}
+
+static int uevent_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			NETLINK_KOBJECT_UEVENT);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int32_t on_uevent(int32_t fd, int32_t revents, void *data)
+{
+	char buf[8192];
+	struct hotplug_event ev;
+	ssize_t n;
+
+	(void)revents;
+	(void)data;
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		int rc = hotplug_parse_uevent(buf, (size_t)n, &ev);
+
+		if (rc <= 0)
+			continue;
+		rc = hotplug_online(g.sysfs, &ev);
+		if (rc > 0)
+			qb_log(LOG_NOTICE, "onlined hot-added %s", ev.devpath);
+		else if (rc < 0)
+			qb_log(LOG_ERR, "cannot online %s: %s", ev.devpath, strerror(-rc));
+	}
+	if (n < 0 && errno == ENOBUFS) {
+		/* Uevents were dropped: whatever they announced, catch up. */
+		int rc = hotplug_online_all(g.sysfs);
+
+		if (rc > 0)
+			qb_log(LOG_NOTICE, "onlined %d cpu/memory blocks after a uevent overrun", rc);
+		else if (rc < 0)
+			qb_log(LOG_ERR, "cannot online after a uevent overrun: %s", strerror(-rc));
+	}
+	return 0;
+}
+
+static int32_t on_link(int32_t fd, int32_t revents, void *data)
+{
+	struct orthros_event ev;
+	int rc;
+
+	(void)fd;
+	(void)data;
+	if (revents & (POLLERR | POLLHUP)) {
+		qb_log(LOG_ERR, "the partition link closed");
+		qb_loop_stop(g.loop);
+		return -1;
+	}
+	while ((rc = orthros_link_next_event(g.link, &ev)) == 0)
+		qb_log(LOG_NOTICE, "link: %s from peer %u, generation %u",
+		       orthros_event_name(ev.type), ev.peer, ev.generation);
+	if (rc != -EAGAIN) {
+		qb_log(LOG_ERR, "reading the partition link: %s", strerror(-rc));
+		qb_loop_stop(g.loop);
+		return -1;
+	}
+	return 0;
+}
+
+/* One attrd_updater at a time, never waited for in the loop. */
+static void publish_next(uint64_t now)
+{
+	static char *const no_env[] = { NULL };
+	posix_spawn_file_actions_t fa;
+	extern char **environ;
+
+	if (g.child > 0 || now < g.retry_ns)
+		return;
+	for (int i = 0; i < A_COUNT; i++) {
+		struct attr *a = &g.attr[i];
+		char prog[] = "attrd_updater", n[] = "-n", u[] = "-U", name[32];
+		char *argv[] = { prog, n, name, u, a->value, NULL };
+		int rc;
+
+		if (!attr_due(a, now))
+			continue;
+		snprintf(name, sizeof(name), "%s", a->name);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+		rc = posix_spawnp(&g.child, "attrd_updater", &fa, NULL, argv,
+				  environ ? environ : no_env);
+		posix_spawn_file_actions_destroy(&fa);
+		if (rc) {
+			g.child = 0;
+			if (!g.warned)
+				qb_log(LOG_WARNING, "cannot run attrd_updater: %s", strerror(rc));
+			g.warned = true;
+			g.retry_ns = now + 10 * NS_PER_S;
+			return;
+		}
+		g.child_attr = i;
+		snprintf(g.child_value, sizeof(g.child_value), "%s", a->value);
+		return;
+	}
+}
+
+static int32_t on_sigchld(int32_t sig, void *data)
+{
+	int st;
+
+	(void)sig;
+	(void)data;
+	if (g.child <= 0 || waitpid(g.child, &st, WNOHANG) != g.child)
+		return 0;
+	g.child = 0;
+	uint64_t now = now_ns();
+	struct attr *a = &g.attr[g.child_attr];
+
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		attr_sent(a, g.child_value, now);
+		qb_log(LOG_DEBUG, "attribute %s=%s published", a->name, g.child_value);
+		g.warned = false;
+		publish_next(now);
+	} else {
+		/* Pacemaker is not up yet (or restarting): back off, quietly. */
+		if (!g.warned)
+			qb_log(LOG_INFO, "attrd_updater -n %s failed; retrying every 10 s", a->name);
+		g.warned = true;
+		g.retry_ns = now + 10 * NS_PER_S;
+	}
+	return 0;
+}
+
+static void sample(uint64_t now)
+{
+	struct orthros_info info;
+	uint64_t size, stalest = 0;
+	bool any = false;
+	char v[32];
+
+	if (orthros_link_info(g.link, &info))
+		return;
+	snprintf(v, sizeof(v), "%u", info.generation);
+	attr_set(&g.attr[A_GEN], v);
+	attr_set(&g.attr[A_ROLE], orthros_role_name(info.role));
+	const char *shm = orthros_link_shm(g.link, &size);
+
+	for (uint32_t id = 0; shm && id < ORTHROS_MAX_PEERS; id++) {
+		uint64_t off = orthros_shm_record_offset(shm, size, id);
+		struct orthros_rec rec;
+		bool never;
+
+		if (!(info.peers & (1ull << id)) || id == info.peer_id || !off)
+			continue;
+		if (orthros_rec_read(shm + off, id, &rec, &never) != ORTHROS_INVALID_NONE)
+			continue;	/* refused records tell us nothing */
+		uint64_t age = beat_age_update(&g.age[id], rec.heartbeat, now);
+
+		if (age > stalest)
+			stalest = age;
+		any = true;
+	}
+	if (any) {
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)(stalest / 1000000));
+		attr_set(&g.attr[A_AGE], v);
+	}
+}
+
+static void on_tick(void *data)
+{
+	qb_loop_timer_handle t;
+	uint64_t now = now_ns();
+
+	(void)data;
+	sample(now);
+	publish_next(now);
+	qb_loop_timer_add(g.loop, QB_LOOP_LOW, NS_PER_S, NULL, on_tick, &t);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "device", required_argument, NULL, 'd' },
+		{ "sysfs", required_argument, NULL, 's' },
+		{ "no-attributes", no_argument, NULL, 'A' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *device = "/dev/orthros";
+	int opt, rc, prio = LOG_INFO;
+
+	while ((opt = getopt_long(argc, argv, "d:s:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': device = optarg; break;
+		case 's': g.sysfs = optarg; break;
+		case 'A': g.attributes = false; break;
+		case 'v': prio = LOG_DEBUG; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	qb_log_init("orthrosd", LOG_DAEMON, prio);
+	qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
+	qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_TRUE);
+	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", prio);
+	qb_log_format_set(QB_LOG_STDERR, "%t %p orthrosd: %b");
+
+	g.loop = qb_loop_create();
+	if (!g.loop) {
+		qb_log(LOG_ERR, "cannot create the main loop");
+		return 1;
+	}
+	qb_loop_signal_add(g.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_signal, NULL);
+	qb_loop_signal_add(g.loop, QB_LOOP_HIGH, SIGINT, NULL, on_signal, NULL);
+
+	/* Listen first, then sweep: nothing added in between is missed. */
+	g.uevent_fd = uevent_open();
+	if (g.uevent_fd < 0) {
+		qb_log(LOG_ERR, "cannot listen to kernel uevents: %s", strerror(-g.uevent_fd));
+		return 1;
+	}
+	qb_loop_poll_add(g.loop, QB_LOOP_HIGH, g.uevent_fd, POLLIN, NULL, on_uevent);
+	rc = hotplug_online_all(g.sysfs);
+	if (rc < 0)
+		qb_log(LOG_WARNING, "onlining what is offline under %s: %s", g.sysfs, strerror(-rc));
+	else if (rc > 0)
+		qb_log(LOG_NOTICE, "onlined %d cpu/memory blocks that were offline", rc);
+
+	if (strcmp(device, "none")) {
+		rc = orthros_link_open_device(device, &g.link);
+		if (rc) {
+			qb_log(LOG_ERR, "cannot open %s: %s", device, strerror(-rc));
+			return 1;
+		}
+		qb_loop_poll_add(g.loop, QB_LOOP_MED, orthros_link_fd(g.link), POLLIN, NULL, on_link);
+		if (g.attributes) {
+			qb_loop_signal_add(g.loop, QB_LOOP_LOW, SIGCHLD, NULL, on_sigchld, NULL);
+			on_tick(NULL);
+		}
+	}
+	qb_log(LOG_INFO, "running (link %s, sysfs %s)", device, g.sysfs);
+	qb_loop_run(g.loop);
+	if (g.link)
+		orthros_link_close(g.link);
+	close(g.uevent_fd);
+	qb_loop_destroy(g.loop);
+	qb_log_fini();
+	return 0;
+}
