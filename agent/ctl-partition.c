@@ -133,6 +133,45 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The port refuses writes (EAGAIN) while no controller is connected to its
+ * host side: after a partition boots, and for a moment whenever the
+ * controller reconnects.  Measured: a fence agent's start failed on that
+ * in a freshly booted BackupOS, which bans the device there for good.  So
+ * wait for the port to take the line, up to the caller's deadline.
+ */
+static int send_line(int fd, const char *line, long long deadline)
+{
+	char buf[320];
+	int len = snprintf(buf, sizeof(buf), "%s\n", line);
+	size_t off = 0;
+
+	if (len < 0 || (size_t)len >= sizeof(buf)) {
+		errno = E2BIG;
+		return -1;
+	}
+	while (off < (size_t)len) {
+		ssize_t n = write(fd, buf + off, (size_t)len - off);
+		long long left = deadline - now_ms();
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		/* Short naps as well: a port's poll may not wake on connect. */
+		poll(&p, 1, left < 100 ? (int)left : 100);
+	}
+	return 0;
+}
+
 /* Write one line; read reply lines until the one holding the return code. */
 static int via_channel(const char *dev, const char *line)
 {
@@ -163,7 +202,7 @@ static int via_channel(const char *dev, const char *line)
 	/* Leftovers of an earlier caller that gave up waiting are not ours. */
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	if (dprintf(fd, "%s\n", line) < 0) {
+	if (send_line(fd, line, deadline)) {
 		fprintf(stderr, "orthrosctl: %s: %s\n", dev, strerror(errno));
 		goto out;
 	}

@@ -113,6 +113,21 @@ static void chan_close(struct chan *c)
 	c->len = 0;
 }
 
+static void chan_try_connect(void *data);
+
+/*
+ * The peer end went away: QEMU exited (the partition died or was replaced)
+ * or dropped us.  Reconnect on our own rather than at the next command:
+ * until then the partition's port refuses every write.
+ */
+static void chan_lost(struct chan *c)
+{
+	qb_loop_timer_handle t;
+
+	chan_close(c);
+	qb_loop_timer_add(g.loop, QB_LOOP_LOW, 100 * QB_TIME_NS_IN_MSEC, c, chan_try_connect, &t);
+}
+
 static void chan_reply(struct chan *c, int rc, const char *text)
 {
 	char buf[PARTD_MSG_MAX + 32];
@@ -131,14 +146,14 @@ static int32_t chan_readable(int32_t fd, int32_t revents, void *data)
 
 	(void)fd;
 	if (revents & (POLLHUP | POLLERR)) {
-		chan_close(c);
+		chan_lost(c);
 		return 0;
 	}
 	n = read(c->fd, c->line + c->len, sizeof(c->line) - 1 - c->len);
 	if (n <= 0) {
 		if (n < 0 && errno == EINTR)
 			return 0;
-		chan_close(c);
+		chan_lost(c);
 		return 0;
 	}
 	c->len += (size_t)n;

@@ -149,6 +149,22 @@ check_pair() {	# active_gen backup_gen
 		END { exit !(a && b) }' "$D/status"
 }
 
+# What a failed step leaves for the reader of a CI log: the controller's
+# view now, Pacemaker's view, the client's last tries and what each
+# partition's scheduler and controller decided.
+diagnose() {
+	echo "controller now:"
+	"$CTL" partition status 2>&1
+	f=$(ls -t "$SHARED"/*.cib.xml 2>/dev/null | head -n1)
+	[ -n "$f" ] && { echo "pacemaker as $(basename "$f") saw it:"; CIB_file=$f crm_mon -1 -r 2>&1 | tail -n 25; }
+	echo "client, last tries:"
+	tail -n 5 "$SHARED/client.log" 2>/dev/null
+	for n in orthros-a orthros-b; do
+		echo "$n pacemaker.log (actions, results, errors):"
+		timeout 60 "$LAB" exec "$n" "grep -E 'pacemaker-schedulerd.*(Actions:|warning|error)|pacemaker-controld.*(Result of|error|warning)|Filesystem|IPaddr2' /var/log/pacemaker/pacemaker.log | grep -v 'Actions: Keep' | tail -n 40" 2>&1
+	done
+}
+
 # "+  27712.3 ms  service answering from orthros-b (record 12)" -> 27712
 ms_of() { grep "$1" "$2" | head -n1 | sed 's/^ *+ *\([0-9]*\).*/\1/'; }
 
@@ -158,10 +174,10 @@ while [ $g -le "$CRASHES" ]; do
 	if "$LAB" crash >"$D/crash-$g.log" 2>&1 && check_pair $((g + 1)) $((g + 2)); then
 		ans=$(ms_of "service answering from" "$D/crash-$g.log")
 		fen=$(ms_of "fenced" "$D/crash-$g.log")
-		ok "panic $g: generation $((g + 1)) took over (fenced +${fen}ms, service answering +${ans}ms), $(sed -n 's/.*records: //p' "$D/crash-$g.log"), generation $((g + 2)) joined as Backup"
+		ok "panic $g: generation $((g + 1)) took over (fenced +${fen}ms, service answering +${ans}ms), $(sed -n 's/.*records: //p' "$D/crash-$g.log"), generation $((g + 2)) joined as Backup$(sed -n 's/.*lab: outage after the takeover: /; outage after the takeover: /p' "$D/crash-$g.log")"
 	else
 		not_ok "panic $g: generation $((g + 1)) takes over and generation $((g + 2)) joins" \
-			"$(tail -40 "$D/crash-$g.log")" "$(cat "$D/status")"
+			"$(tail -40 "$D/crash-$g.log")" "$(diagnose)"
 		break
 	fi
 	g=$((g + 1))
@@ -175,7 +191,7 @@ if [ $last -gt 0 ]; then
 		ok "a hang of generation $last fails over through HEARTBEAT_LOST and fencing (heartbeat lost +$(ms_of "heartbeat lost" "$D/hang.log")ms, service answering +$(ms_of "service answering from" "$D/hang.log")ms)"
 		last=$((last + 1))
 	else
-		not_ok "a hang fails over through HEARTBEAT_LOST and fencing" "$(tail -40 "$D/hang.log")" "$(cat "$D/status")"
+		not_ok "a hang fails over through HEARTBEAT_LOST and fencing" "$(tail -40 "$D/hang.log")" "$(diagnose)"
 		last=0
 	fi
 fi
@@ -188,7 +204,7 @@ if [ $last -gt 0 ]; then
 	if "$LAB" crash-backup >"$D/backup.log" 2>&1 && check_pair "$last" "$want"; then
 		ok "the BackupOS dies: generation $last keeps serving ($(sed -n 's/.*during the BackupOS failure: //p' "$D/backup.log")), generation $want joins as Backup"
 	else
-		not_ok "the BackupOS dies: the Active keeps serving, a new Backup joins" "$(tail -40 "$D/backup.log")" "$(cat "$D/status")"
+		not_ok "the BackupOS dies: the Active keeps serving, a new Backup joins" "$(tail -40 "$D/backup.log")" "$(diagnose)"
 	fi
 	fails=$(sed -n 's/.*answers from [^,]*, \([0-9]*\) failed tries.*/\1/p' "$D/backup.log")
 	if [ "${fails:-x}" = 0 ]; then
