@@ -10,5 +10,6 @@ int ctl_usage_error(const char *fmt, ...);
 
 int ctl_link(int argc, char **argv);
 int ctl_partition(int argc, char **argv);
+int ctl_ckpt(int argc, char **argv);
 
 #endif

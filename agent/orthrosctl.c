@@ -33,12 +33,15 @@ static const char usage_text[] =
 	"                               announce (see 'orthrosctl link --help')\n"
 	"  partition COMMAND            ask the controller: status, timeline, boot, fence,\n"
 	"                               dead, grow (see 'orthrosctl partition --help')\n"
+	"  ckpt COMMAND                 the checkpoint store: format, list, put, get,\n"
+	"                               verify (see 'orthrosctl ckpt --help')\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help                   show this help\n"
 	"  -V, --version                show the version\n"
 	"\n"
-	"Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage.\n"
+	"Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage,\n"
+	"3 the answer is no (see each command's help).\n"
 	"See orthrosctl(8) and docs/configuration.md.\n";
 
 int ctl_usage_error(const char *fmt, ...)
@@ -181,6 +184,8 @@ int main(int argc, char **argv)
 		return ctl_link(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "partition"))
 		return ctl_partition(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ckpt"))
+		return ctl_ckpt(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "plan"))
 		return cmd_plan(argc - 1, argv + 1);
 	return ctl_usage_error("unknown command '%s'", argv[1]);

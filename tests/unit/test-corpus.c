@@ -69,8 +69,12 @@ static const struct corpus_dir dirs[] = {
 static const struct corpus_dir dirs[] = {
 	{ SRCDIR "/tests/fuzz/corpus-shm", 5 },
 };
+#elif CORPUS_SET == 3	/* the checkpoint store's reader */
+static const struct corpus_dir dirs[] = {
+	{ SRCDIR "/tests/fuzz/corpus-ckpt", 5 },
+};
 #else
-#error "CORPUS_SET must be 1 or 2"
+#error "CORPUS_SET must be 1, 2 or 3"
 #endif
 
 static void corpus_replays_cleanly(void **state)

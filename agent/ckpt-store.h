@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The checkpoint store: CRIU image sets in a byte region that outlives the
+ * ActiveOS (docs/checkpoint-store.md).  The core works on a (base, size)
+ * region and does no I/O, so the tests and the fuzzer drive it on a
+ * buffer; ckpt-dir.c moves sets between the store and directories.
+ *
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure, with a message in the store (ckpt_error()).  One writer at a
+ * time: the Active writes, a Backup reads, and only writes once the Active
+ * has been fenced.
+ */
+#ifndef ORTHROS_CKPT_STORE_H
+#define ORTHROS_CKPT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ckpt-format.h"
+
+struct ckpt_store {
+	uint8_t *base;
+	uint64_t size;			/* the superblock's size, <= the mapping */
+	uint32_t nr_slots, keep;
+	uint64_t slots_offset, slot_size;
+	uint64_t format_id;
+	/*
+	 * Called at each ordering point of a commit with the range just
+	 * written, after a release barrier; a file-backed mapping msyncs here.
+	 * NULL: the barrier is enough (memory shared with the reader).
+	 */
+	int (*sync)(void *ctx, void *addr, uint64_t len);
+	void *sync_ctx;
+	char msg[256];
+};
+
+/* Why a slot does or does not hold a restorable set. */
+enum ckpt_status {
+	CKPT_OK = 0,		/* committed, valid, chain complete */
+	CKPT_EMPTY,
+	CKPT_WRITING,		/* being written, or its writer died */
+	CKPT_BAD_MAGIC,
+	CKPT_BAD_HEADER_CRC,
+	CKPT_STALE,		/* from an earlier format of the region */
+	CKPT_BAD_STATE,
+	CKPT_BAD_SEQ,
+	CKPT_BAD_GROUP,
+	CKPT_BAD_LENGTH,
+	CKPT_BAD_PAYLOAD_CRC,
+	CKPT_BAD_FILES,
+	CKPT_DUP_SEQ,
+	CKPT_BAD_PARENT,	/* parent names another group or a later set */
+	CKPT_NO_PARENT,		/* parent missing or itself not restorable */
+};
+
+const char *ckpt_status_name(enum ckpt_status st);
+
+struct ckpt_info {
+	uint32_t slot;
+	enum ckpt_status status;
+	bool header_valid;		/* the fields below come from a valid header */
+	uint32_t state;
+	uint64_t seq, parent_seq, created_ns, payload_len;
+	uint32_t nr_files, payload_crc;
+	char group[CKPT_GROUP_LEN];
+};
+
+/* A restorable set and its ancestors, newest first. */
+struct ckpt_chain {
+	unsigned int n;
+	struct ckpt_info set[CKPT_MAX_SLOTS];
+};
+
+const char *ckpt_error(const struct ckpt_store *s);
+
+/* Is @name a valid group name ([A-Za-z0-9_.-]{1,63}, not "." or "..")? */
+bool ckpt_group_valid(const char *name);
+/* Is @name a plain file name a set may hold? */
+bool ckpt_name_valid(const char *name);
+
+/* The region's layout for @keep, or -EINVAL if @size is too small. */
+int ckpt_format(struct ckpt_store *s, void *base, uint64_t size, uint32_t keep,
+		uint64_t format_id);
+/* Check the superblock; -EBADMSG (and why) if it is not a valid store. */
+int ckpt_open(struct ckpt_store *s, void *base, uint64_t size);
+
+/* Bytes of payload a slot holds, and what a file of @size costs in it. */
+uint64_t ckpt_capacity(const struct ckpt_store *s);
+uint64_t ckpt_file_cost(uint64_t size);
+
+/*
+ * One entry per slot in @info (CKPT_MAX_SLOTS entries), with the chain rule
+ * applied.  Returns the number of slots.
+ */
+int ckpt_list(struct ckpt_store *s, struct ckpt_info *info);
+
+/* The newest restorable set of @group and its chain; -ENOENT if none. */
+int ckpt_find(struct ckpt_store *s, const char *group, struct ckpt_chain *chain);
+/* The same from a list already taken. */
+int ckpt_find_in(const struct ckpt_info *info, unsigned int n, const char *group,
+		 struct ckpt_chain *chain);
+
+/* ---- writing a set ---- */
+struct ckpt_writer {
+	struct ckpt_store *s;
+	struct ckpt_slot_header hdr;	/* private; copied out at begin and commit */
+	struct ckpt_file_entry ent;	/* the open file's entry, written at close */
+	uint32_t slot;
+	uint8_t *payload;
+	uint64_t cap, len;		/* payload capacity and bytes written */
+	uint64_t entry;			/* offset of the open file's entry */
+	uint64_t file_size;		/* bytes of the open file so far */
+	uint32_t crc;			/* payload CRC up to the open file's entry */
+	uint32_t file_crc;		/* CRC of the open file's data */
+	bool in_file, active;
+};
+
+/*
+ * Take a slot by the reclaim rule and mark it WRITING.  @parent_seq is 0 or
+ * a restorable set of @group this one is an increment of.  -ENOSPC when
+ * every slot holds a set that must be kept.
+ */
+int ckpt_begin(struct ckpt_store *s, struct ckpt_writer *w, const char *group,
+	       uint64_t parent_seq, uint64_t created_ns);
+int ckpt_file_open(struct ckpt_writer *w, const char *name, uint32_t mode);
+int ckpt_file_write(struct ckpt_writer *w, const void *buf, size_t len);
+int ckpt_file_close(struct ckpt_writer *w);
+int ckpt_add_file(struct ckpt_writer *w, const char *name, uint32_t mode,
+		  const void *data, uint64_t size);
+/* Make the set visible, atomically; its sequence number in *seq. */
+int ckpt_commit(struct ckpt_writer *w, uint64_t *seq);
+/* Give the slot up (EMPTY); the set never becomes visible. */
+void ckpt_abort(struct ckpt_writer *w);
+
+/* ---- reading a set ---- */
+struct ckpt_file {
+	char name[CKPT_NAME_LEN];
+	uint32_t mode;
+	uint64_t size;
+};
+
+struct ckpt_reader {
+	struct ckpt_store *s;
+	const uint8_t *payload;
+	uint64_t len, off;
+	uint64_t data_left;		/* of the current file */
+	uint32_t files_left;
+	uint32_t crc, want_crc;
+};
+
+/*
+ * Read set @set (from ckpt_list/ckpt_find) again from the region.  The
+ * data is checked as it is copied out: ckpt_read_close() fails with
+ * -EBADMSG unless what was read is exactly what was committed.
+ */
+int ckpt_read_open(struct ckpt_store *s, const struct ckpt_info *set,
+		   struct ckpt_reader *r);
+/* 1 and the next file, 0 at the end, < 0 on a refused entry. */
+int ckpt_read_file(struct ckpt_reader *r, struct ckpt_file *f);
+/* Up to @len bytes of the current file; 0 at its end. */
+ssize_t ckpt_read_data(struct ckpt_reader *r, void *buf, size_t len);
+int ckpt_read_close(struct ckpt_reader *r);
+
+/* ---- directories (ckpt-dir.c) ---- */
+
+/*
+ * Pack the regular files of @dir into a new set (a CRIU "parent" symlink is
+ * skipped; anything else that is not a regular file is refused).
+ */
+int ckpt_pack_dir(struct ckpt_store *s, const char *group, uint64_t parent_seq,
+		  const char *dir, uint64_t created_ns, uint64_t *seq);
+/*
+ * Write @chain under @dir in CRIU's layout: DIR/<seq>/ per set, each with
+ * a "parent" symlink to ../<parent seq>.  DIR is created if missing; the
+ * set directories must not exist.
+ */
+int ckpt_extract_dir(struct ckpt_store *s, const struct ckpt_chain *chain,
+		     const char *dir);
+
+#endif /* ORTHROS_CKPT_STORE_H */

@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * orthrosctl ckpt: the checkpoint store (docs/checkpoint-store.md) on a
+ * file or a shared-memory BAR (/sys/bus/pci/devices/.../resource2).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ckpt-store.h"
+#include "ctl.h"
+#include "units.h"
+
+/* "The answer is no", as elsewhere in orthrosctl: no restorable set. */
+#define EXIT_NO_CHECKPOINT 3
+
+static const char ckpt_usage[] =
+	"Usage: orthrosctl ckpt COMMAND --region FILE [OPTIONS]\n"
+	"\n"
+	"The checkpoint store in FILE: a regular file, or the shared BAR\n"
+	"(/sys/bus/pci/devices/.../resource2) that outlives the ActiveOS.\n"
+	"\n"
+	"Commands:\n"
+	"  format --region FILE [--keep K] [--size SIZE]\n"
+	"                     lay out a new store keeping K sets (2..64, default 3);\n"
+	"                     a regular file is sized to SIZE (e.g. 1GiB)\n"
+	"  list --region FILE every slot: sequence, parent, group, files, bytes,\n"
+	"                     time, and whether it is restorable or why not\n"
+	"  put --region FILE --group NAME [--parent SEQ] DIR\n"
+	"                     store the regular files of DIR as a new set (an\n"
+	"                     increment of set SEQ); prints its sequence number\n"
+	"  get --region FILE --group NAME DIR\n"
+	"                     extract the newest restorable set of NAME and its\n"
+	"                     parents to DIR/<seq>/, each with a 'parent' link\n"
+	"  verify --region FILE\n"
+	"                     check every slot; exit 1 if any set is corrupt\n"
+	"\n"
+	"Exit status: 0 done, 1 failure, 2 usage, 3 no restorable checkpoint (get).\n";
+
+struct region {
+	void *base;
+	uint64_t size;
+	int fd;
+};
+
+/* Readers and the writer agree through the mapping; msync makes a file copy crash-consistent too. */
+static int sync_range(void *ctx, void *addr, uint64_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)addr & ~((uintptr_t)page - 1);
+
+	(void)ctx;
+	if (msync((void *)start, (size_t)((uintptr_t)addr + len - start), MS_SYNC) < 0)
+		return -errno;
+	return 0;
+}
+
+static int map_region(const char *path, bool writable, bool create, uint64_t want,
+		      struct region *r)
+{
+	struct stat st;
+	off_t end;
+
+	r->fd = open(path, (writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0) | O_CLOEXEC, 0600);
+	if (r->fd < 0 || fstat(r->fd, &st) < 0)
+		goto err;
+	if (want && S_ISREG(st.st_mode) && (uint64_t)st.st_size != want &&
+	    ftruncate(r->fd, (off_t)want) < 0)
+		goto err;
+	/* A BAR or a pmem device has no st_size: ask where it ends. */
+	end = lseek(r->fd, 0, SEEK_END);
+	if (end < 0)
+		goto err;
+	r->size = (uint64_t)end;
+	if (want && want > r->size) {
+		fprintf(stderr, "orthrosctl: %s has %" PRIu64 " bytes, fewer than --size\n", path, r->size);
+		close(r->fd);
+		return -1;
+	}
+	if (want)
+		r->size = want;
+	if (r->size == 0) {
+		fprintf(stderr, "orthrosctl: %s is empty; format it with --size\n", path);
+		close(r->fd);
+		return -1;
+	}
+	r->base = mmap(NULL, (size_t)r->size, PROT_READ | (writable ? PROT_WRITE : 0),
+		       MAP_SHARED, r->fd, 0);
+	if (r->base == MAP_FAILED)
+		goto err;
+	return 0;
+err:
+	fprintf(stderr, "orthrosctl: %s: %s\n", path, strerror(errno));
+	if (r->fd >= 0)
+		close(r->fd);
+	return -1;
+}
+
+static void unmap_region(struct region *r)
+{
+	munmap(r->base, (size_t)r->size);
+	close(r->fd);
+}
+
+static int open_store(const char *path, bool writable, struct region *r, struct ckpt_store *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (map_region(path, writable, false, 0, r))
+		return -1;
+	if (ckpt_open(s, r->base, r->size)) {
+		fprintf(stderr, "orthrosctl: %s: %s\n", path, ckpt_error(s));
+		unmap_region(r);
+		return -1;
+	}
+	if (writable)
+		s->sync = sync_range;
+	return 0;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct ckpt_args {
+	const char *region, *group;
+	uint64_t keep, size, parent;
+	bool has_keep, has_size, has_parent;
+};
+
+static int parse_args(int argc, char **argv, struct ckpt_args *a)
+{
+	static const struct option opts[] = {
+		{ "region", required_argument, NULL, 'r' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "keep", required_argument, NULL, 'k' },
+		{ "size", required_argument, NULL, 's' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	memset(a, 0, sizeof(*a));
+	optind = 0;	/* argv[0] is the subcommand */
+	while ((opt = getopt_long(argc, argv, "r:g:k:s:p:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			a->region = optarg;
+			break;
+		case 'g':
+			if (!ckpt_group_valid(optarg))
+				return ctl_usage_error("--group '%s' is not a name (1-63 of A-Z a-z 0-9 _ - .)", optarg);
+			a->group = optarg;
+			break;
+		case 'k':
+			if (units_parse_u64(optarg, &a->keep) || a->keep < CKPT_MIN_KEEP ||
+			    a->keep > CKPT_MAX_KEEP)
+				return ctl_usage_error("--keep '%s' is not a number from %u to %u",
+						       optarg, CKPT_MIN_KEEP, CKPT_MAX_KEEP);
+			a->has_keep = true;
+			break;
+		case 's':
+			if (units_parse_size(optarg, &a->size) || !a->size || a->size > SIZE_MAX)
+				return ctl_usage_error("--size '%s' is not a size like 512MiB", optarg);
+			a->has_size = true;
+			break;
+		case 'p':
+			if (units_parse_u64(optarg, &a->parent) || !a->parent)
+				return ctl_usage_error("--parent '%s' is not a sequence number", optarg);
+			a->has_parent = true;
+			break;
+		default:
+			return ctl_usage_error("invalid option for ckpt %s", argv[0]);
+		}
+	}
+	if (!a->region)
+		return ctl_usage_error("ckpt %s needs --region FILE", argv[0]);
+	return 0;
+}
+
+/* Only the options each command takes, and its operands. */
+static int want(const struct ckpt_args *a, const char *cmd, const char *allowed,
+		int operands, int argc)
+{
+	if ((a->group && !strchr(allowed, 'g')) || (a->has_keep && !strchr(allowed, 'k')) ||
+	    (a->has_size && !strchr(allowed, 's')) || (a->has_parent && !strchr(allowed, 'p')))
+		return ctl_usage_error("ckpt %s: option not valid for this command", cmd);
+	if (strchr(allowed, 'g') && !a->group)
+		return ctl_usage_error("ckpt %s needs --group NAME", cmd);
+	if (argc - optind != operands)
+		return ctl_usage_error(operands ? "ckpt %s takes one DIR" : "ckpt %s takes no operand", cmd);
+	return 0;
+}
+
+static int cmd_format(const struct ckpt_args *a)
+{
+	struct ckpt_store s = { 0 };
+	struct region r;
+	uint64_t id;
+	int rc;
+
+	if (map_region(a->region, true, true, a->has_size ? a->size : 0, &r))
+		return 1;
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = realtime_ns() ^ (uint64_t)getpid();
+	s.sync = sync_range;
+	rc = ckpt_format(&s, r.base, r.size, a->has_keep ? (uint32_t)a->keep : 3, id);
+	if (rc)
+		fprintf(stderr, "orthrosctl: %s: %s\n", a->region, ckpt_error(&s));
+	else
+		printf("%s: %u slots of %" PRIu64 " bytes (keep %u)\n", a->region,
+		       s.nr_slots, s.slot_size, s.keep);
+	unmap_region(&r);
+	return rc ? 1 : 0;
+}
+
+static void print_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "-");
+}
+
+static const char *refused(enum ckpt_status st)
+{
+	return st == CKPT_OK || st == CKPT_EMPTY || st == CKPT_WRITING ? "" : "refused: ";
+}
+
+static void print_slot(const struct ckpt_info *in)
+{
+	const char *what = in->status == CKPT_OK ? "restorable" : ckpt_status_name(in->status);
+	char when[32];
+
+	if (!in->header_valid) {
+		printf("%-4u %-6s %-6s %-16s %-6s %-12s %-20s %s%s\n", in->slot, "-", "-", "-",
+		       "-", "-", "-", refused(in->status), what);
+		return;
+	}
+	print_time(in->created_ns, when, sizeof(when));
+	printf("%-4u %-6" PRIu64 " %-6" PRIu64 " %-16s %-6u %-12" PRIu64 " %-20s %s%s\n",
+	       in->slot, in->seq, in->parent_seq, in->group[0] ? in->group : "-",
+	       in->nr_files, in->payload_len, when, refused(in->status), what);
+}
+
+static int cmd_list(const struct ckpt_args *a, bool verify)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	struct ckpt_store s;
+	struct region r;
+	unsigned int good = 0, bad = 0;
+	int n;
+
+	if (open_store(a->region, false, &r, &s))
+		return 1;
+	n = ckpt_list(&s, info);
+	if (!verify)
+		printf("%-4s %-6s %-6s %-16s %-6s %-12s %-20s %s\n", "slot", "seq", "parent",
+		       "group", "files", "bytes", "created", "status");
+	for (int i = 0; i < n; i++) {
+		if (info[i].status == CKPT_OK)
+			good++;
+		else if (info[i].status != CKPT_EMPTY && info[i].status != CKPT_WRITING)
+			bad++;
+		if (!verify)
+			print_slot(&info[i]);
+		else if (info[i].status != CKPT_OK && info[i].status != CKPT_EMPTY)
+			printf("slot %u: %s%s\n", info[i].slot, refused(info[i].status),
+			       ckpt_status_name(info[i].status));
+	}
+	if (verify)
+		printf("%s: %d slots, %u restorable, %u refused\n", a->region, n, good, bad);
+	unmap_region(&r);
+	return verify && bad ? 1 : 0;
+}
+
+static int cmd_put(const struct ckpt_args *a, const char *dir)
+{
+	struct ckpt_store s;
+	struct region r;
+	uint64_t seq;
+	int rc;
+
+	if (open_store(a->region, true, &r, &s))
+		return 1;
+	rc = ckpt_pack_dir(&s, a->group, a->has_parent ? a->parent : 0, dir, realtime_ns(), &seq);
+	if (rc)
+		fprintf(stderr, "orthrosctl: ckpt put: %s\n", ckpt_error(&s));
+	else
+		printf("%" PRIu64 "\n", seq);
+	unmap_region(&r);
+	return rc ? 1 : 0;
+}
+
+/*
+ * Say why newer sets of the group were passed over, and which slots could
+ * not be read at all (their group is unknown, so they may have been ours).
+ */
+static void report_skipped(const struct ckpt_info *info, int n, const char *group,
+			   uint64_t chosen)
+{
+	for (int i = 0; i < n; i++) {
+		const struct ckpt_info *in = &info[i];
+
+		if (in->status == CKPT_OK || in->status == CKPT_EMPTY)
+			continue;
+		if (!in->header_valid)
+			fprintf(stderr, "orthrosctl: slot %u refused: %s\n", in->slot,
+				ckpt_status_name(in->status));
+		else if (!strcmp(in->group, group) && in->seq > chosen)
+			fprintf(stderr, "orthrosctl: slot %u: set %" PRIu64 " %s: %s\n", in->slot,
+				in->seq, in->status == CKPT_WRITING ? "skipped" : "refused",
+				ckpt_status_name(in->status));
+	}
+}
+
+static int cmd_get(const struct ckpt_args *a, const char *dir)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	struct ckpt_chain *chain = malloc(sizeof(*chain));
+	struct ckpt_store s;
+	struct region r;
+	int n, rc;
+
+	if (!chain) {
+		perror("orthrosctl");
+		return 1;
+	}
+	if (open_store(a->region, false, &r, &s)) {
+		free(chain);
+		return 1;
+	}
+	n = ckpt_list(&s, info);
+	if (ckpt_find_in(info, (unsigned int)n, a->group, chain)) {
+		report_skipped(info, n, a->group, 0);
+		fprintf(stderr, "orthrosctl: no restorable checkpoint for group %s\n", a->group);
+		rc = EXIT_NO_CHECKPOINT;
+		goto out;
+	}
+	report_skipped(info, n, a->group, chain->set[0].seq);
+	rc = ckpt_extract_dir(&s, chain, dir);
+	if (rc) {
+		fprintf(stderr, "orthrosctl: ckpt get: %s\n", ckpt_error(&s));
+		rc = 1;
+		goto out;
+	}
+	printf("set %" PRIu64 " of group %s in %s/%" PRIu64 " (chain:", chain->set[0].seq,
+	       a->group, dir, chain->set[0].seq);
+	for (unsigned int i = 0; i < chain->n; i++)
+		printf(" %" PRIu64, chain->set[i].seq);
+	printf(")\n");
+out:
+	unmap_region(&r);
+	free(chain);
+	return rc;
+}
+
+int ctl_ckpt(int argc, char **argv)
+{
+	struct ckpt_args a;
+	const char *cmd;
+	int rc;
+
+	if (argc < 2)
+		return ctl_usage_error("ckpt needs a COMMAND (format, list, put, get, verify)");
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		fputs(ckpt_usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "format") && strcmp(cmd, "list") && strcmp(cmd, "put") &&
+	    strcmp(cmd, "get") && strcmp(cmd, "verify"))
+		return ctl_usage_error("unknown ckpt command '%s'", cmd);
+	if ((rc = parse_args(argc - 1, argv + 1, &a)))
+		return rc;
+	argc--;
+	argv++;
+	if (!strcmp(cmd, "format"))
+		return (rc = want(&a, cmd, "ks", 0, argc)) ? rc : cmd_format(&a);
+	if (!strcmp(cmd, "list"))
+		return (rc = want(&a, cmd, "", 0, argc)) ? rc : cmd_list(&a, false);
+	if (!strcmp(cmd, "verify"))
+		return (rc = want(&a, cmd, "", 0, argc)) ? rc : cmd_list(&a, true);
+	if (!strcmp(cmd, "put"))
+		return (rc = want(&a, cmd, "gp", 1, argc)) ? rc : cmd_put(&a, argv[optind]);
+	return (rc = want(&a, cmd, "g", 1, argc)) ? rc : cmd_get(&a, argv[optind]);
+}

@@ -1,0 +1,900 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The checkpoint store: what is found, what is refused and why, which slot
+ * a new set takes, and that a crash at any point leaves the old sets or a
+ * complete new one.  The region is a buffer; sets are corrupted the way a
+ * crashing kernel or a stray write would.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <cmocka.h>
+
+#include "ckpt-store.h"
+
+#define REGION_SIZE (64 * 1024)
+
+static uint8_t region[REGION_SIZE] __attribute__((aligned(4096)));
+static struct ckpt_store st;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(region, 0xa5, sizeof(region));	/* formatting must not rely on zeroes */
+	memset(&st, 0, sizeof(st));
+	return ckpt_format(&st, region, sizeof(region), 2, 0x1234);
+}
+
+static int setup_keep3(void **state)
+{
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	return ckpt_format(&st, region, sizeof(region), 3, 0x1234);
+}
+
+/* A set of one file whose bytes are all @fill; its sequence number. */
+static uint64_t put(const char *group, uint64_t parent, uint8_t fill)
+{
+	struct ckpt_writer w;
+	uint8_t data[100];
+	uint64_t seq = 0;
+
+	memset(data, fill, sizeof(data));
+	assert_int_equal(ckpt_begin(&st, &w, group, parent, 1000 + fill), 0);
+	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, data, sizeof(data)), 0);
+	assert_int_equal(ckpt_add_file(&w, "inventory.img", 0644, "inv", 3), 0);
+	assert_int_equal(ckpt_commit(&w, &seq), 0);
+	return seq;
+}
+
+/* The newest restorable set of @group, 0 if none. */
+static uint64_t found(const char *group)
+{
+	struct ckpt_chain chain;
+
+	return ckpt_find(&st, group, &chain) ? 0 : chain.set[0].seq;
+}
+
+static struct ckpt_info info_of(uint64_t seq)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	int n = ckpt_list(&st, info);
+
+	for (int i = 0; i < n; i++)
+		if (info[i].header_valid && info[i].seq == seq)
+			return info[i];
+	fail_msg("no slot holds set %llu", (unsigned long long)seq);
+	return info[0];
+}
+
+static uint8_t *slot_at(uint32_t slot)
+{
+	return region + st.slots_offset + (uint64_t)slot * st.slot_size;
+}
+
+static struct ckpt_slot_header *hdr_at(uint32_t slot)
+{
+	return (struct ckpt_slot_header *)slot_at(slot);
+}
+
+static uint8_t *payload_at(uint32_t slot)
+{
+	return slot_at(slot) + sizeof(struct ckpt_slot_header);
+}
+
+static struct ckpt_file_entry *first_entry(uint32_t slot)
+{
+	return (struct ckpt_file_entry *)payload_at(slot);
+}
+
+/* Fix both CRCs after an edit, as a buggy-but-honest writer would. */
+static void reseal(uint32_t slot)
+{
+	struct ckpt_slot_header *h = hdr_at(slot);
+	uint64_t len = le64toh(h->payload_len);
+
+	if (len <= ckpt_capacity(&st))
+		h->payload_crc = htole32((uint32_t)crc32(0, payload_at(slot), (uInt)len));
+	h->header_crc = 0;
+	h->header_crc = htole32((uint32_t)crc32(0, (const Bytef *)h, sizeof(*h)));
+}
+
+static void reseal_super(void)
+{
+	struct ckpt_super *sb = (struct ckpt_super *)region;
+
+	sb->crc = 0;
+	sb->crc = htole32((uint32_t)crc32(0, region, sizeof(*sb)));
+}
+
+static void a_formatted_region_opens_with_keep_plus_one_slots(void **state)
+{
+	struct ckpt_store again;
+
+	(void)state;
+	memset(&again, 0, sizeof(again));
+	assert_int_equal(ckpt_open(&again, region, sizeof(region)), 0);
+	assert_int_equal(again.nr_slots, 3);
+	assert_int_equal(again.keep, 2);
+	assert_int_equal(again.slots_offset % CKPT_ALIGN, 0);
+	assert_int_equal(again.slot_size % CKPT_ALIGN, 0);
+	assert_true(again.slots_offset + 3 * again.slot_size <= sizeof(region));
+}
+
+static void a_region_too_small_for_its_slots_is_not_formatted(void **state)
+{
+	(void)state;
+	assert_int_equal(ckpt_format(&st, region, 4 * CKPT_ALIGN - 1, 2, 1), -EINVAL);
+	assert_non_null(strstr(ckpt_error(&st), "cannot hold 3 slots"));
+	assert_int_equal(ckpt_format(&st, region, sizeof(region), 1, 1), -EINVAL);
+	assert_int_equal(ckpt_format(&st, region, sizeof(region), 65, 1), -EINVAL);
+}
+
+static void a_committed_set_is_found(void **state)
+{
+	struct ckpt_chain chain;
+	struct ckpt_reader r;
+	struct ckpt_file f;
+	uint8_t buf[200];
+	uint64_t seq;
+
+	(void)state;
+	seq = put("demo", 0, 0x11);
+	assert_int_equal(seq, 1);
+	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
+	assert_int_equal(chain.n, 1);
+	assert_int_equal(chain.set[0].seq, seq);
+	assert_int_equal(chain.set[0].nr_files, 2);
+	assert_int_equal(chain.set[0].created_ns, 1000 + 0x11);
+
+	assert_int_equal(ckpt_read_open(&st, &chain.set[0], &r), 0);
+	assert_int_equal(ckpt_read_file(&r, &f), 1);
+	assert_string_equal(f.name, "pages-1.img");
+	assert_int_equal(f.mode, 0600);
+	assert_int_equal(f.size, 100);
+	assert_int_equal(ckpt_read_data(&r, buf, sizeof(buf)), 100);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(buf[i], 0x11);
+	assert_int_equal(ckpt_read_file(&r, &f), 1);
+	assert_string_equal(f.name, "inventory.img");
+	assert_int_equal(ckpt_read_data(&r, buf, sizeof(buf)), 3);
+	assert_memory_equal(buf, "inv", 3);
+	assert_int_equal(ckpt_read_file(&r, &f), 0);
+	assert_int_equal(ckpt_read_close(&r), 0);
+}
+
+static void a_set_being_written_is_invisible(void **state)
+{
+	struct ckpt_writer w;
+	uint64_t first;
+
+	(void)state;
+	first = put("demo", 0, 1);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 5), 0);
+	assert_int_equal(ckpt_add_file(&w, "core-1.img", 0600, "x", 1), 0);
+	assert_int_equal(found("demo"), first);
+	assert_int_equal(info_of(first + 1).status, CKPT_WRITING);
+}
+
+static void a_torn_payload_falls_back_to_the_previous_set(void **state)
+{
+	uint64_t old, newest;
+
+	(void)state;
+	old = put("demo", 0, 1);
+	newest = put("demo", 0, 2);
+	assert_int_equal(found("demo"), newest);
+	payload_at(info_of(newest).slot)[300] ^= 0xff;	/* inside pages-1.img's data */
+	assert_int_equal(found("demo"), old);
+	assert_int_equal(info_of(newest).status, CKPT_BAD_PAYLOAD_CRC);
+	assert_string_equal(ckpt_status_name(CKPT_BAD_PAYLOAD_CRC), "payload checksum mismatch");
+}
+
+static void a_corrupt_header_falls_back(void **state)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	uint64_t old, newest;
+	uint32_t slot;
+
+	(void)state;
+	old = put("demo", 0, 1);
+	newest = put("demo", 0, 2);
+	slot = info_of(newest).slot;
+	hdr_at(slot)->created_ns ^= 1;
+	assert_int_equal(found("demo"), old);
+	assert_int_equal(ckpt_list(&st, info), 3);
+	assert_int_equal(info[slot].status, CKPT_BAD_HEADER_CRC);
+	assert_false(info[slot].header_valid);
+}
+
+static void no_good_set_means_no_checkpoint(void **state)
+{
+	struct ckpt_chain chain;
+	uint64_t a, b;
+
+	(void)state;
+	assert_int_equal(ckpt_find(&st, "demo", &chain), -ENOENT);
+	assert_non_null(strstr(ckpt_error(&st), "no restorable checkpoint for group demo"));
+	a = put("demo", 0, 1);
+	b = put("demo", 0, 2);
+	assert_int_equal(ckpt_find(&st, "other", &chain), -ENOENT);
+	payload_at(info_of(a).slot)[0] ^= 1;
+	hdr_at(info_of(b).slot)->magic = 0;
+	assert_int_equal(ckpt_find(&st, "demo", &chain), -ENOENT);
+	assert_int_equal(chain.n, 0);
+}
+
+static void reclaim_takes_the_oldest_set_first(void **state)
+{
+	uint64_t s1, s2, s3, s4;
+	uint32_t slot1;
+
+	(void)state;
+	s1 = put("demo", 0, 1);
+	s2 = put("demo", 0, 2);
+	s3 = put("demo", 0, 3);
+	slot1 = info_of(s1).slot;
+	s4 = put("demo", 0, 4);
+	assert_int_equal(info_of(s4).slot, slot1);
+	assert_int_equal(info_of(s2).status, CKPT_OK);
+	assert_int_equal(info_of(s3).status, CKPT_OK);
+}
+
+static void reclaim_never_takes_the_newest_good_set(void **state)
+{
+	uint64_t s2, s3, s4;
+	uint32_t slot2, slot3;
+
+	(void)state;
+	put("demo", 0, 1);
+	s2 = put("demo", 0, 2);
+	s3 = put("demo", 0, 3);
+	slot2 = info_of(s2).slot;
+	slot3 = info_of(s3).slot;
+	/* The newest set is corrupt: set 2 is the newest good one. */
+	payload_at(slot3)[10] ^= 1;
+	s4 = put("demo", 0, 4);
+	assert_int_not_equal(info_of(s4).slot, slot2);
+	assert_int_equal(info_of(s2).status, CKPT_OK);
+	/* A refused set is of no use: it goes before any good one. */
+	assert_int_equal(info_of(s4).slot, slot3);
+	for (uint8_t i = 5; i < 20; i++) {
+		uint64_t before = found("demo"), seq = put("demo", 0, i);
+
+		assert_int_equal(info_of(before).status, CKPT_OK);
+		assert_int_equal(found("demo"), seq);
+	}
+}
+
+static void an_incremental_set_needs_its_parent_chain(void **state)
+{
+	struct ckpt_chain chain;
+	uint64_t s1, s2, s3;
+
+	(void)state;
+	s1 = put("demo", 0, 1);
+	s2 = put("demo", s1, 2);
+	s3 = put("demo", s2, 3);
+	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
+	assert_int_equal(chain.n, 3);
+	assert_int_equal(chain.set[0].seq, s3);
+	assert_int_equal(chain.set[1].seq, s2);
+	assert_int_equal(chain.set[2].seq, s1);
+
+	payload_at(info_of(s1).slot)[0] ^= 1;	/* the root goes bad */
+	assert_int_equal(info_of(s2).status, CKPT_NO_PARENT);
+	assert_int_equal(info_of(s3).status, CKPT_NO_PARENT);
+	assert_int_equal(ckpt_find(&st, "demo", &chain), -ENOENT);
+}
+
+static void an_increment_of_a_missing_parent_is_not_begun(void **state)
+{
+	struct ckpt_writer w;
+
+	(void)state;
+	put("demo", 0, 1);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 7, 1), -ENOENT);
+	assert_int_equal(ckpt_begin(&st, &w, "other", 1, 1), -ENOENT);
+	assert_non_null(strstr(ckpt_error(&st), "parent set 1 is not a restorable set of group other"));
+}
+
+static void a_parent_in_another_group_is_refused(void **state)
+{
+	uint64_t s1, s2;
+	uint32_t slot;
+
+	(void)state;
+	s1 = put("a", 0, 1);
+	s2 = put("b", 0, 2);
+	slot = info_of(s2).slot;
+	hdr_at(slot)->parent_seq = htole64(s1);
+	reseal(slot);
+	assert_int_equal(info_of(s2).status, CKPT_BAD_PARENT);
+	assert_int_equal(found("b"), 0);
+	assert_int_equal(found("a"), s1);
+}
+
+static void a_parent_needed_by_the_newest_chain_is_not_reclaimed(void **state)
+{
+	struct ckpt_chain chain;
+	struct ckpt_writer w;
+	uint64_t s1, s2, s3, s4, s5;
+	uint32_t slot1;
+
+	(void)state;	/* keep 3: four slots */
+	s1 = put("demo", 0, 1);
+	s2 = put("demo", 0, 2);
+	s3 = put("demo", s2, 3);
+	s4 = put("demo", s3, 4);
+	slot1 = info_of(s1).slot;
+	/* Set 2 is older than 3 and 4 but they need it: set 1 goes. */
+	s5 = put("demo", s4, 5);
+	assert_int_equal(info_of(s5).slot, slot1);
+	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
+	assert_int_equal(chain.n, 4);
+	assert_int_equal(chain.set[3].seq, s2);
+	/* Every slot is in the newest chain now: nothing may be taken. */
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), -ENOSPC);
+	assert_non_null(strstr(ckpt_error(&st), "must be kept"));
+	assert_int_equal(found("demo"), s5);
+}
+
+static void the_newest_set_of_every_group_is_kept(void **state)
+{
+	uint64_t a;
+
+	(void)state;	/* keep 3: four slots */
+	a = put("a", 0, 1);
+	for (uint8_t i = 2; i < 10; i++)
+		put("b", 0, i);
+	/* "a" is the oldest set by far, and the only one of its group. */
+	assert_int_equal(found("a"), a);
+}
+
+static void file_names_with_slash_or_dotdot_are_refused(void **state)
+{
+	static const char *const bad[] = { "a/b", "..", ".", "", "parent", "/etc", "x\n" };
+	struct ckpt_writer w;
+	uint64_t seq;
+	uint32_t slot;
+
+	(void)state;
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(ckpt_file_open(&w, bad[i], 0600), -EINVAL);
+	ckpt_abort(&w);
+
+	/* The same names written straight into a region are refused by readers. */
+	seq = put("demo", 0, 1);
+	slot = info_of(seq).slot;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(first_entry(slot)->name, 0, CKPT_NAME_LEN);
+		strcpy(first_entry(slot)->name, bad[i]);
+		reseal(slot);
+		assert_int_equal(info_of(seq).status, CKPT_BAD_FILES);
+	}
+	memset(first_entry(slot)->name, 'a', CKPT_NAME_LEN);	/* no NUL */
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_FILES);
+	assert_int_equal(found("demo"), 0);
+}
+
+static void two_files_with_one_name_are_refused(void **state)
+{
+	uint64_t seq;
+	uint32_t slot;
+	char *second;
+
+	(void)state;
+	seq = put("demo", 0, 1);
+	slot = info_of(seq).slot;
+	/* Entries after data of odd length are not aligned: bytes only. */
+	second = (char *)payload_at(slot) + sizeof(struct ckpt_file_entry) + 100 +
+		 offsetof(struct ckpt_file_entry, name);
+	assert_string_equal(second, "inventory.img");
+	strcpy(second, "pages-1.img");
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_FILES);
+}
+
+static void lengths_past_the_slot_are_refused(void **state)
+{
+	struct ckpt_slot_header *h;
+	uint64_t seq;
+	uint32_t slot;
+
+	(void)state;
+	seq = put("demo", 0, 1);
+	slot = info_of(seq).slot;
+	h = hdr_at(slot);
+
+	h->payload_len = htole64(ckpt_capacity(&st) + 1);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_LENGTH);
+	h->payload_len = htole64(UINT64_MAX);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_LENGTH);
+
+	/* A file whose size runs past the payload, with CRCs that match. */
+	h->payload_len = htole64(2 * sizeof(struct ckpt_file_entry) + 103);
+	first_entry(slot)->size = htole64(UINT64_MAX - 10);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_FILES);
+	first_entry(slot)->size = htole64(100 + sizeof(struct ckpt_file_entry) + 4);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_FILES);
+
+	/* More files than the payload holds. */
+	first_entry(slot)->size = htole64(100);
+	h->nr_files = htole32(3);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_FILES);
+	h->nr_files = htole32(UINT32_MAX);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_LENGTH);
+
+	/* Bytes after the last file. */
+	h->nr_files = htole32(1);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_FILES);
+	h->nr_files = htole32(2);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_OK);
+}
+
+static void headers_that_mean_nothing_are_refused(void **state)
+{
+	struct ckpt_slot_header *h;
+	uint64_t seq;
+	uint32_t slot;
+
+	(void)state;
+	seq = put("demo", 0, 1);
+	slot = info_of(seq).slot;
+	h = hdr_at(slot);
+
+	h->state = htole32(7);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_STATE);
+	h->state = htole32(CKPT_STATE_COMMITTED);
+	h->parent_seq = htole64(seq);	/* its own parent */
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_SEQ);
+	h->parent_seq = 0;
+	strcpy(h->group, "no/slash");
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_GROUP);
+	memset(h->group, 'g', sizeof(h->group));
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_GROUP);
+	memset(h->group, 0, sizeof(h->group));
+	strcpy(h->group, "demo");
+	first_entry(slot)->mode = htole32(04755);	/* setuid is not an image's business */
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_BAD_FILES);
+	first_entry(slot)->mode = htole32(0600);
+	reseal(slot);
+	assert_int_equal(info_of(seq).status, CKPT_OK);
+	h->magic = htole32(0x12345678);
+	assert_int_equal(found("demo"), 0);
+}
+
+static void two_sets_with_one_sequence_number_are_both_refused(void **state)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	uint64_t a, b;
+	uint32_t slot_a, slot_b;
+
+	(void)state;
+	a = put("demo", 0, 1);
+	b = put("demo", 0, 2);
+	slot_a = info_of(a).slot;
+	slot_b = info_of(b).slot;
+	hdr_at(slot_b)->seq = htole64(a);
+	reseal(slot_b);
+	assert_int_equal(ckpt_list(&st, info), 3);
+	assert_int_equal(info[slot_a].status, CKPT_DUP_SEQ);
+	assert_int_equal(info[slot_b].status, CKPT_DUP_SEQ);
+	assert_int_equal(found("demo"), 0);
+}
+
+static void a_header_from_an_earlier_format_is_stale(void **state)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	struct ckpt_slot_header old;
+	uint64_t seq;
+
+	(void)state;
+	seq = put("demo", 0, 1);
+	memcpy(&old, hdr_at(info_of(seq).slot), sizeof(old));
+	assert_int_equal(ckpt_format(&st, region, sizeof(region), 2, 0x5678), 0);
+	memcpy(hdr_at(0), &old, sizeof(old));
+	assert_int_equal(found("demo"), 0);
+	assert_int_equal(ckpt_list(&st, info), 3);
+	assert_int_equal(info[0].status, CKPT_STALE);
+	/* Its sequence number is not ours to continue. */
+	assert_int_equal(put("demo", 0, 2), 1);
+}
+
+static void a_bad_superblock_is_refused(void **state)
+{
+	struct ckpt_super *sb = (struct ckpt_super *)region;
+	struct ckpt_store s;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(ckpt_open(&s, region, 10), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&s), "cannot hold a superblock"));
+
+	/* Mapped smaller than the superblock says. */
+	assert_int_equal(ckpt_open(&s, region, sizeof(region) - 1), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&s), "only 65535 are mapped"));
+	/* Mapped larger (a BAR rounded up) is fine. */
+	assert_int_equal(ckpt_open(&s, region, sizeof(region)), 0);
+
+	sb->slot_size = htole64(le64toh(sb->slot_size) + CKPT_ALIGN);
+	assert_int_equal(ckpt_open(&s, region, sizeof(region)), -EBADMSG);
+	assert_string_equal(ckpt_error(&s), "superblock checksum mismatch");
+	reseal_super();
+	assert_int_equal(ckpt_open(&s, region, sizeof(region)), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&s), "run past the region"));
+
+	sb->slot_size = htole64(12);
+	reseal_super();
+	assert_int_equal(ckpt_open(&s, region, sizeof(region)), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&s), "multiple of 8"));
+
+	sb->slot_size = htole64(UINT64_MAX - 7);
+	reseal_super();
+	assert_int_equal(ckpt_open(&s, region, sizeof(region)), -EBADMSG);
+
+	sb->nr_slots = htole32(0);
+	reseal_super();
+	assert_int_equal(ckpt_open(&s, region, sizeof(region)), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&s), "keep + 1 slots"));
+
+	sb->version = htole32(2);
+	reseal_super();
+	assert_int_equal(ckpt_open(&s, region, sizeof(region)), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&s), "format version 2"));
+
+	sb->magic = htole32(0x7f454c46);
+	assert_int_equal(ckpt_open(&s, region, sizeof(region)), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&s), "not a checkpoint store"));
+
+	memset(region, 0, sizeof(*sb));
+	assert_int_equal(ckpt_open(&s, region, sizeof(region)), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&s), "not formatted"));
+}
+
+static void a_set_too_big_for_a_slot_fails_cleanly(void **state)
+{
+	struct ckpt_writer w;
+	uint64_t old, seq;
+	uint8_t *big;
+	size_t n = (size_t)ckpt_capacity(&st);
+
+	(void)state;
+	old = put("demo", 0, 1);
+	big = calloc(1, n);
+	assert_non_null(big);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), 0);
+	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, big,
+				       n - sizeof(struct ckpt_file_entry) + 1), -EFBIG);
+	assert_non_null(strstr(ckpt_error(&st), "does not fit in a slot"));
+	ckpt_abort(&w);
+	assert_int_equal(found("demo"), old);
+
+	/* Exactly full fits. */
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), 0);
+	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, big,
+				       n - sizeof(struct ckpt_file_entry)), 0);
+	assert_int_equal(ckpt_commit(&w, &seq), 0);
+	assert_int_equal(found("demo"), seq);
+	free(big);
+}
+
+static void sequence_numbers_increase_across_reopen(void **state)
+{
+	struct ckpt_writer w;
+	uint64_t last = 0;
+
+	(void)state;
+	for (uint8_t i = 1; i <= 5; i++) {
+		uint64_t seq = put(i & 1 ? "a" : "b", 0, i);
+
+		assert_true(seq > last);
+		last = seq;
+		memset(&st, 0, sizeof(st));
+		assert_int_equal(ckpt_open(&st, region, sizeof(region)), 0);
+	}
+	/* A set given up still used its number. */
+	assert_int_equal(ckpt_begin(&st, &w, "a", 0, 1), 0);
+	ckpt_abort(&w);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(ckpt_open(&st, region, sizeof(region)), 0);
+	assert_int_equal(put("a", 0, 9), last + 2);
+}
+
+static void a_bad_group_name_is_not_begun(void **state)
+{
+	struct ckpt_writer w;
+
+	(void)state;
+	assert_int_equal(ckpt_begin(&st, &w, "", 0, 1), -EINVAL);
+	assert_int_equal(ckpt_begin(&st, &w, "a b", 0, 1), -EINVAL);
+	assert_int_equal(ckpt_begin(&st, &w, "..", 0, 1), -EINVAL);
+	assert_true(ckpt_group_valid("demo-service_1.x"));
+}
+
+static void reading_checks_the_data_it_copies(void **state)
+{
+	struct ckpt_chain chain;
+	struct ckpt_reader r;
+	struct ckpt_file f;
+	uint8_t buf[256];
+
+	(void)state;
+	put("demo", 0, 1);
+	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
+	/* The region changes after the set was validated. */
+	payload_at(chain.set[0].slot)[sizeof(struct ckpt_file_entry) + 5] ^= 1;
+	assert_int_equal(ckpt_read_open(&st, &chain.set[0], &r), 0);
+	while (ckpt_read_file(&r, &f) == 1)
+		while (ckpt_read_data(&r, buf, sizeof(buf)) > 0)
+			;
+	assert_int_equal(ckpt_read_close(&r), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&st), "changed while it was read"));
+
+	/* And a header that changed is noticed at open. */
+	hdr_at(chain.set[0].slot)->seq ^= 1;
+	assert_int_equal(ckpt_read_open(&st, &chain.set[0], &r), -ESTALE);
+}
+
+/*
+ * The commit protocol under a crash: the region as it is at every ordering
+ * point, and with the final header only partly stored, must show either
+ * the previous set or the complete new one.
+ */
+#define MAX_SNAPS 8
+static uint8_t *snaps[MAX_SNAPS];
+static unsigned int nsnaps;
+
+static int snapshot(void *ctx, void *addr, uint64_t len)
+{
+	(void)ctx;
+	(void)addr;
+	(void)len;
+	assert_true(nsnaps < MAX_SNAPS);
+	snaps[nsnaps] = malloc(sizeof(region));
+	assert_non_null(snaps[nsnaps]);
+	memcpy(snaps[nsnaps++], region, sizeof(region));
+	return 0;
+}
+
+static void a_crash_at_any_point_leaves_the_old_set_or_the_new_one(void **state)
+{
+	struct ckpt_slot_header committed;
+	uint8_t *after;
+	uint64_t old, seq;
+	uint32_t slot;
+
+	(void)state;
+	old = put("demo", 0, 1);
+	put("demo", 0, 2);
+	old = put("demo", 0, 3);
+	st.sync = snapshot;
+	nsnaps = 0;
+	seq = put("demo", 0, 4);
+	st.sync = NULL;
+	slot = info_of(seq).slot;
+	memcpy(&committed, hdr_at(slot), sizeof(committed));
+	after = malloc(sizeof(region));
+	assert_non_null(after);
+	memcpy(after, region, sizeof(region));
+
+	/* begin's header, the payload, the committed header. */
+	assert_int_equal(nsnaps, 3);
+	for (unsigned int i = 0; i < nsnaps; i++) {
+		memcpy(region, snaps[i], sizeof(region));
+		assert_int_equal(found("demo"), i == nsnaps - 1 ? seq : old);
+	}
+	/* The last header store torn after k bytes. */
+	for (size_t k = 0; k < sizeof(committed); k++) {
+		memcpy(region, snaps[1], sizeof(region));
+		memcpy(hdr_at(slot), &committed, k);
+		assert_int_equal(found("demo"), old);
+	}
+	memcpy(region, after, sizeof(region));
+	assert_int_equal(found("demo"), seq);
+	for (unsigned int i = 0; i < nsnaps; i++)
+		free(snaps[i]);
+	free(after);
+}
+
+/* ---- directories ---- */
+
+static char tmpdir[64];
+
+static int setup_dir(void **state)
+{
+	strcpy(tmpdir, "/tmp/test-ckpt-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	return setup(state);
+}
+
+static int teardown_dir(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void read_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+static void a_directory_round_trips_with_parent_links(void **state)
+{
+	char src[128], out[128], path[256], buf[64];
+	struct ckpt_chain chain;
+	struct stat sb;
+	uint64_t s1, s2;
+	ssize_t n;
+
+	(void)state;
+	snprintf(src, sizeof(src), "%s/src", tmpdir);
+	snprintf(out, sizeof(out), "%s/out", tmpdir);
+	assert_int_equal(mkdir(src, 0700), 0);
+	write_file(src, "inventory.img", "one", 0644);
+	write_file(src, "pages-1.img", "pages", 0600);
+	assert_int_equal(ckpt_pack_dir(&st, "demo", 0, src, 1, &s1), 0);
+	/* CRIU's parent link in an increment's directory is not a file. */
+	snprintf(path, sizeof(path), "%s/parent", src);
+	assert_int_equal(symlink("../1", path), 0);
+	write_file(src, "pages-1.img", "more", 0600);
+	assert_int_equal(ckpt_pack_dir(&st, "demo", s1, src, 2, &s2), 0);
+
+	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
+	assert_int_equal(ckpt_extract_dir(&st, &chain, out), 0);
+	snprintf(path, sizeof(path), "%s/2/pages-1.img", out);
+	read_file(path, buf, sizeof(buf));
+	assert_string_equal(buf, "more");
+	snprintf(path, sizeof(path), "%s/1/pages-1.img", out);
+	read_file(path, buf, sizeof(buf));
+	assert_string_equal(buf, "pages");
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/1/inventory.img", out);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	snprintf(path, sizeof(path), "%s/2/parent", out);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	assert_int_equal(n, 4);
+	buf[n] = '\0';
+	assert_string_equal(buf, "../1");
+	snprintf(path, sizeof(path), "%s/1/parent", out);
+	assert_int_equal(lstat(path, &sb), -1);
+
+	/* Extracting again over the same sets is refused, not merged. */
+	assert_int_equal(ckpt_extract_dir(&st, &chain, out), -EEXIST);
+}
+
+static void a_directory_with_more_than_files_is_refused(void **state)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	char src[128], path[256];
+	uint64_t seq;
+
+	(void)state;
+	snprintf(src, sizeof(src), "%s/src", tmpdir);
+	assert_int_equal(mkdir(src, 0700), 0);
+	write_file(src, "core-1.img", "x", 0600);
+	snprintf(path, sizeof(path), "%s/sub", src);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(ckpt_pack_dir(&st, "demo", 0, src, 1, &seq), -EINVAL);
+	assert_non_null(strstr(ckpt_error(&st), "is not a regular file"));
+	/* Nothing was taken for it. */
+	assert_int_equal(ckpt_list(&st, info), 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(info[i].status, CKPT_EMPTY);
+}
+
+static void a_directory_too_big_takes_no_slot(void **state)
+{
+	char src[128], path[256];
+	uint64_t old, seq;
+	int fd;
+
+	(void)state;
+	old = put("demo", 0, 1);
+	put("demo", 0, 2);
+	old = put("demo", 0, 3);
+	snprintf(src, sizeof(src), "%s/src", tmpdir);
+	assert_int_equal(mkdir(src, 0700), 0);
+	snprintf(path, sizeof(path), "%s/pages-1.img", src);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)ckpt_capacity(&st)), 0);
+	close(fd);
+	assert_int_equal(ckpt_pack_dir(&st, "demo", 0, src, 1, &seq), -EFBIG);
+	/* The oldest kept set was not sacrificed to a set that cannot fit. */
+	assert_int_equal(info_of(1).status, CKPT_OK);
+	assert_int_equal(found("demo"), old);
+}
+
+#define T(f) cmocka_unit_test_setup(f, setup)
+#define T3(f) cmocka_unit_test_setup(f, setup_keep3)
+#define TD(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(a_formatted_region_opens_with_keep_plus_one_slots),
+		T(a_region_too_small_for_its_slots_is_not_formatted),
+		T(a_committed_set_is_found),
+		T(a_set_being_written_is_invisible),
+		T(a_torn_payload_falls_back_to_the_previous_set),
+		T(a_corrupt_header_falls_back),
+		T(no_good_set_means_no_checkpoint),
+		T(reclaim_takes_the_oldest_set_first),
+		T(reclaim_never_takes_the_newest_good_set),
+		T(an_incremental_set_needs_its_parent_chain),
+		T(an_increment_of_a_missing_parent_is_not_begun),
+		T(a_parent_in_another_group_is_refused),
+		T3(a_parent_needed_by_the_newest_chain_is_not_reclaimed),
+		T3(the_newest_set_of_every_group_is_kept),
+		T(file_names_with_slash_or_dotdot_are_refused),
+		T(two_files_with_one_name_are_refused),
+		T(lengths_past_the_slot_are_refused),
+		T(headers_that_mean_nothing_are_refused),
+		T(two_sets_with_one_sequence_number_are_both_refused),
+		T(a_header_from_an_earlier_format_is_stale),
+		T(a_bad_superblock_is_refused),
+		T(a_set_too_big_for_a_slot_fails_cleanly),
+		T(sequence_numbers_increase_across_reopen),
+		T(a_bad_group_name_is_not_begun),
+		T(reading_checks_the_data_it_copies),
+		T(a_crash_at_any_point_leaves_the_old_set_or_the_new_one),
+		TD(a_directory_round_trips_with_parent_links),
+		TD(a_directory_with_more_than_files_is_refused),
+		TD(a_directory_too_big_takes_no_slot),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
