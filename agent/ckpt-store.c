@@ -616,6 +616,7 @@ int ckpt_begin(struct ckpt_store *s, struct ckpt_writer *w, const char *group,
 	uint64_t seq;
 
 	memset(w, 0, sizeof(*w));
+	w->s = s;	/* so a call on a writer that never began fails cleanly */
 	s->msg[0] = '\0';
 	if (!ckpt_group_valid(group))
 		return fail(s, -EINVAL, "'%.64s' is not a group name (1-63 of A-Z a-z 0-9 _ - .)", group);
@@ -637,7 +638,6 @@ int ckpt_begin(struct ckpt_store *s, struct ckpt_writer *w, const char *group,
 		return fail(s, -EOVERFLOW, "sequence numbers are exhausted");
 	seq++;
 
-	w->s = s;
 	w->slot = (uint32_t)slot;
 	w->payload = slot_base(s, w->slot) + HDR_SIZE;
 	w->cap = ckpt_capacity(s);
@@ -695,6 +695,8 @@ int ckpt_file_write(struct ckpt_writer *w, const void *buf, size_t len)
 		return fail(w->s, -EINVAL, "no file open");
 	if (len > w->cap - w->len)
 		return too_big(w);
+	if (!len)
+		return 0;	/* buf may be NULL */
 	memcpy(w->payload + w->len, buf, len);
 	w->file_crc = crc_update(w->file_crc, buf, len);
 	w->len += len;
