@@ -664,6 +664,88 @@ static void reading_checks_the_data_it_copies(void **state)
 	assert_int_equal(ckpt_read_open(&st, &chain.set[0], &r), -ESTALE);
 }
 
+static void sequence_numbers_never_wrap(void **state)
+{
+	struct ckpt_writer w;
+	uint64_t seq;
+	uint32_t slot;
+
+	(void)state;
+	seq = put("demo", 0, 1);
+	slot = info_of(seq).slot;
+	hdr_at(slot)->seq = htole64(UINT64_MAX);
+	reseal(slot);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), -EOVERFLOW);
+	assert_non_null(strstr(ckpt_error(&st), "exhausted"));
+}
+
+static void a_reader_may_skip_a_files_data(void **state)
+{
+	struct ckpt_chain chain;
+	struct ckpt_reader r;
+	struct ckpt_file f;
+	uint8_t buf[8];
+
+	(void)state;
+	put("demo", 0, 1);
+	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
+	assert_int_equal(ckpt_read_open(&st, &chain.set[0], &r), 0);
+	assert_int_equal(ckpt_read_file(&r, &f), 1);
+	assert_int_equal(ckpt_read_data(&r, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(ckpt_read_file(&r, &f), 1);	/* the rest of pages-1.img skipped */
+	assert_string_equal(f.name, "inventory.img");
+	assert_int_equal(ckpt_read_file(&r, &f), 0);
+	assert_int_equal(ckpt_read_close(&r), 0);
+}
+
+static void an_entry_changed_after_listing_is_refused_on_reading(void **state)
+{
+	struct ckpt_chain chain;
+	struct ckpt_reader r;
+	struct ckpt_file f;
+
+	(void)state;
+	put("demo", 0, 1);
+	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
+	strcpy(first_entry(chain.set[0].slot)->name, "../../etc/passwd");
+	assert_int_equal(ckpt_read_open(&st, &chain.set[0], &r), 0);
+	assert_int_equal(ckpt_read_file(&r, &f), -EBADMSG);
+
+	first_entry(chain.set[0].slot)->size = htole64(UINT64_MAX);
+	assert_int_equal(ckpt_read_open(&st, &chain.set[0], &r), 0);
+	assert_int_equal(ckpt_read_file(&r, &f), -EBADMSG);
+}
+
+static int sync_fails_on_call;
+static unsigned int sync_calls;
+
+static int failing_sync(void *ctx, void *addr, uint64_t len)
+{
+	(void)ctx;
+	(void)addr;
+	(void)len;
+	return ++sync_calls == (unsigned int)sync_fails_on_call ? -EIO : 0;
+}
+
+static void a_failed_sync_leaves_the_set_invisible(void **state)
+{
+	struct ckpt_writer w;
+	uint64_t old, seq;
+
+	(void)state;
+	old = put("demo", 0, 1);
+	st.sync = failing_sync;
+	sync_calls = 0;
+	sync_fails_on_call = 2;	/* the payload's ordering point */
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), 0);
+	assert_int_equal(ckpt_add_file(&w, "core-1.img", 0600, "x", 1), 0);
+	assert_int_equal(ckpt_commit(&w, &seq), -EIO);
+	assert_non_null(strstr(ckpt_error(&st), "cannot sync the region"));
+	ckpt_abort(&w);
+	st.sync = NULL;
+	assert_int_equal(found("demo"), old);
+}
+
 /*
  * The commit protocol under a crash: the region as it is at every ordering
  * point, and with the final header only partly stored, must show either
@@ -890,6 +972,10 @@ int main(void)
 		T(sequence_numbers_increase_across_reopen),
 		T(a_bad_group_name_is_not_begun),
 		T(reading_checks_the_data_it_copies),
+		T(sequence_numbers_never_wrap),
+		T(a_reader_may_skip_a_files_data),
+		T(an_entry_changed_after_listing_is_refused_on_reading),
+		T(a_failed_sync_leaves_the_set_invisible),
 		T(a_crash_at_any_point_leaves_the_old_set_or_the_new_one),
 		TD(a_directory_round_trips_with_parent_links),
 		TD(a_directory_with_more_than_files_is_refused),
