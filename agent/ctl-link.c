@@ -81,6 +81,11 @@ static void print_event(const struct orthros_event *ev)
 	       (uint64_t)ev->seq);
 	if (ev->type == ORTHROS_EV_RECORD_INVALID)
 		printf(" why=\"%s\"", orthros_invalid_name(ev->detail));
+	if ((ev->type == ORTHROS_EV_PANIC || ev->type == ORTHROS_EV_STOPPING) &&
+	    ev->detail != ORTHROS_SEEN_UNKNOWN)
+		printf(" via=%s", ev->detail == ORTHROS_SEEN_NOTICE ? "notice" :
+				  ev->detail == ORTHROS_SEEN_BEAT ? "beat" :
+				  ev->detail == ORTHROS_SEEN_SCAN ? "scan" : "?");
 	putchar('\n');
 	fflush(stdout);
 }

@@ -20,7 +20,18 @@
 # second host peer logs every heartbeat of both (bench/clock-map.py maps
 # both clocks onto the host's), which gives notifier-to-event latency
 # without the QMP, NMI and 9p legs.
+# Panic trials run in two host CPU layouts, alternating, so both are
+# measured in the same run:
+#   shared    every QEMU and host process may run on either host core
+#             (two TCG partitions and the host compete for two cores)
+#   own-core  B's QEMU runs on host CPU 1 and everything the bench starts
+#             on CPU 0: the BackupOS owns its core, as it does on
+#             partitioned hardware (seed 001: one core for the Backup)
+#   realtime  own-core, and B's QEMU threads are SCHED_FIFO (main loop,
+#             which takes the doorbell, above the vCPU): nothing else on
+#             the host delays the Backup, as on a real-time KVM host
 # usage: bench/link-latency.sh [TRIALS]   (default 50; after scripts/run-tests)
+#   LAYOUTS="shared own-core" selects the panic layouts (default both).
 set -eu
 TRIALS=${1:-50}
 case "$TRIALS" in --report) ;; *[!0-9]*|"") echo "usage: bench/link-latency.sh [TRIALS] | --report DIR" >&2; exit 2 ;; esac
@@ -43,14 +54,15 @@ for _ in $(seq 50); do [ -S "$D/db.sock" ] && break; sleep 0.1; done
 # its own scheduling, not the link.
 nice -n -10 "$CTL" link --ivshmem "$D/db.sock" --role controller --interval 10ms \
 	--timeout "${TIMEOUT_US}us" events >"$D/host.events" 2>&1 &
-pids="$pids $!"
+peer_pids=$!
 "$CTL" link --ivshmem "$D/db.sock" events --beats >"$D/host.beats" 2>&1 &
-pids="$pids $!"
+peer_pids="$peer_pids $!"
+pids="$pids $peer_pids"
 sleep 0.3
 
-boot() {	# name gen role ip lport rport
+boot() {	# name gen role ip lport rport [host cpus]
 	rm -f "$1.ready"
-	"$top/scripts/guest/run-partition" --name "$1" --gen "$2" --role "$3" --rw "$D" \
+	"$top/scripts/guest/run-partition" --name "$1" --gen "$2" --role "$3" --rw "$D" ${7:+--cpus "$7"} \
 		--doorbell "$D/db.sock" --qmp "$D/$1.qmp" --console "$D/$1.console" \
 		--net "$5:$6" --append "unknown_nmi_panic orthros.ip=$4" --nice -10 \
 		--run "$top/bench/partition-cluster.sh" 2>/dev/null &
@@ -71,15 +83,44 @@ ready() {	# (sh has no locals: its counter must not be the trial loop's)
 }
 lines() { wc -l <"$1" 2>/dev/null || echo 0; }
 
-for f in host.panic b.panic c.panic k.panic host.hang b.hang c.hang; do : >"$D/$f"; done
-trial() {	# kind
+LAYOUTS=${LAYOUTS:-shared own-core}
+for l in $LAYOUTS; do
+	case "$l" in shared|own-core|realtime) ;; *) echo "link-latency: unknown layout $l" >&2; exit 2 ;; esac
+	for f in host b c k; do : >"$D/$f.panic-$l"; done
+done
+for f in host.hang b.hang c.hang; do : >"$D/$f"; done
+# Where the bench's own processes (host peers, watchers) may run.
+place() {	# cpu list
+	taskset -p -c "$1" $$ >/dev/null
+	for p in $peer_pids; do taskset -a -p -c "$1" "$p" >/dev/null; done
+}
+# QEMU's main loop (the process's first thread) turns the doorbell's
+# eventfd into an MSI; the vCPU threads run the guest.  FIFO priorities
+# let a doorbell preempt whatever runs, and the main loop the vCPU.
+realtime() {	# qemu pid
+	for t in /proc/"$1"/task/*; do
+		tid=${t##*/}
+		if [ "$tid" = "$1" ]; then
+			chrt -f -p 20 "$tid"
+		elif grep -q '^CPU ' "$t/comm"; then
+			chrt -f -p 10 "$tid"
+		fi
+	done
+}
+trial() {	# kind layout
 	rm -f "$D/a.ready" "$D/b.ready" "$D/a.events" "$D/b.events" "$D/b.members" "$D/a.info"
-	boot a 1 1 192.0.2.1 40001 40002
+	cpu_a= cpu_b=
+	case "$2" in own-core|realtime)
+		cpu_a=0 cpu_b=1
+		place 0
+	esac
+	boot a 1 1 192.0.2.1 40001 40002 $cpu_a
 	a_pid=$qemu_pid
-	boot b 2 2 192.0.2.2 40002 40001
+	boot b 2 2 192.0.2.2 40002 40001 $cpu_b
 	b_pid=$qemu_pid
 	ready a
 	ready b
+	[ "$2" = realtime ] && realtime "$b_pid"
 	# A's own slot (slots of earlier trials' dead partitions still hold
 	# their last records, which B also reports)
 	A=$(sed -n 's/^peer \([0-9]*\),.*/\1/p' "$D/a.info")
@@ -96,28 +137,32 @@ trial() {	# kind
 		t0=$(python3 "$top/bench/trigger.py" stop "$a_pid")
 		ev=HEARTBEAT_LOST
 	fi
+	# A hang trial has no layout: its files carry the kind alone.
+	sfx=$1
+	[ "$1" = panic ] && sfx=panic-$2
 	set -- "$1" $(python3 "$top/bench/watch-files.py" 20 \
 		"$mh:$ev peer=$A :$D/host.events" "$mb:$ev peer=$A :$D/b.events" \
 		"$mm:^votes 1\$:$D/b.members")
 	th=$(tail -n +"$((mh + 1))" "$D/host.events" | grep -m1 "$ev peer=$A " | cut -d' ' -f1)
 	if [ -n "$th" ] && [ "$3" != timeout ] && [ "$4" != timeout ]; then
-		echo $((th - t0)) >>"$D/host.$1"
-		echo $(($3 - t0)) >>"$D/b.$1"
-		echo $(($4 - t0)) >>"$D/c.$1"
+		echo $((th - t0)) >>"$D/host.$sfx"
+		echo $(($3 - t0)) >>"$D/b.$sfx"
+		echo $(($4 - t0)) >>"$D/c.$sfx"
 		if [ "$1" = panic ]; then
 			bl=$(tail -n +"$((mb + 1))" "$D/b.events" | grep -m1 "PANIC peer=$A ")
 			k=$(python3 "$top/bench/clock-map.py" "$D/host.beats" "$((sb > 3000 ? sb - 3000 : 0))" \
 				"$A" "$B" "$(echo "$bl" | sed 's/.* peer_ts=\([0-9]*\).*/\1/')" "${bl%% *}")
-			[ "$k" != none ] && echo "$k" >>"$D/k.panic"
+			[ "$k" != none ] && echo "$k" >>"$D/k.$sfx"
 		fi
 	else
-		echo "link-latency: $1 trial missed an event (host=${th:-none} B=$3 corosync=$4)" >&2
+		echo "link-latency: $sfx trial missed an event (host=${th:-none} B=$3 corosync=$4)" >&2
 		misses=$((misses + 1))
 	fi
-	{ echo "== $1 A=$A B=$B t0=$t0"; cat "$D/b.events"; } >>"$D/b.all"
+	{ echo "== $sfx A=$A B=$B t0=$t0"; cat "$D/b.events"; } >>"$D/b.all"
 	kill -CONT "$a_pid" 2>/dev/null || true
 	kill "$a_pid" "$b_pid" 2>/dev/null || true
 	wait "$a_pid" "$b_pid" 2>/dev/null || true
+	place 0-$(($(nproc) - 1))
 }
 stats() {	# label file
 	sort -n "$2" | awk -v label="$1" '
@@ -130,24 +175,33 @@ stats() {	# label file
 p50() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR - 1) * 0.5) + 1] }'; }
 
 report() {
-echo "Failure detection, $(wc -l <"$D/host.panic") panic and $(wc -l <"$D/host.hang") hang trials, host clock; partitions under TCG;"
+set -- $(cd "$D" && ls host.panic-* 2>/dev/null | sed 's/^host\.panic-//')
+n=0
+for l; do n=$((n + $(wc -l <"$D/host.panic-$l"))); done
+echo "Failure detection, $n panic and $(wc -l <"$D/host.hang") hang trials, host clock; partitions under TCG;"
 echo "orthros heartbeat 10 ms / timeout $((TIMEOUT_US / 1000)) ms, corosync token 300 ms (knet):"
-echo "kernel panic (NMI into A):"
-stats "host peer: PANIC notice" "$D/host.panic"
-stats "B: orthros PANIC (via 9p file)" "$D/b.panic"
-stats "B: corosync member lost (9p)" "$D/c.panic"
-stats "A's notifier -> B's /dev/orthros" "$D/k.panic"
-echo "  (kernel to kernel: clocks mapped through both partitions' heartbeats at the host)"
-echo "hang (A's vCPUs stopped):"
+for l; do
+	echo "kernel panic (NMI into A), host CPU layout $l:"
+	stats "host peer: PANIC notice" "$D/host.panic-$l"
+	stats "B: orthros PANIC (via 9p file)" "$D/b.panic-$l"
+	stats "B: corosync member lost (9p)" "$D/c.panic-$l"
+	stats "A's notifier -> B's /dev/orthros" "$D/k.panic-$l"
+	echo "  (kernel to kernel: clocks mapped through both partitions' heartbeats at the host)"
+done
+echo "hang (A's vCPUs stopped, layout shared):"
 stats "host peer: HEARTBEAT_LOST" "$D/host.hang"
 stats "B: orthros HEARTBEAT_LOST (9p)" "$D/b.hang"
 stats "B: corosync member lost (9p)" "$D/c.hang"
 echo "ratio corosync / orthros at p50, same trials, same path to the host:"
-echo "  panic: $(awk -v c="$(p50 "$D/c.panic")" -v o="$(p50 "$D/b.panic")" 'BEGIN { printf "%.1fx", c / o }')  (host peer: $(awk -v c="$(p50 "$D/c.panic")" -v o="$(p50 "$D/host.panic")" 'BEGIN { printf "%.1fx", c / o }'))"
-echo "  panic kernel to kernel vs corosync: $(awk -v c="$(p50 "$D/c.panic")" -v o="$(p50 "$D/k.panic")" 'BEGIN { printf "%.0fx", c / o }')"
-echo "  hang:  $(awk -v c="$(p50 "$D/c.hang")" -v o="$(p50 "$D/b.hang")" 'BEGIN { printf "%.1fx", c / o }')"
+for l; do
+	echo "  panic ($l): $(ratio "$D/c.panic-$l" "$D/b.panic-$l")  (host peer: $(ratio "$D/c.panic-$l" "$D/host.panic-$l"); kernel to kernel: $(ratio "$D/c.panic-$l" "$D/k.panic-$l"))"
+done
+echo "  hang: $(ratio "$D/c.hang" "$D/b.hang")"
 echo "hang bound: timeout $((TIMEOUT_US / 1000)) ms + interval 10 ms"
 echo "trials with a missed event (excluded above): $misses"
+}
+ratio() {	# slower faster: their p50s' ratio
+	awk -v c="$(p50 "$1")" -v o="$(p50 "$2")" 'BEGIN { if (o > 0) printf "%.1fx", c / o; else print "n/a" }'
 }
 
 # --report DIR: print the figures of a kept run (ORTHROS_KEEP=1) again.
@@ -163,8 +217,8 @@ misses=0
 i=0
 while [ $i -lt "$TRIALS" ]; do
 	i=$((i + 1))
-	trial panic
-	trial hang
+	for l in $LAYOUTS; do trial panic "$l"; done
+	trial hang shared
 	printf '.' >&2
 done
 echo >&2

@@ -51,6 +51,7 @@ struct orthros_dev {
 	struct hrtimer watch_timer;
 	spinlock_t watch_lock;		/* also guards the event ring */
 	struct orthros_watch watch;
+	u32 scan_seen;			/* enum orthros_seen of the scan running */
 	/* Where each slot is rung, copied out of the watcher after every scan
 	 * so the beat timer and the panic path read it without a lock. */
 	u32 ring_to[ORTHROS_MAX_PEERS];

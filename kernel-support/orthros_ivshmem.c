@@ -63,6 +63,11 @@ static int ivshmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = pcim_enable_device(pdev);
 	if (ret)
 		return ret;
+	/*
+	 * An MSI is a memory write by the device: without bus mastering the
+	 * platform drops it, and every doorbell would be lost silently.
+	 */
+	pci_set_master(pdev);
 	ret = pcim_iomap_regions(pdev, BIT(0), "orthros");
 	if (ret)
 		return ret;

@@ -73,16 +73,19 @@ static void push_event(void *ctx, const struct orthros_event *ev)
 	}
 	od->ring[od->head] = *ev;
 	od->ring[od->head].seq = od->event_seq;
+	if (ev->type == ORTHROS_EV_PANIC || ev->type == ORTHROS_EV_STOPPING)
+		od->ring[od->head].detail = od->scan_seen;
 	od->head = next;
 	wake_up_interruptible(&od->wq);
 }
 
-static void scan(struct orthros_dev *od)
+static void scan(struct orthros_dev *od, u32 seen)
 {
 	unsigned long flags;
 	u32 id, db;
 
 	spin_lock_irqsave(&od->watch_lock, flags);
+	od->scan_seen = seen;
 	orthros_watch_scan(&od->watch, od->shm, od->shm_size, ktime_get_ns(),
 			   push_event, od);
 	for (id = 0; id < ORTHROS_MAX_PEERS; id++)
@@ -95,7 +98,8 @@ static void scan(struct orthros_dev *od)
 void orthros_core_doorbell(struct orthros_dev *od, u32 vector)
 {
 	/* The vector only says "look"; the records say what happened. */
-	scan(od);
+	scan(od, vector == ORTHROS_VEC_NOTICE ? ORTHROS_SEEN_NOTICE :
+					      ORTHROS_SEEN_BEAT);
 }
 
 /* ---- our record and heartbeat ---------------------------------------- */
@@ -156,7 +160,7 @@ static enum hrtimer_restart watch_fn(struct hrtimer *t)
 {
 	struct orthros_dev *od = container_of(t, struct orthros_dev, watch_timer);
 
-	scan(od);
+	scan(od, ORTHROS_SEEN_SCAN);
 	/* Half an interval: a loss is seen within timeout + interval / 2. */
 	hrtimer_forward_now(t, ns_to_ktime((u64)READ_ONCE(od->interval_us) * (NSEC_PER_USEC / 2)));
 	return HRTIMER_RESTART;

@@ -96,12 +96,25 @@ struct orthros_event {
 	__u32 type;		/* enum orthros_event_type */
 	__u32 peer;		/* peer id */
 	__u32 generation;	/* the peer's generation as last validated */
-	__u32 detail;		/* RECORD_INVALID: enum orthros_invalid */
+	__u32 detail;		/* RECORD_INVALID: enum orthros_invalid;
+				 * PANIC, STOPPING: enum orthros_seen */
 	__u64 seq;		/* per-device event counter, gaps mean loss */
 	__u64 ts_ns;		/* local CLOCK_MONOTONIC when detected */
 	__u64 peer_ts_ns;	/* peer's clock: notice time for PANIC and
 				 * STOPPING, else its last heartbeat */
 	__u64 heartbeat;	/* the peer's heartbeat counter */
+};
+
+/*
+ * How a notice was learnt (event detail of PANIC and STOPPING): on the
+ * notice doorbell, on a heartbeat doorbell, or only by the periodic scan
+ * (every doorbell was lost or late).  The user-space backend says UNKNOWN.
+ */
+enum orthros_seen {
+	ORTHROS_SEEN_UNKNOWN = 0,
+	ORTHROS_SEEN_NOTICE = 1,
+	ORTHROS_SEEN_BEAT = 2,
+	ORTHROS_SEEN_SCAN = 3,
 };
 
 /* Why a record was refused (event detail). */
