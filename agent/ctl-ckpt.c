@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt-region.h"
 #include "ckpt-store.h"
 #include "ctl.h"
 #include "units.h"
@@ -30,6 +31,8 @@ static const char ckpt_usage[] =
 	"\n"
 	"The checkpoint store in FILE: a regular file, or the shared BAR\n"
 	"(/sys/bus/pci/devices/.../resource2) that outlives the ActiveOS.\n"
+	"FILE 'auto' (or 'pci'), in a partition: the ivshmem-plain device\n"
+	"(PCI 1af4:1110 without an MSI-X BAR) that run-partition --store attaches.\n"
 	"\n"
 	"Commands:\n"
 	"  format --region FILE [--keep K] [--size SIZE]\n"
@@ -48,83 +51,27 @@ static const char ckpt_usage[] =
 	"\n"
 	"Exit status: 0 done, 1 failure, 2 usage, 3 no restorable checkpoint (get).\n";
 
-struct region {
-	void *base;
-	uint64_t size;
-	int fd;
-};
-
-/* Readers and the writer agree through the mapping; msync makes a file copy crash-consistent too. */
-static int sync_range(void *ctx, void *addr, uint64_t len)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	uintptr_t start = (uintptr_t)addr & ~((uintptr_t)page - 1);
-
-	(void)ctx;
-	if (msync((void *)start, (size_t)((uintptr_t)addr + len - start), MS_SYNC) < 0)
-		return -errno;
-	return 0;
-}
-
 static int map_region(const char *path, bool writable, bool create, uint64_t want,
-		      struct region *r)
+		      struct ckpt_region *r)
 {
-	struct stat st;
-	off_t end;
+	char msg[512];
 
-	r->fd = open(path, (writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0) | O_CLOEXEC, 0600);
-	if (r->fd < 0 || fstat(r->fd, &st) < 0)
-		goto err;
-	if (want && S_ISREG(st.st_mode) && (uint64_t)st.st_size != want &&
-	    ftruncate(r->fd, (off_t)want) < 0)
-		goto err;
-	/* A BAR or a pmem device has no st_size: ask where it ends. */
-	end = lseek(r->fd, 0, SEEK_END);
-	if (end < 0)
-		goto err;
-	r->size = (uint64_t)end;
-	if (want && want > r->size) {
-		fprintf(stderr, "orthrosctl: %s has %" PRIu64 " bytes, fewer than --size\n", path, r->size);
-		close(r->fd);
+	if (ckpt_region_map(path, writable, create, want, r, msg, sizeof(msg))) {
+		fprintf(stderr, "orthrosctl: %s\n", msg);
 		return -1;
 	}
-	if (want)
-		r->size = want;
-	if (r->size == 0) {
-		fprintf(stderr, "orthrosctl: %s is empty; format it with --size\n", path);
-		close(r->fd);
-		return -1;
-	}
-	r->base = mmap(NULL, (size_t)r->size, PROT_READ | (writable ? PROT_WRITE : 0),
-		       MAP_SHARED, r->fd, 0);
-	if (r->base == MAP_FAILED)
-		goto err;
 	return 0;
-err:
-	fprintf(stderr, "orthrosctl: %s: %s\n", path, strerror(errno));
-	if (r->fd >= 0)
-		close(r->fd);
-	return -1;
 }
 
-static void unmap_region(struct region *r)
+static int open_store(const char *path, bool writable, struct ckpt_region *r,
+		      struct ckpt_store *s)
 {
-	munmap(r->base, (size_t)r->size);
-	close(r->fd);
-}
+	char msg[512];
 
-static int open_store(const char *path, bool writable, struct region *r, struct ckpt_store *s)
-{
-	memset(s, 0, sizeof(*s));
-	if (map_region(path, writable, false, 0, r))
-		return -1;
-	if (ckpt_open(s, r->base, r->size)) {
-		fprintf(stderr, "orthrosctl: %s: %s\n", path, ckpt_error(s));
-		unmap_region(r);
+	if (ckpt_region_open_store(path, writable, r, s, msg, sizeof(msg))) {
+		fprintf(stderr, "orthrosctl: %s\n", msg);
 		return -1;
 	}
-	if (writable)
-		s->sync = sync_range;
 	return 0;
 }
 
@@ -209,7 +156,7 @@ static int want(const struct ckpt_args *a, const char *cmd, const char *allowed,
 static int cmd_format(const struct ckpt_args *a)
 {
 	struct ckpt_store s = { 0 };
-	struct region r;
+	struct ckpt_region r;
 	uint64_t id;
 	int rc;
 
@@ -217,14 +164,14 @@ static int cmd_format(const struct ckpt_args *a)
 		return 1;
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 		id = realtime_ns() ^ (uint64_t)getpid();
-	s.sync = sync_range;
+	s.sync = ckpt_region_sync(&r);
 	rc = ckpt_format(&s, r.base, r.size, a->has_keep ? (uint32_t)a->keep : 3, id);
 	if (rc)
 		fprintf(stderr, "orthrosctl: %s: %s\n", a->region, ckpt_error(&s));
 	else
 		printf("%s: %u slots of %" PRIu64 " bytes (keep %u)\n", a->region,
 		       s.nr_slots, s.slot_size, s.keep);
-	unmap_region(&r);
+	ckpt_region_unmap(&r);
 	return rc ? 1 : 0;
 }
 
@@ -262,7 +209,7 @@ static int cmd_list(const struct ckpt_args *a, bool verify)
 {
 	struct ckpt_info info[CKPT_MAX_SLOTS];
 	struct ckpt_store s;
-	struct region r;
+	struct ckpt_region r;
 	unsigned int good = 0, bad = 0;
 	int n;
 
@@ -285,14 +232,14 @@ static int cmd_list(const struct ckpt_args *a, bool verify)
 	}
 	if (verify)
 		printf("%s: %d slots, %u restorable, %u refused\n", a->region, n, good, bad);
-	unmap_region(&r);
+	ckpt_region_unmap(&r);
 	return verify && bad ? 1 : 0;
 }
 
 static int cmd_put(const struct ckpt_args *a, const char *dir)
 {
 	struct ckpt_store s;
-	struct region r;
+	struct ckpt_region r;
 	uint64_t seq;
 	int rc;
 
@@ -303,7 +250,7 @@ static int cmd_put(const struct ckpt_args *a, const char *dir)
 		fprintf(stderr, "orthrosctl: ckpt put: %s\n", ckpt_error(&s));
 	else
 		printf("%" PRIu64 "\n", seq);
-	unmap_region(&r);
+	ckpt_region_unmap(&r);
 	return rc ? 1 : 0;
 }
 
@@ -334,7 +281,7 @@ static int cmd_get(const struct ckpt_args *a, const char *dir)
 	struct ckpt_info info[CKPT_MAX_SLOTS];
 	struct ckpt_chain *chain = malloc(sizeof(*chain));
 	struct ckpt_store s;
-	struct region r;
+	struct ckpt_region r;
 	int n, rc;
 
 	if (!chain) {
@@ -365,7 +312,7 @@ static int cmd_get(const struct ckpt_args *a, const char *dir)
 		printf(" %" PRIu64, chain->set[i].seq);
 	printf(")\n");
 out:
-	unmap_region(&r);
+	ckpt_region_unmap(&r);
 	free(chain);
 	return rc;
 }

@@ -55,6 +55,13 @@ static int ivshmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	u32 pos;
 	int ret, v;
 
+	/*
+	 * ivshmem-plain has the same id but no MSI-X BAR: it is the
+	 * checkpoint store, mapped from user space, not a doorbell.
+	 */
+	if (pci_resource_len(pdev, 1) == 0)
+		return -ENODEV;
+
 	iv = devm_kzalloc(&pdev->dev, sizeof(*iv), GFP_KERNEL);
 	if (!iv)
 		return -ENOMEM;
