@@ -18,10 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpointer.h"
 #include "ckpt-region.h"
 #include "ckpt-store.h"
 #include "ctl.h"
 #include "units.h"
+
+/* CRIU's images on their way between a process and the store: tmpfs. */
+#define DEFAULT_WORKDIR "/run/orthros/ckpt"
 
 /* "The answer is no", as elsewhere in orthrosctl: no restorable set. */
 #define EXIT_NO_CHECKPOINT 3
@@ -48,8 +52,19 @@ static const char ckpt_usage[] =
 	"                     parents to DIR/<seq>/, each with a 'parent' link\n"
 	"  verify --region FILE\n"
 	"                     check every slot; exit 1 if any set is corrupt\n"
+	"  dump --region FILE --group NAME --pid PID [--workdir DIR]\n"
+	"                     checkpoint the process tree of PID with CRIU (left\n"
+	"                     running) into a new self-contained set; prints its\n"
+	"                     number and the freeze time (orthrosd does this on the\n"
+	"                     configured policy, incremental included)\n"
+	"  restore --region FILE --group NAME [--workdir DIR]\n"
+	"                     restore NAME, detached, from its newest restorable\n"
+	"                     dump; prints the pid and the set used, or says\n"
+	"                     'cold start' and exits 3 when there is none\n"
+	"DIR (default /run/orthros/ckpt) holds the images on their way, on tmpfs.\n"
 	"\n"
-	"Exit status: 0 done, 1 failure, 2 usage, 3 no restorable checkpoint (get).\n";
+	"Exit status: 0 done, 1 failure, 2 usage, 3 no restorable checkpoint (get,\n"
+	"restore).\n";
 
 static int map_region(const char *path, bool writable, bool create, uint64_t want,
 		      struct ckpt_region *r)
@@ -84,9 +99,9 @@ static uint64_t realtime_ns(void)
 }
 
 struct ckpt_args {
-	const char *region, *group;
-	uint64_t keep, size, parent;
-	bool has_keep, has_size, has_parent;
+	const char *region, *group, *workdir;
+	uint64_t keep, size, parent, pid;
+	bool has_keep, has_size, has_parent, has_pid;
 };
 
 static int parse_args(int argc, char **argv, struct ckpt_args *a)
@@ -97,13 +112,15 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		{ "keep", required_argument, NULL, 'k' },
 		{ "size", required_argument, NULL, 's' },
 		{ "parent", required_argument, NULL, 'p' },
+		{ "pid", required_argument, NULL, 'P' },
+		{ "workdir", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	memset(a, 0, sizeof(*a));
 	optind = 0;	/* argv[0] is the subcommand */
-	while ((opt = getopt_long(argc, argv, "r:g:k:s:p:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:g:k:s:p:P:w:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			a->region = optarg;
@@ -130,6 +147,14 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 				return ctl_usage_error("--parent '%s' is not a sequence number", optarg);
 			a->has_parent = true;
 			break;
+		case 'P':
+			if (units_parse_u64(optarg, &a->pid) || !a->pid || a->pid > INT32_MAX)
+				return ctl_usage_error("--pid '%s' is not a process id", optarg);
+			a->has_pid = true;
+			break;
+		case 'w':
+			a->workdir = optarg;
+			break;
 		default:
 			return ctl_usage_error("invalid option for ckpt %s", argv[0]);
 		}
@@ -144,10 +169,13 @@ static int want(const struct ckpt_args *a, const char *cmd, const char *allowed,
 		int operands, int argc)
 {
 	if ((a->group && !strchr(allowed, 'g')) || (a->has_keep && !strchr(allowed, 'k')) ||
-	    (a->has_size && !strchr(allowed, 's')) || (a->has_parent && !strchr(allowed, 'p')))
+	    (a->has_size && !strchr(allowed, 's')) || (a->has_parent && !strchr(allowed, 'p')) ||
+	    (a->has_pid && !strchr(allowed, 'P')) || (a->workdir && !strchr(allowed, 'w')))
 		return ctl_usage_error("ckpt %s: option not valid for this command", cmd);
 	if (strchr(allowed, 'g') && !a->group)
 		return ctl_usage_error("ckpt %s needs --group NAME", cmd);
+	if (strchr(allowed, 'P') && !a->has_pid)
+		return ctl_usage_error("ckpt %s needs --pid PID", cmd);
 	if (argc - optind != operands)
 		return ctl_usage_error(operands ? "ckpt %s takes one DIR" : "ckpt %s takes no operand", cmd);
 	return 0;
@@ -317,6 +345,72 @@ out:
 	return rc;
 }
 
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static int cmd_dump(const struct ckpt_args *a)
+{
+	struct ckpt_policy pol = { .incremental = false };
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_store s;
+	struct ckpt_region r;
+	char dir[512];
+	int rc;
+
+	if (open_store(a->region, true, &r, &s))
+		return 1;
+	snprintf(dir, sizeof(dir), "%s/%s", a->workdir ? a->workdir : DEFAULT_WORKDIR, a->group);
+	rc = checkpointer_init(&c, &s, a->group, dir, &pol, &ckpt_criu_libcriu, NULL);
+	if (rc) {
+		fprintf(stderr, "orthrosctl: %s: %s\n", dir, strerror(-rc));
+		ckpt_region_unmap(&r);
+		return 1;
+	}
+	rc = checkpointer_run(&c, (pid_t)a->pid, &res);
+	if (rc)
+		fprintf(stderr, "orthrosctl: ckpt dump: %s\n", res.msg);
+	else
+		printf("set %" PRIu64 " of group %s: full, freeze %.1f ms (%s), dump %.1f ms, store %.1f ms, %" PRIu64 " bytes\n",
+		       res.seq, a->group, ms(res.freeze_ns),
+		       res.freeze_from_stats ? "criu stats" : "dump call", ms(res.dump_ns),
+		       ms(res.pack_ns), res.bytes);
+	checkpointer_fini(&c);
+	ckpt_region_unmap(&r);
+	return rc ? 1 : 0;
+}
+
+static int cmd_restore(const struct ckpt_args *a)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	struct ckpt_restore_result res;
+	struct ckpt_store s;
+	struct ckpt_region r;
+	int n, rc;
+
+	if (open_store(a->region, false, &r, &s))
+		return 1;
+	n = ckpt_list(&s, info);
+	rc = ckpt_restore_group(&s, a->group, a->workdir ? a->workdir : DEFAULT_WORKDIR,
+				&ckpt_criu_libcriu, NULL, &res);
+	report_skipped(info, n, a->group, rc == -ENOENT ? 0 : res.seq);
+	if (rc == -ENOENT) {
+		printf("no checkpoint for group %s: cold start (%s)\n", a->group, res.msg);
+		rc = EXIT_NO_CHECKPOINT;
+	} else if (rc) {
+		fprintf(stderr, "orthrosctl: ckpt restore: %s\n", res.msg);
+		rc = 1;
+	} else {
+		printf("restored group %s from set %" PRIu64 " (%u sets, %u newer pre-dumps passed over): pid %d, extract %.1f ms, restore %.1f ms\n",
+		       a->group, res.seq, res.chain_len, res.skipped_predumps, (int)res.pid,
+		       ms(res.extract_ns), ms(res.restore_ns));
+	}
+	ckpt_region_unmap(&r);
+	return rc;
+}
+
 int ctl_ckpt(int argc, char **argv)
 {
 	struct ckpt_args a;
@@ -324,14 +418,15 @@ int ctl_ckpt(int argc, char **argv)
 	int rc;
 
 	if (argc < 2)
-		return ctl_usage_error("ckpt needs a COMMAND (format, list, put, get, verify)");
+		return ctl_usage_error("ckpt needs a COMMAND (format, list, put, get, verify, dump, restore)");
 	cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		fputs(ckpt_usage, stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "format") && strcmp(cmd, "list") && strcmp(cmd, "put") &&
-	    strcmp(cmd, "get") && strcmp(cmd, "verify"))
+	    strcmp(cmd, "get") && strcmp(cmd, "verify") && strcmp(cmd, "dump") &&
+	    strcmp(cmd, "restore"))
 		return ctl_usage_error("unknown ckpt command '%s'", cmd);
 	if ((rc = parse_args(argc - 1, argv + 1, &a)))
 		return rc;
@@ -343,6 +438,10 @@ int ctl_ckpt(int argc, char **argv)
 		return (rc = want(&a, cmd, "", 0, argc)) ? rc : cmd_list(&a, false);
 	if (!strcmp(cmd, "verify"))
 		return (rc = want(&a, cmd, "", 0, argc)) ? rc : cmd_list(&a, true);
+	if (!strcmp(cmd, "dump"))
+		return (rc = want(&a, cmd, "gPw", 0, argc)) ? rc : cmd_dump(&a);
+	if (!strcmp(cmd, "restore"))
+		return (rc = want(&a, cmd, "gw", 0, argc)) ? rc : cmd_restore(&a);
 	if (!strcmp(cmd, "put"))
 		return (rc = want(&a, cmd, "gp", 1, argc)) ? rc : cmd_put(&a, argv[optind]);
 	return (rc = want(&a, cmd, "g", 1, argc)) ? rc : cmd_get(&a, argv[optind]);

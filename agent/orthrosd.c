@@ -9,7 +9,9 @@
  * (generation, role, heartbeat age) Pacemaker should hear of, and when;
  * the partition link (liborthros) is watched and every event logged, so
  * the partition's own log tells the story of a failover next to
- * Pacemaker's.
+ * Pacemaker's; protect.c checkpoints the protected groups with CRIU into
+ * the store while this partition is the Active, and once more at a
+ * planned stop.
  */
 #include "config.h"
 
@@ -31,11 +33,15 @@
 #include <qb/qbloop.h>
 
 #include "attrs.h"
+#include "conf.h"
+#include "diag.h"
 #include "hotplug.h"
 #include "link.h"
+#include "protect.h"
 
 static const char usage[] =
 	"Usage: orthrosd [--device PATH] [--sysfs DIR] [--no-attributes] [--verbose]\n"
+	"                [--config FILE [--region PATH] [--pid-dir DIR] [--ckpt-dir DIR]]\n"
 	"\n"
 	"Runs in every Orthros partition until SIGTERM/SIGINT:\n"
 	"  - onlines hot-added CPUs and memory blocks as their uevents arrive\n"
@@ -45,7 +51,14 @@ static const char usage[] =
 	"  - publishes the node attributes orthros-generation, orthros-role and\n"
 	"    orthros-heartbeat-age-ms (the stalest watched peer, as seen here,\n"
 	"    sampled every second) through attrd_updater, on a change and every\n"
-	"    60 s; not with --no-attributes.\n"
+	"    60 s; not with --no-attributes;\n"
+	"  - with --config: checkpoints every protected group of FILE with CRIU\n"
+	"    into the store at PATH (default auto: the ivshmem-plain device),\n"
+	"    on FILE's checkpoint policy, while this partition is the Active (or\n"
+	"    always, with --device none), and once more at SIGTERM (a planned\n"
+	"    stop).  A group's leader pid is read from DIR/NAME.pid (default\n"
+	"    /run/orthros/protected); images pass through --ckpt-dir (tmpfs,\n"
+	"    default /run/orthros/ckpt).\n"
 	"Logs to standard error.  Exit status: 0 stopped by a signal, 1 failure,\n"
 	"2 usage.\n";
 
@@ -64,6 +77,7 @@ static struct {
 	char child_value[32];
 	uint64_t retry_ns;		/* attrd not up yet: try again then */
 	bool warned;
+	struct protect *protect;	/* --config: checkpointing, or NULL */
 } g = {
 	.sysfs = "/sys", .uevent_fd = -1, .attributes = true,
 	.attr = {
@@ -276,17 +290,81 @@ static void on_tick(void *data)
 	qb_loop_timer_add(g.loop, QB_LOOP_LOW, NS_PER_S, NULL, on_tick, &t);
 }
 
+/* Checkpoints belong to the Active: a Backup's groups are not running. */
+static bool is_active(void)
+{
+	struct orthros_info info;
+
+	if (!g.link)
+		return true;
+	return !orthros_link_info(g.link, &info) && info.role == ORTHROS_ROLE_ACTIVE;
+}
+
+static void on_protect_tick(void *data)
+{
+	qb_loop_timer_handle t;
+
+	(void)data;
+	if (is_active())
+		protect_tick(g.protect, now_ns());
+	qb_loop_timer_add(g.loop, QB_LOOP_LOW, 100 * 1000000ull, NULL, on_protect_tick, &t);
+}
+
+static int32_t on_protect_done(int32_t fd, int32_t revents, void *data)
+{
+	(void)fd;
+	(void)revents;
+	(void)data;
+	protect_collect(g.protect);
+	return 0;
+}
+
+static int start_protect(const char *config, const struct protect_opts *o)
+{
+	struct orthros_conf *conf = calloc(1, sizeof(*conf));
+	struct diag *d = calloc(1, sizeof(*d));
+	int rc = -ENOMEM;
+
+	if (!conf || !d)
+		goto out;
+	diag_init(d, config);
+	rc = conf_load_file(config, conf, d);
+	if (rc) {
+		for (unsigned int i = 0; i < d->nstored; i++)
+			qb_log(LOG_ERR, "%s:%u:%u: %s", config, d->msg[i].pos.line,
+			       d->msg[i].pos.column, d->msg[i].text);
+		qb_log(LOG_ERR, "cannot load %s", config);
+		goto out;
+	}
+	rc = protect_open(conf, o, &g.protect);
+	if (rc)
+		goto out;
+	qb_loop_poll_add(g.loop, QB_LOOP_MED, protect_fd(g.protect), POLLIN, NULL, on_protect_done);
+	on_protect_tick(NULL);
+out:
+	free(conf);
+	free(d);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "sysfs", required_argument, NULL, 's' },
 		{ "no-attributes", no_argument, NULL, 'A' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "region", required_argument, NULL, 'R' },
+		{ "pid-dir", required_argument, NULL, 'P' },
+		{ "ckpt-dir", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *device = "/dev/orthros";
+	const char *device = "/dev/orthros", *config = NULL;
+	struct protect_opts po = {
+		.region = "auto", .pid_dir = "/run/orthros/protected", .workdir = "/run/orthros/ckpt",
+	};
 	int opt, rc, prio = LOG_INFO;
 
 	while ((opt = getopt_long(argc, argv, "d:s:vh", opts, NULL)) != -1) {
@@ -294,6 +372,10 @@ int main(int argc, char **argv)
 		case 'd': device = optarg; break;
 		case 's': g.sysfs = optarg; break;
 		case 'A': g.attributes = false; break;
+		case 'c': config = optarg; break;
+		case 'R': po.region = optarg; break;
+		case 'P': po.pid_dir = optarg; break;
+		case 'C': po.workdir = optarg; break;
 		case 'v': prio = LOG_DEBUG; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
@@ -342,8 +424,15 @@ int main(int argc, char **argv)
 			on_tick(NULL);
 		}
 	}
+	if (config && start_protect(config, &po))
+		return 1;
 	qb_log(LOG_INFO, "running (link %s, sysfs %s)", device, g.sysfs);
 	qb_loop_run(g.loop);
+	if (g.protect) {
+		if (is_active())
+			protect_final(g.protect);
+		protect_close(g.protect);
+	}
 	if (g.link)
 		orthros_link_close(g.link);
 	close(g.uevent_fd);

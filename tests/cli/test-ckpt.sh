@@ -166,6 +166,27 @@ for args in "get --region $region $tmp/x" "put --region $region --group demo" \
 	fi
 done
 
+# restore finds nothing for a group never checkpointed: no CRIU is run.
+ctl restore --region "$region" --group never --workdir "$tmp/rst"
+rc=$?
+if [ "$rc" -eq 3 ] && grep -q "^no checkpoint for group never: cold start" "$tmp/out"; then
+	ok "restore without a checkpoint says cold start and exits 3"
+else
+	not_ok "restore without a checkpoint says cold start and exits 3" "exit $rc" "$(cat "$tmp/out" "$tmp/err")"
+fi
+for args in "dump --region $region --group demo" "restore --region $region --group demo --pid 1" \
+	    "dump --region $region --group demo --pid x"; do
+	# shellcheck disable=SC2086
+	ctl $args
+	rc=$?
+	name=$(echo "ckpt $args" | sed "s|$tmp/||g")
+	if [ "$rc" -eq 2 ] && grep -q "^orthrosctl: " "$tmp/err"; then
+		ok "usage error exits 2: $name"
+	else
+		not_ok "usage error exits 2: $name" "exit $rc" "$(cat "$tmp/err")"
+	fi
+done
+
 if "$ORTHROSCTL" ckpt --help | grep -q 'get --region FILE --group NAME DIR' &&
    "$ORTHROSCTL" --help | grep -q 'ckpt COMMAND'; then
 	ok "help describes ckpt"

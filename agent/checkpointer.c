@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Checkpointing one protected group: CRIU dumps the tree, leaving it
+ * running, into a directory on tmpfs; the directory becomes a set in the
+ * store.
+ *
+ * Incremental (checkpoint.incremental): a pre-dump first copies the pages
+ * dirtied since the previous checkpoint while the tree runs (soft-dirty
+ * tracking, track_mem), then the dump, on the pre-dump as its parent, only
+ * has to copy what changed in between while the tree is frozen.  Both
+ * become sets, the pre-dump's parent being the previous dump's set, so the
+ * store holds the same chain CRIU wrote.  A new chain always starts with a
+ * plain full dump: until that set is committed the previous chain stays
+ * the newest one of the group, so the reclaim rule cannot take its slots
+ * and a crash mid-dump never leaves the group without a checkpoint.  An
+ * increment adds two sets, so a chain grows only while one slot stays free
+ * for the next full dump; past that, or after any failure, the next
+ * checkpoint is full again.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpointer.h"
+
+#define NS_PER_US 1000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct ckpt_result *res, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->msg, sizeof(res->msg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int ckpt_mkdirs(const char *path)
+{
+	char p[512];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(p))
+		return -ENAMETOOLONG;
+	memcpy(p, path, len + 1);
+	for (char *q = p + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*q = '/';
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int checkpointer_init(struct checkpointer *c, struct ckpt_store *s, const char *group,
+		      const char *workdir, const struct ckpt_policy *pol,
+		      const struct ckpt_criu_ops *ops, void *ops_ctx)
+{
+	memset(c, 0, sizeof(*c));
+	if (!ckpt_group_valid(group) || strlen(workdir) >= sizeof(c->workdir) - 16)
+		return -EINVAL;
+	int rc = ckpt_mkdirs(workdir);
+
+	if (rc)
+		return rc;
+	c->ops = ops;
+	c->ops_ctx = ops_ctx;
+	c->store = s;
+	snprintf(c->group, sizeof(c->group), "%s", group);
+	snprintf(c->workdir, sizeof(c->workdir), "%s", workdir);
+	c->pol = *pol;
+	c->clock = mono_ns;
+	c->next_dir = 1;
+	return 0;
+}
+
+bool checkpointer_due(const struct checkpointer *c, uint64_t now_ns)
+{
+	return now_ns >= c->next_ns;
+}
+
+bool checkpointer_next_incremental(const struct checkpointer *c)
+{
+	return c->pol.incremental && c->nchain > 0 && c->failures == 0 &&
+	       c->nchain + 2 <= c->store->nr_slots - 1;
+}
+
+/* A flat image directory (files and CRIU's "parent" link), and its log. */
+static void remove_dir(const struct checkpointer *c, unsigned int n, bool keep_log)
+{
+	char path[sizeof(c->workdir) + 32];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%u", c->workdir, n);
+	d = opendir(path);
+	if (d) {
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+		rmdir(path);
+	}
+	if (!keep_log) {
+		snprintf(path, sizeof(path), "%s/%u.log", c->workdir, n);
+		unlink(path);
+	}
+}
+
+/* A fresh image directory: its number, and its fd in *fd. */
+static int new_dir(struct checkpointer *c, int *fd, struct ckpt_result *res)
+{
+	char path[sizeof(c->workdir) + 32];
+	unsigned int n = c->next_dir++;
+
+	remove_dir(c, n, false);	/* left by an earlier run of the daemon */
+	snprintf(path, sizeof(path), "%s/%u", c->workdir, n);
+	if (mkdir(path, 0700) < 0 || (*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return fail(res, -errno, "%s: %s", path, strerror(errno));
+	return (int)n;
+}
+
+struct step {
+	unsigned int dir;
+	int fd;
+	uint64_t freeze_ns;
+	bool from_stats;
+	uint64_t pages_written;
+};
+
+/* One CRIU call into a new directory; its freeze measured. */
+static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned int *parent,
+		     int work_fd, struct step *st, struct ckpt_result *res)
+{
+	char parent_rel[32], log[32];
+	struct ckpt_criu_req req = {
+		.pid = pid, .work_fd = work_fd, .leave_running = true, .track_mem = true,
+	};
+	struct ckpt_dump_stats ds;
+	uint64_t t0;
+	int n, rc;
+
+	n = new_dir(c, &st->fd, res);
+	if (n < 0)
+		return n;
+	st->dir = (unsigned int)n;
+	snprintf(log, sizeof(log), "%u.log", st->dir);
+	req.images_fd = st->fd;
+	req.log_file = log;
+	if (parent) {
+		/* CRIU takes the parent relative to the new images directory. */
+		snprintf(parent_rel, sizeof(parent_rel), "../%u", *parent);
+		req.parent = parent_rel;
+	}
+	t0 = c->clock();
+	rc = pre ? c->ops->pre_dump(c->ops_ctx, &req) : c->ops->dump(c->ops_ctx, &req);
+	res->dump_ns += c->clock() - t0;
+	if (rc)
+		return fail(res, rc < 0 ? rc : -EIO, "criu %s of pid %d failed (%d); see %s/%s",
+			    pre ? "pre-dump" : "dump", (int)pid, rc, c->workdir, log);
+	if (!ckpt_read_dump_stats(st->fd, &ds)) {
+		st->freeze_ns = ((uint64_t)ds.freezing_us + ds.frozen_us) * NS_PER_US;
+		st->from_stats = true;
+		st->pages_written = ds.pages_written;
+	} else {
+		/* An upper bound: the whole call, tree frozen or not. */
+		st->freeze_ns = c->clock() - t0;
+		st->from_stats = false;
+	}
+	return 0;
+}
+
+static int pack(struct checkpointer *c, const struct step *st, uint64_t parent_seq,
+		uint64_t *seq, struct ckpt_result *res)
+{
+	char path[sizeof(c->workdir) + 32];
+	uint64_t t0 = c->clock();
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%u", c->workdir, st->dir);
+	rc = ckpt_pack_dir(c->store, c->group, parent_seq, path, real_ns(), seq);
+	res->pack_ns += c->clock() - t0;
+	if (rc)
+		return fail(res, rc, "storing %s: %s", path, ckpt_error(c->store));
+	return 0;
+}
+
+static uint64_t payload_of(struct ckpt_store *s, uint64_t seq)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	int n = ckpt_list(s, info);
+
+	for (int i = 0; i < n; i++)
+		if (info[i].header_valid && info[i].seq == seq)
+			return info[i].payload_len;
+	return 0;
+}
+
+/* The chain on tmpfs is of no further use: start afresh at the next run. */
+static void drop_chain(struct checkpointer *c)
+{
+	for (unsigned int i = 0; i < c->nchain; i++)
+		remove_dir(c, c->dir[i], false);
+	c->nchain = 0;
+}
+
+int checkpointer_run(struct checkpointer *c, pid_t pid, struct ckpt_result *res)
+{
+	struct step pre = { .fd = -1 }, dump = { .fd = -1 };
+	bool incremental = checkpointer_next_incremental(c);
+	uint64_t start = c->clock(), pseq = 0, seq = 0;
+	int work_fd, rc;
+
+	memset(res, 0, sizeof(*res));
+	res->kind = incremental ? CKPT_INCREMENTAL : CKPT_FULL;
+	/* Only the last failure's logs are kept: tmpfs is the partition's RAM. */
+	for (int i = 0; i < 2; i++)
+		if (c->failed_log[i])
+			remove_dir(c, c->failed_log[i], false);
+	memset(c->failed_log, 0, sizeof(c->failed_log));
+	c->next_ns = start + c->pol.interval_ns;
+	work_fd = open(c->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (work_fd < 0) {
+		c->failures++;
+		return fail(res, -errno, "%s: %s", c->workdir, strerror(errno));
+	}
+	if (incremental) {
+		rc = criu_step(c, pid, true, &c->dir[c->nchain - 1], work_fd, &pre, res);
+		if (rc)
+			goto failed;
+		rc = criu_step(c, pid, false, &pre.dir, work_fd, &dump, res);
+	} else {
+		rc = criu_step(c, pid, false, NULL, work_fd, &dump, res);
+	}
+	if (rc)
+		goto failed;
+
+	res->freeze_ns = dump.freeze_ns;
+	res->predump_freeze_ns = pre.freeze_ns;
+	res->freeze_from_stats = dump.from_stats && (!incremental || pre.from_stats);
+	res->over_max_freeze = c->pol.max_freeze_ns &&
+			       (dump.freeze_ns > c->pol.max_freeze_ns ||
+				pre.freeze_ns > c->pol.max_freeze_ns);
+	res->pages_written = pre.pages_written + dump.pages_written;
+
+	if (incremental) {
+		rc = pack(c, &pre, c->seq[c->nchain - 1], &pseq, res);
+		if (rc)
+			goto failed;
+		res->predump_seq = pseq;
+		res->parent_seq = pseq;
+		res->bytes += payload_of(c->store, pseq);
+	}
+	rc = pack(c, &dump, pseq, &seq, res);
+	if (rc)
+		goto failed;
+	res->seq = seq;
+	res->bytes += payload_of(c->store, seq);
+
+	if (!incremental)
+		drop_chain(c);
+	if (incremental) {
+		c->dir[c->nchain] = pre.dir;
+		c->seq[c->nchain++] = pseq;
+	}
+	c->dir[c->nchain] = dump.dir;
+	c->seq[c->nchain++] = seq;
+	c->failures = 0;
+	if (pre.fd >= 0)
+		close(pre.fd);
+	close(dump.fd);
+	close(work_fd);
+	return 0;
+
+failed:
+	/* What CRIU wrote is of no use; its log is kept for the reason. */
+	if (pre.fd >= 0) {
+		close(pre.fd);
+		remove_dir(c, pre.dir, true);
+		c->failed_log[0] = pre.dir;
+	}
+	if (dump.fd >= 0) {
+		close(dump.fd);
+		remove_dir(c, dump.dir, true);
+		c->failed_log[1] = dump.dir;
+	}
+	close(work_fd);
+	/*
+	 * The store may now hold a pre-dump whose dump never arrived: it
+	 * extends the chain, restore passes over it, and the next checkpoint
+	 * is a full one anyway.
+	 */
+	c->failures++;
+	drop_chain(c);
+	return rc;
+}
+
+void checkpointer_fini(struct checkpointer *c)
+{
+	drop_chain(c);
+}

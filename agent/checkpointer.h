@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The checkpoint policy for one protected group (docs/protected.md): when
+ * to checkpoint, full or incremental, CRIU into a tmpfs directory, then the
+ * image set into the store; and the way back, the newest restorable dump
+ * out of the store and restored by CRIU.
+ *
+ * No logging and no globals: orthrosd runs it in a worker thread and logs
+ * the result; orthrosctl prints it; the tests drive it with a fake CRIU.
+ */
+#ifndef ORTHROS_CHECKPOINTER_H
+#define ORTHROS_CHECKPOINTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ckpt-criu.h"
+#include "ckpt-store.h"
+
+struct ckpt_policy {
+	uint64_t interval_ns;
+	bool incremental;		/* pre-dump + dump on the previous images */
+	uint64_t max_freeze_ns;
+};
+
+enum ckpt_kind { CKPT_FULL, CKPT_INCREMENTAL };
+
+struct ckpt_result {
+	enum ckpt_kind kind;
+	uint64_t seq, parent_seq;	/* the dump's set and its parent */
+	uint64_t predump_seq;		/* the pre-dump's set (incremental), or 0 */
+	uint64_t freeze_ns;		/* the dump's freeze */
+	uint64_t predump_freeze_ns;	/* the pre-dump's, if any */
+	bool freeze_from_stats;		/* CRIU's figures, not the dump call's duration */
+	bool over_max_freeze;		/* either freeze was longer than max_freeze */
+	uint64_t dump_ns;		/* CRIU calls, wall time */
+	uint64_t pack_ns;		/* into the store */
+	uint64_t bytes;			/* payload stored */
+	uint64_t pages_written;
+	char msg[512];			/* why it failed */
+};
+
+#define CKPT_MAX_DIRS (2 * CKPT_MAX_SLOTS)
+
+struct checkpointer {
+	const struct ckpt_criu_ops *ops;
+	void *ops_ctx;
+	struct ckpt_store *store;
+	char group[CKPT_GROUP_LEN];
+	char workdir[256];		/* tmpfs: this group's image directories */
+	struct ckpt_policy pol;
+	uint64_t (*clock)(void);	/* CLOCK_MONOTONIC ns; the tests fake it */
+	uint64_t next_ns;		/* the next checkpoint is due then */
+	/*
+	 * The chain since the last full dump, oldest first: image directory
+	 * numbers under workdir and their sets.  CRIU needs every directory of
+	 * it to dump incrementally; the store holds the same chain.
+	 */
+	unsigned int nchain;
+	unsigned int dir[CKPT_MAX_DIRS];
+	uint64_t seq[CKPT_MAX_DIRS];
+	unsigned int next_dir;
+	unsigned int failures;		/* in a row */
+	unsigned int failed_log[2];	/* the last failure's CRIU logs, kept for the reason */
+};
+
+/* mkdir -p, mode 0700. */
+int ckpt_mkdirs(const char *path);
+
+/* Creates @workdir if missing.  The first checkpoint is due at once. */
+int checkpointer_init(struct checkpointer *c, struct ckpt_store *s, const char *group,
+		      const char *workdir, const struct ckpt_policy *pol,
+		      const struct ckpt_criu_ops *ops, void *ops_ctx);
+bool checkpointer_due(const struct checkpointer *c, uint64_t now_ns);
+/* Would the next checkpoint be incremental? */
+bool checkpointer_next_incremental(const struct checkpointer *c);
+/*
+ * Checkpoint the tree rooted at @pid now.  0: a new set is in the store
+ * (details in @res); < 0: nothing new is visible to a restore (a pre-dump
+ * set that was stored before its dump failed to store is skipped by
+ * restore), why in res->msg.  The next checkpoint is then due one interval
+ * after this one began.
+ */
+int checkpointer_run(struct checkpointer *c, pid_t pid, struct ckpt_result *res);
+/* Remove the image directories kept for the next increment. */
+void checkpointer_fini(struct checkpointer *c);
+
+struct ckpt_restore_result {
+	pid_t pid;
+	uint64_t seq;			/* the dump restored */
+	unsigned int chain_len;		/* sets it was made of */
+	unsigned int skipped_predumps;	/* newer pre-dump sets passed over */
+	uint64_t extract_ns, restore_ns;
+	char dir[512];			/* where the images were extracted */
+	char msg[512];
+};
+
+/*
+ * Restore @group from the newest restorable set that is a dump (a
+ * pre-dump holds memory only) with its chain, extracted under @workdir.
+ * -ENOENT: no checkpoint, a cold start.
+ */
+int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,
+		       const struct ckpt_criu_ops *ops, void *ops_ctx,
+		       struct ckpt_restore_result *res);
+
+/* Is set @set a dump CRIU can restore from (it holds core-*.img)?  < 0: unreadable. */
+int ckpt_set_is_dump(struct ckpt_store *s, const struct ckpt_info *set);
+
+#endif /* ORTHROS_CHECKPOINTER_H */

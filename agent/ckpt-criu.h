@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * CRIU behind a small operations table: the checkpointer's policy is tested
+ * on the host (whose kernel Debian's criu cannot dump) against a fake, and
+ * runs in the partitions against libcriu (ckpt-criu.c, `criu swrk`).
+ */
+#ifndef ORTHROS_CKPT_CRIU_H
+#define ORTHROS_CKPT_CRIU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ckpt_criu_req {
+	pid_t pid;			/* root of the tree to dump */
+	int images_fd;			/* the set's directory */
+	const char *parent;		/* previous images, relative to it, or NULL */
+	int work_fd;			/* where the log goes */
+	const char *log_file;		/* in work_fd */
+	bool leave_running;
+	bool track_mem;			/* soft-dirty: the next dump can be incremental */
+};
+
+struct ckpt_criu_ops {
+	/* Memory only, the tree keeps running while pages are drained. */
+	int (*pre_dump)(void *ctx, const struct ckpt_criu_req *r);
+	int (*dump)(void *ctx, const struct ckpt_criu_req *r);
+	/* Restore detached from @r->images_fd; the root's pid in *pid. */
+	int (*restore)(void *ctx, const struct ckpt_criu_req *r, pid_t *pid);
+};
+
+/*
+ * libcriu, through `criu swrk` (CRIU_BINARY or "criu" from PATH).  @ctx is
+ * unused.  Errors are -errno or what libcriu returns; CRIU says why in the
+ * log file.
+ */
+extern const struct ckpt_criu_ops ckpt_criu_libcriu;
+
+/* What CRIU measured in a dump, from the set's stats-dump image. */
+struct ckpt_dump_stats {
+	uint32_t freezing_us;		/* seizing the tasks */
+	uint32_t frozen_us;		/* tasks stopped, until released */
+	uint32_t memdump_us, memwrite_us;
+	uint64_t pages_scanned, pages_skipped_parent, pages_written;
+};
+
+/*
+ * Parse a stats-dump image (CRIU's magics, then one length-prefixed
+ * protobuf StatsEntry).  -EBADMSG if it is not one.
+ */
+int ckpt_parse_dump_stats(const uint8_t *buf, size_t len, struct ckpt_dump_stats *st);
+/* The same from the file "stats-dump" in @dir_fd. */
+int ckpt_read_dump_stats(int dir_fd, struct ckpt_dump_stats *st);
+
+#endif /* ORTHROS_CKPT_CRIU_H */

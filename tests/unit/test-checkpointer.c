@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The checkpoint policy and the restore path, on a fake CRIU: when a
+ * checkpoint is due, full or incremental (pre-dump, then dump on it), what
+ * CRIU is asked for, what reaches the store, that a failed dump leaves no
+ * visible set, that a freeze longer than max_freeze is reported (from
+ * CRIU's stats-dump, or the dump call's duration without it), and which set
+ * a restore uses: the newest dump, passing over pre-dumps and corrupt sets,
+ * or none at all (a cold start).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "checkpointer.h"
+
+#define MS 1000000ull
+#define REGION_SIZE (512 * 1024)
+
+static uint8_t region[REGION_SIZE] __attribute__((aligned(4096)));
+static struct ckpt_store st;
+static char work[64];
+static uint64_t fake_now;
+
+/* What the fake CRIU was asked, and what it does next. */
+static struct {
+	int calls, dumps, pre_dumps, restores;
+	struct ckpt_criu_req last[8];
+	char parent[8][32];
+	bool pre[8];
+	int fail_at;			/* call number (1-based) that fails, 0: none */
+	uint32_t freezing_us, frozen_us;
+	bool no_stats;
+	uint64_t call_ns;		/* fake time a call takes */
+	char restored_from[512];
+	char restored_files[512];
+} fk;
+
+static uint64_t clock_fake(void)
+{
+	return fake_now;
+}
+
+/* CRIU's stats-dump: service magic, stats magic, length, StatsEntry{dump}. */
+static size_t stats_image(uint8_t *out, uint32_t freezing, uint32_t frozen, uint64_t written)
+{
+	uint8_t msg[64], sub[48];
+	size_t n = 0, m = 0, len;
+	uint64_t vals[] = { freezing, frozen, 7, 9, 100, 0, written };
+
+	for (unsigned int f = 0; f < 7; f++) {
+		uint64_t v = vals[f];
+
+		sub[m++] = (uint8_t)(((f + 1) << 3) | 0);
+		do {
+			sub[m++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+			v >>= 7;
+		} while (v);
+	}
+	msg[n++] = (1 << 3) | 2;
+	msg[n++] = (uint8_t)m;
+	memcpy(msg + n, sub, m);
+	n += m;
+	const uint32_t head[3] = { 0x55105940u, 0x57093306u, (uint32_t)n };
+
+	memcpy(out, head, sizeof(head));
+	memcpy(out + sizeof(head), msg, n);
+	len = sizeof(head) + n;
+	return len;
+}
+
+static void put(int dfd, const char *name, const void *data, size_t len)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static int fake_call(const struct ckpt_criu_req *r, bool pre)
+{
+	char pages[3000];
+	uint8_t stats[128];
+	int k = fk.calls++;
+
+	if (k < 8) {
+		fk.last[k] = *r;
+		fk.pre[k] = pre;
+		snprintf(fk.parent[k], sizeof(fk.parent[k]), "%s", r->parent ? r->parent : "");
+	}
+	fake_now += fk.call_ns;
+	if (r->parent)		/* as criu does */
+		assert_int_equal(symlinkat(r->parent, r->images_fd, "parent"), 0);
+	memset(pages, 'a' + k, sizeof(pages));
+	put(r->images_fd, "pages-1.img", pages, sizeof(pages));
+	put(r->images_fd, "pagemap-42.img", "map", 3);
+	if (fk.fail_at == fk.calls)
+		return -52;	/* after writing half a dump, as a real failure does */
+	if (!pre)
+		put(r->images_fd, "core-42.img", "core", 4);
+	if (!fk.no_stats)
+		put(r->images_fd, "stats-dump", stats, stats_image(stats, fk.freezing_us, fk.frozen_us, 11));
+	return 0;
+}
+
+static int f_pre_dump(void *ctx, const struct ckpt_criu_req *r)
+{
+	(void)ctx;
+	fk.pre_dumps++;
+	return fake_call(r, true);
+}
+
+static int f_dump(void *ctx, const struct ckpt_criu_req *r)
+{
+	(void)ctx;
+	fk.dumps++;
+	return fake_call(r, false);
+}
+
+/* Restore: report the directory CRIU would read and what is in it. */
+static int f_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
+{
+	char link[64];
+	ssize_t n;
+	DIR *d;
+	struct dirent *e;
+
+	(void)ctx;
+	fk.restores++;
+	fk.restored_files[0] = '\0';
+	d = fdopendir(dup(r->images_fd));
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && strlen(fk.restored_files) + strlen(e->d_name) + 2 < sizeof(fk.restored_files)) {
+			strcat(fk.restored_files, e->d_name);
+			strcat(fk.restored_files, " ");
+		}
+	closedir(d);
+	n = readlinkat(r->images_fd, "parent", link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	snprintf(fk.restored_from, sizeof(fk.restored_from), "parent=%s", link);
+	*pid = 4242;
+	return 0;
+}
+
+static const struct ckpt_criu_ops fake_ops = {
+	.pre_dump = f_pre_dump, .dump = f_dump, .restore = f_restore,
+};
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&fk, 0, sizeof(fk));
+	fk.freezing_us = 1000;
+	fk.frozen_us = 20000;
+	fk.call_ns = 300 * MS;
+	fake_now = 1000 * MS;
+	memset(region, 0, sizeof(region));
+	memset(&st, 0, sizeof(st));
+	snprintf(work, sizeof(work), "/tmp/orthros-test-ckpt.XXXXXX");
+	assert_non_null(mkdtemp(work));
+	return ckpt_format(&st, region, sizeof(region), 3, 0x77);
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void init(struct checkpointer *c, bool incremental)
+{
+	struct ckpt_policy pol = { .interval_ns = 1000 * MS, .incremental = incremental,
+				   .max_freeze_ns = 100 * MS };
+	char dir[96];
+
+	snprintf(dir, sizeof(dir), "%s/web", work);
+	assert_int_equal(checkpointer_init(c, &st, "web", dir, &pol, &fake_ops, NULL), 0);
+	c->clock = clock_fake;
+}
+
+static int visible_sets(void)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	int n = ckpt_list(&st, info), good = 0;
+
+	for (int i = 0; i < n; i++)
+		good += info[i].status == CKPT_OK;
+	return good;
+}
+
+static void the_first_checkpoint_is_full_and_due_at_once(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, true);
+	assert_true(checkpointer_due(&c, fake_now));
+	assert_false(checkpointer_next_incremental(&c));
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_int_equal(res.seq, 1);
+	assert_int_equal(res.parent_seq, 0);
+	assert_int_equal(fk.pre_dumps, 0);
+	assert_int_equal(fk.dumps, 1);
+	/* The tree keeps running and its memory is tracked for the next one. */
+	assert_int_equal(fk.last[0].pid, 42);
+	assert_true(fk.last[0].leave_running);
+	assert_true(fk.last[0].track_mem);
+	assert_string_equal(fk.parent[0], "");
+	assert_int_equal(visible_sets(), 1);
+	assert_true(res.bytes > 3000);
+	checkpointer_fini(&c);
+}
+
+static void checkpoints_are_due_one_interval_after_the_last_began(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	uint64_t t0 = fake_now;
+
+	(void)state;
+	init(&c, false);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* takes 300 ms */
+	assert_false(checkpointer_due(&c, fake_now));
+	assert_false(checkpointer_due(&c, t0 + 999 * MS));
+	assert_true(checkpointer_due(&c, t0 + 1000 * MS));
+	checkpointer_fini(&c);
+}
+
+static void incremental_is_a_pre_dump_then_a_dump_on_it(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_true(checkpointer_next_incremental(&c));
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	/* pre-dump on the previous dump's images, dump on the pre-dump's */
+	assert_true(fk.pre[1]);
+	assert_string_equal(fk.parent[1], "../1");
+	assert_false(fk.pre[2]);
+	assert_string_equal(fk.parent[2], "../2");
+	assert_true(fk.last[1].track_mem && fk.last[1].leave_running);
+	/* the store holds the same chain: 3 -> 2 -> 1 */
+	assert_int_equal(res.predump_seq, 2);
+	assert_int_equal(res.seq, 3);
+	assert_int_equal(res.parent_seq, 2);
+	struct ckpt_chain chain;
+
+	assert_int_equal(ckpt_find(&st, "web", &chain), 0);
+	assert_int_equal(chain.n, 3);
+	assert_int_equal(chain.set[0].seq, 3);
+	assert_int_equal(chain.set[1].seq, 2);
+	assert_int_equal(chain.set[2].seq, 1);
+	/*
+	 * 4 slots (keep 3): another increment would fill the region and leave
+	 * no slot for the next full dump, so the next one is full.
+	 */
+	assert_false(checkpointer_next_incremental(&c));
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_int_equal(res.seq, 4);
+	assert_string_equal(fk.parent[3], "");
+	/* and a chain starts again from it, in reclaimed slots */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	assert_int_equal(res.seq, 6);
+	assert_int_equal(ckpt_find(&st, "web", &chain), 0);
+	assert_int_equal(chain.n, 3);
+	assert_int_equal(chain.set[2].seq, 4);
+	checkpointer_fini(&c);
+}
+
+static void without_incremental_every_checkpoint_is_full(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, false);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+		assert_int_equal(res.kind, CKPT_FULL);
+		assert_int_equal(res.parent_seq, 0);
+	}
+	assert_int_equal(fk.pre_dumps, 0);
+	assert_string_equal(fk.parent[2], "");
+	checkpointer_fini(&c);
+}
+
+static void a_failed_dump_leaves_no_visible_set(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	char path[128];
+	struct stat sb;
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	fk.fail_at = 3;		/* the dump after a good pre-dump */
+	assert_int_equal(checkpointer_run(&c, 42, &res), -52);
+	assert_non_null(strstr(res.msg, "criu dump of pid 42 failed"));
+	assert_non_null(strstr(res.msg, "3.log"));
+	assert_int_equal(visible_sets(), 1);
+	struct ckpt_chain chain;
+
+	assert_int_equal(ckpt_find(&st, "web", &chain), 0);
+	assert_int_equal(chain.set[0].seq, 1);
+	/* nothing CRIU wrote is left on tmpfs, and the next one starts afresh */
+	snprintf(path, sizeof(path), "%s/web/2", work);
+	assert_int_equal(stat(path, &sb), -1);
+	snprintf(path, sizeof(path), "%s/web/3", work);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_false(checkpointer_next_incremental(&c));
+	fk.fail_at = 0;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_true(checkpointer_next_incremental(&c));
+	checkpointer_fini(&c);
+}
+
+static void a_failed_first_dump_stores_nothing(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, false);
+	fk.fail_at = 1;
+	assert_true(checkpointer_run(&c, 42, &res) < 0);
+	assert_int_equal(visible_sets(), 0);
+	struct ckpt_restore_result rr;
+	char dir[96];
+
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), -ENOENT);
+	assert_int_equal(fk.restores, 0);
+	checkpointer_fini(&c);
+}
+
+static void a_freeze_longer_than_max_freeze_is_reported(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, true);
+	fk.freezing_us = 2000;
+	fk.frozen_us = 48000;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_true(res.freeze_from_stats);
+	assert_int_equal(res.freeze_ns, 50 * MS);
+	assert_false(res.over_max_freeze);
+	assert_int_equal(res.pages_written, 11);
+
+	fk.frozen_us = 148000;	/* 150 ms > 100 ms */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	assert_int_equal(res.freeze_ns, 150 * MS);
+	assert_int_equal(res.predump_freeze_ns, 150 * MS);
+	assert_true(res.over_max_freeze);
+	checkpointer_fini(&c);
+}
+
+static void without_stats_the_dump_call_bounds_the_freeze(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, false);
+	fk.no_stats = true;
+	fk.call_ns = 80 * MS;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_false(res.freeze_from_stats);
+	assert_int_equal(res.freeze_ns, 80 * MS);
+	assert_false(res.over_max_freeze);
+	fk.call_ns = 120 * MS;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_true(res.over_max_freeze);
+	checkpointer_fini(&c);
+}
+
+static void the_stored_set_is_the_images_directory(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	char dir[96], cmp[1400];
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(rr.pid, 4242);
+	assert_int_equal(rr.seq, 3);
+	assert_int_equal(rr.chain_len, 3);
+	assert_int_equal(rr.skipped_predumps, 0);
+	assert_string_equal(fk.restored_from, "parent=../2");
+	assert_non_null(strstr(fk.restored_files, "core-42.img"));
+	/* byte for byte what CRIU wrote, each set in its own directory */
+	snprintf(cmp, sizeof(cmp), "diff -r '%s/web/1' '%s/1' && diff -r '%s/web/2' '%s/2' >/dev/null",
+		 work, rr.dir, work, rr.dir);
+	assert_int_equal(system(cmp), 0);
+	checkpointer_fini(&c);
+}
+
+static void restore_passes_over_a_pre_dump_and_a_corrupt_set(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	char dir[96];
+	int n;
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 2 pre, 3 dump */
+	/* A stray write in the newest dump's payload. */
+	n = ckpt_list(&st, info);
+	for (int i = 0; i < n; i++)
+		if (info[i].seq == 3)
+			region[st.slots_offset + info[i].slot * st.slot_size + 128 + 300] ^= 0xff;
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	/* 3 refused by the store; 2 is a pre-dump; 1 is the dump used */
+	assert_int_equal(rr.seq, 1);
+	assert_int_equal(rr.skipped_predumps, 1);
+	assert_int_equal(rr.chain_len, 1);
+	assert_string_equal(fk.restored_from, "parent=");
+	checkpointer_fini(&c);
+}
+
+static void with_every_set_corrupt_there_is_no_checkpoint(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	char dir[96];
+
+	(void)state;
+	init(&c, false);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	for (uint32_t i = 0; i < st.nr_slots; i++)
+		region[st.slots_offset + i * st.slot_size + 128 + 10] ^= 0x55;
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), -ENOENT);
+	assert_non_null(strstr(rr.msg, "no restorable checkpoint for group web"));
+	assert_int_equal(fk.restores, 0);
+	checkpointer_fini(&c);
+}
+
+static int f_restore_fails(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
+{
+	(void)ctx;
+	(void)r;
+	(void)pid;
+	return -ENOENT;	/* e.g. a file the images name is missing here */
+}
+
+static void a_failed_restore_is_not_a_cold_start(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	struct ckpt_criu_ops bad = fake_ops;
+	char dir[96];
+
+	(void)state;
+	bad.restore = f_restore_fails;
+	init(&c, false);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &bad, NULL, &rr), -EIO);
+	assert_non_null(strstr(rr.msg, "criu restore from set 1 failed"));
+	assert_non_null(strstr(rr.msg, "restore.log"));
+	checkpointer_fini(&c);
+}
+
+static void stats_images_are_parsed_and_bounded(void **state)
+{
+	uint8_t img[128];
+	struct ckpt_dump_stats ds;
+	size_t len = stats_image(img, 300, 70000, 16384);
+
+	(void)state;
+	assert_int_equal(ckpt_parse_dump_stats(img, len, &ds), 0);
+	assert_int_equal(ds.freezing_us, 300);
+	assert_int_equal(ds.frozen_us, 70000);
+	assert_int_equal(ds.pages_written, 16384);
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_equal(ckpt_parse_dump_stats(img, cut, &ds), -EBADMSG);
+	img[4] ^= 1;	/* not the stats magic */
+	assert_int_equal(ckpt_parse_dump_stats(img, len, &ds), -EBADMSG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(the_first_checkpoint_is_full_and_due_at_once),
+		T(checkpoints_are_due_one_interval_after_the_last_began),
+		T(incremental_is_a_pre_dump_then_a_dump_on_it),
+		T(without_incremental_every_checkpoint_is_full),
+		T(a_failed_dump_leaves_no_visible_set),
+		T(a_failed_first_dump_stores_nothing),
+		T(a_freeze_longer_than_max_freeze_is_reported),
+		T(without_stats_the_dump_call_bounds_the_freeze),
+		T(the_stored_set_is_the_images_directory),
+		T(restore_passes_over_a_pre_dump_and_a_corrupt_set),
+		T(with_every_set_corrupt_there_is_no_checkpoint),
+		T(a_failed_restore_is_not_a_cold_start),
+		T(stats_images_are_parsed_and_bounded),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
