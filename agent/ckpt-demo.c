@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * orthros-ckpt-demo: a service worth checkpointing, for the protected-group
+ * tests.  It holds --hold MB of memory filled with a pattern derived from
+ * each word's position, keeps a counter that advances every 5 ms of its own
+ * running time, and serves TCP: each connection gets one line
+ *
+ *   counter C resumed R boot B pattern ok|BAD sum S hold M pid P
+ *
+ * and is closed.  The pattern is checked and summed again for every
+ * connection, so a restored copy proves its memory intact; "boot" is the
+ * kernel's boot_id prefix and "resumed" the counter value at which the
+ * service found itself running under another kernel (0: never), which is
+ * where a restore picked it up, so a test can tell how much was lost.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "units.h"
+
+#define TICK_NS 5000000
+/* A longer gap (a checkpoint's freeze, a stall) is not running time. */
+#define MAX_CATCH_UP 400
+
+static uint64_t *mem;
+static size_t nwords;
+static uint64_t counter, resumed;
+static char boot[40];
+
+/* splitmix64 of the position: every word differs, none is zero-filled. */
+static uint64_t pattern(uint64_t i)
+{
+	uint64_t z = i + 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void read_boot_id(char *out, size_t len)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, out, len - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	out[n > 0 ? n : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/* A different kernel than the one we started under: we were restored. */
+static void check_boot(void)
+{
+	char now[40];
+
+	read_boot_id(now, sizeof(now));
+	if (now[0] && strcmp(now, boot)) {
+		snprintf(boot, sizeof(boot), "%s", now);
+		resumed = counter;
+	}
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_tick(int tfd)
+{
+	static uint64_t last;
+	uint64_t n, now = mono_ns();
+
+	if (read(tfd, &n, sizeof(n)) != sizeof(n))
+		return;
+	/*
+	 * Another kernel's clock: it went back, or far ahead (a restored
+	 * timerfd only knows its remaining time, so it does not show it).
+	 */
+	if (last && (now < last || now - last > 2000000000ull))
+		check_boot();
+	last = now;
+	if (n > MAX_CATCH_UP)
+		n = 1;	/* frozen or stalled: not running time */
+	counter += n;
+}
+
+static void answer(int fd)
+{
+	uint64_t sum = 0, bad = 0;
+	char line[256];
+	int n;
+
+	check_boot();
+	for (size_t i = 0; i < nwords; i++) {
+		bad += mem[i] != pattern(i);
+		sum = (sum << 1 | sum >> 63) ^ mem[i];
+	}
+	n = snprintf(line, sizeof(line),
+		     "counter %" PRIu64 " resumed %" PRIu64 " boot %.8s pattern %s sum %016" PRIx64
+		     " hold %zu pid %d\n",
+		     counter, resumed, boot, bad ? "BAD" : "ok", sum, nwords * 8 >> 20, (int)getpid());
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0) {
+		/* the client went away: nothing to tell it */
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "hold", required_argument, NULL, 'm' },
+		{ "pidfile", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] = "Usage: orthros-ckpt-demo --port PORT --hold MB [--pidfile FILE]\n";
+	struct itimerspec its = { .it_interval = { 0, TICK_NS }, .it_value = { 0, TICK_NS } };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+	uint64_t port = 0, hold = 0;
+	const char *pidfile = NULL;
+	int opt, lfd, tfd, one = 1;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (units_parse_u64(optarg, &port) || !port || port > 65535) {
+				fprintf(stderr, "orthros-ckpt-demo: --port must be 1..65535\n");
+				return 2;
+			}
+			break;
+		case 'm':
+			if (units_parse_u64(optarg, &hold) || hold > 65536) {
+				fprintf(stderr, "orthros-ckpt-demo: --hold is MB, 0..65536\n");
+				return 2;
+			}
+			break;
+		case 'f':
+			pidfile = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (!port || optind != argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	read_boot_id(boot, sizeof(boot));
+	nwords = (size_t)(hold << 20) / sizeof(uint64_t);
+	if (nwords) {
+		mem = mmap(NULL, nwords * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem == MAP_FAILED) {
+			perror("orthros-ckpt-demo: mmap");
+			return 1;
+		}
+		for (size_t i = 0; i < nwords; i++)
+			mem[i] = pattern(i);
+	}
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0) {
+		perror("orthros-ckpt-demo: socket");
+		return 1;
+	}
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	sa.sin_port = htons((uint16_t)port);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 16)) {
+		fprintf(stderr, "orthros-ckpt-demo: port %u: %s\n", (unsigned)port, strerror(errno));
+		return 1;
+	}
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0) {
+		perror("orthros-ckpt-demo: timerfd");
+		return 1;
+	}
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "we");
+
+		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
+			fprintf(stderr, "orthros-ckpt-demo: %s: %s\n", pidfile, strerror(errno));
+			return 1;
+		}
+	}
+	fprintf(stderr, "orthros-ckpt-demo: pid %d serving port %u, holding %" PRIu64 " MB\n",
+		(int)getpid(), (unsigned)port, hold);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = tfd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		if (p[0].revents & POLLIN)
+			on_tick(tfd);
+		if (p[1].revents & POLLIN) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd >= 0) {
+				answer(fd);
+				close(fd);
+			}
+		}
+	}
+}
