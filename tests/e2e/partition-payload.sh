@@ -27,6 +27,9 @@ while :; do
 		reboot) /bin/busybox reboot -f ;;
 		stress\ *) nice -n 19 stress-ng --cpu 1 --timeout "${cmd#stress }" -q & ;;
 		status) "$CTL" link status >"$D/$name.status" 2>&1 ;;
+		interrupts)
+			grep orthros /proc/interrupts >"$D/$name.irq.tmp" 2>&1
+			mv "$D/$name.irq.tmp" "$D/$name.irq" ;;
 		ocf-tester)
 			# The partition agent against this partition's real
 			# /dev/orthros; no cluster here, so nothing to grow or boot.
