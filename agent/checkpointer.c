@@ -182,13 +182,15 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 		snprintf(parent_rel, sizeof(parent_rel), "../%u", *parent);
 		req.parent = parent_rel;
 	}
+	unlinkat(work_fd, "stats-dump", 0);	/* an earlier step's */
 	t0 = c->clock();
 	rc = pre ? c->ops->pre_dump(c->ops_ctx, &req) : c->ops->dump(c->ops_ctx, &req);
 	res->dump_ns += c->clock() - t0;
 	if (rc)
 		return fail(res, rc < 0 ? rc : -EIO, "criu %s of pid %d failed (%d); see %s/%s",
 			    pre ? "pre-dump" : "dump", (int)pid, rc, c->workdir, log);
-	if (!ckpt_read_dump_stats(st->fd, &ds)) {
+	/* CRIU writes stats-dump in its work directory, not the images'. */
+	if (!ckpt_read_dump_stats(work_fd, &ds) || !ckpt_read_dump_stats(st->fd, &ds)) {
 		st->freeze_ns = ((uint64_t)ds.freezing_us + ds.frozen_us) * NS_PER_US;
 		st->from_stats = true;
 		st->pages_written = ds.pages_written;

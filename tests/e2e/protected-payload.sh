@@ -1,0 +1,90 @@
+#!/bin/sh
+# Runs inside a partition of tests/e2e/test-protected.sh: prepares what
+# CRIU needs, then carries out the commands the host drops in the shared
+# directory, one at a time (NAME.cmd -> result files NAME.*):
+#   start      the protected service (its own session, no terminal) and
+#              orthrosd checkpointing it into the store (NAME.started)
+#   query TAG  one answer of the service -> NAME.TAG
+#   restore T  orthrosctl ckpt restore of the group -> NAME.T (its output,
+#              then rc=N)
+#   stop       kill the service, drop the extracted images
+#   list       orthrosctl ckpt list -> NAME.list
+#   logs       the CRIU logs kept on tmpfs -> NAME.logs
+set -u
+arg() { sed -n "s/.*orthros\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+name=$(arg name)
+D=$(arg rw)
+. "$D/env"
+PIDDIR=/run/orthros/protected
+mkdir -p "$PIDDIR"
+
+# No udev and no module autoloading here: what CRIU uses must be loaded by
+# hand, and a restored listening socket needs lo.
+ip link set lo up 2>"$D/$name.failed" || { echo "ip link set lo up failed" >>"$D/$name.failed"; exit 1; }
+# CRIU reads sockets through sock_diag: without the family modules it
+# fails with "Sockets (family 2 proto 6) are not collected".
+for m in nf_tables inet_diag tcp_diag udp_diag unix_diag netlink_diag; do
+	modprobe "$m" 2>>"$D/$name.failed" || { echo "modprobe $m failed" >>"$D/$name.failed"; exit 1; }
+done
+criu check >"$D/$name.criu-check" 2>&1
+rm -f "$D/$name.failed"
+touch "$D/$name.ready"
+
+query() {	# -> one line from the service, or nothing
+	# A connection made while a checkpoint holds the service can come back
+	# empty: ask again.
+	for _ in 1 2 3 4 5; do
+		line=$(socat -T 20 - "TCP:127.0.0.1:$PORT" </dev/null 2>/dev/null)
+		[ -n "$line" ] && { echo "$line"; return 0; }
+		sleep 0.2
+	done
+	return 1
+}
+
+while :; do
+	if [ -f "$D/$name.cmd" ]; then
+		cmd=$(cat "$D/$name.cmd")
+		rm -f "$D/$name.cmd"
+		case "$cmd" in
+		start)
+			# /dev/null for every fd: a file only this partition has
+			# could not be reopened where the service is restored.
+			# CRIU restores pids, and partitions boot alike, so a pid
+			# taken right after boot here is taken by the restore's own
+			# processes there: start the group far from boot-time pids
+			# (its own pid namespace would be the general answer).
+			echo 30000 >/proc/sys/kernel/ns_last_pid
+			setsid "$DEMO" --port "$PORT" --hold "$HOLD_MB" --pidfile "$PIDDIR/demo.pid" \
+				</dev/null >/dev/null 2>&1 &
+			i=0
+			until query | grep -q '^counter' || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
+			"$ORTHROSD" --device none --no-attributes --config "$D/orthros.yaml" \
+				--region auto --pid-dir "$PIDDIR" >"$D/$name.orthrosd" 2>&1 </dev/null &
+			echo "$!" >"$D/$name.orthrosd.pid"
+			touch "$D/$name.started" ;;
+		query\ *)
+			query >"$D/$name.${cmd#query }.tmp"
+			mv "$D/$name.${cmd#query }.tmp" "$D/$name.${cmd#query }" ;;
+		restore\ *)
+			t=${cmd#restore }
+			"$CTL" ckpt restore --region auto --group demo >"$D/$name.$t.tmp" 2>&1
+			echo "rc=$?" >>"$D/$name.$t.tmp"
+			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
+		stop)
+			pid=$(sed -n 's/.*: pid \([0-9]*\),.*/\1/p' "$D/$name".restore* 2>/dev/null | tail -n1)
+			[ -n "$pid" ] && kill -9 "$pid"
+			[ -f "$PIDDIR/demo.pid" ] && kill -9 "$(cat "$PIDDIR/demo.pid")"
+			sleep 0.5
+			rm -rf /run/orthros/ckpt/restore.*
+			touch "$D/$name.stopped" ;;
+		list)
+			"$CTL" ckpt list --region auto >"$D/$name.list" 2>&1 ;;
+		logs)
+			# CRIU's logs of failed steps (tmpfs here) for the host to show
+			tail -n 15 /run/orthros/ckpt/demo/*.log /run/orthros/ckpt/restore.*/*/restore.log \
+				>"$D/$name.logs.tmp" 2>&1
+			mv "$D/$name.logs.tmp" "$D/$name.logs" ;;
+		esac
+	fi
+	sleep 0.1
+done
