@@ -11,7 +11,7 @@
 #   3. the newest set corrupted from the host (dd into the store file) is
 #      refused and an older dump restored
 #   4. every set corrupted: restore reports a cold start (exit 3)
-# Needs root, QEMU, criu; about 4 minutes under TCG.
+# Needs root, QEMU, criu; about 70 s under TCG (one partition at a time).
 set -u
 : "${ORTHROSCTL:?}" "${SRCDIR:?}"
 . "$SRCDIR/tests/lib/tap.sh"
