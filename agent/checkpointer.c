@@ -164,7 +164,8 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 {
 	char parent_rel[32], log[32];
 	struct ckpt_criu_req req = {
-		.pid = pid, .work_fd = work_fd, .leave_running = true, .track_mem = true,
+		.pid = pid, .work_fd = work_fd, .leave_running = pre || !c->stop_tree,
+		.track_mem = true,
 	};
 	struct ckpt_dump_stats ds;
 	uint64_t t0;
@@ -324,6 +325,16 @@ failed:
 	 */
 	c->failures++;
 	drop_chain(c);
+	return rc;
+}
+
+int checkpointer_final(struct checkpointer *c, pid_t pid, struct ckpt_result *res)
+{
+	int rc;
+
+	c->stop_tree = true;
+	rc = checkpointer_run(c, pid, res);
+	c->stop_tree = false;
 	return rc;
 }
 

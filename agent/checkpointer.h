@@ -63,6 +63,7 @@ struct checkpointer {
 	unsigned int next_dir;
 	unsigned int failures;		/* in a row */
 	unsigned int failed_log[2];	/* the last failure's CRIU logs, kept for the reason */
+	bool stop_tree;			/* the final dump: the tree does not run on */
 };
 
 /* mkdir -p, mode 0700. */
@@ -83,6 +84,13 @@ bool checkpointer_next_incremental(const struct checkpointer *c);
  * after this one began.
  */
 int checkpointer_run(struct checkpointer *c, pid_t pid, struct ckpt_result *res);
+/*
+ * The final checkpoint of a planned stop: as checkpointer_run, but the
+ * tree is killed by CRIU once dumped, so nothing it does after its last
+ * checkpoint is lost (or seen by a client).  If the dump fails the tree
+ * keeps running.
+ */
+int checkpointer_final(struct checkpointer *c, pid_t pid, struct ckpt_result *res);
 /* Remove the image directories kept for the next increment. */
 void checkpointer_fini(struct checkpointer *c);
 

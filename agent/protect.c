@@ -66,7 +66,7 @@ static pid_t leader(const char *pidfile)
 	return (pid_t)pid;
 }
 
-static void run_group(struct group *g)
+static void run_group(struct group *g, bool final)
 {
 	g->pid = leader(g->pidfile);
 	if (!g->pid) {
@@ -75,7 +75,8 @@ static void run_group(struct group *g)
 		g->c.next_ns = g->c.clock() + g->c.pol.interval_ns;
 		return;
 	}
-	g->rc = checkpointer_run(&g->c, g->pid, &g->res);
+	g->rc = final ? checkpointer_final(&g->c, g->pid, &g->res) :
+			checkpointer_run(&g->c, g->pid, &g->res);
 	g->outcome = g->rc ? G_FAILED : G_DONE;
 }
 
@@ -86,7 +87,7 @@ static void *worker(void *arg)
 
 	for (unsigned int i = 0; i < p->n; i++)
 		if (p->g[i].due)
-			run_group(&p->g[i]);
+			run_group(&p->g[i], false);
 	if (write(p->efd, &one, sizeof(one)) != sizeof(one)) {
 		/* cannot happen: the counter is read after every round */
 	}
@@ -276,9 +277,9 @@ void protect_final(struct protect *p)
 {
 	if (p->busy)
 		protect_collect(p);
-	qb_log(LOG_NOTICE, "planned stop: a final checkpoint of every protected group");
+	qb_log(LOG_NOTICE, "planned stop: a final checkpoint of every protected group, which then stops");
 	for (unsigned int i = 0; i < p->n; i++) {
-		run_group(&p->g[i]);
+		run_group(&p->g[i], true);
 		report(p, &p->g[i]);
 	}
 }

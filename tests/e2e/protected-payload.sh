@@ -8,6 +8,9 @@
 #   restore T  orthrosctl ckpt restore of the group -> NAME.T (its output,
 #              then rc=N)
 #   stop       kill the service, drop the extracted images
+#   planned-stop
+#              SIGTERM to orthrosd (its final checkpoint stops the
+#              service) -> NAME.planned: "answering" or "not answering" after
 #   list       orthrosctl ckpt list -> NAME.list
 #   logs       the CRIU logs kept on tmpfs -> NAME.logs
 set -u
@@ -77,6 +80,17 @@ while :; do
 			sleep 0.5
 			rm -rf /run/orthros/ckpt/restore.*
 			touch "$D/$name.stopped" ;;
+		planned-stop)
+			op=$(cat "$D/$name.orthrosd.pid")
+			kill -TERM "$op"
+			i=0
+			while kill -0 "$op" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+			if socat -T 5 - "TCP:127.0.0.1:$PORT" </dev/null 2>/dev/null | grep -q counter; then
+				echo answering >"$D/$name.planned.tmp"
+			else
+				echo "not answering" >"$D/$name.planned.tmp"
+			fi
+			mv "$D/$name.planned.tmp" "$D/$name.planned" ;;
 		list)
 			"$CTL" ckpt list --region auto >"$D/$name.list" 2>&1 ;;
 		logs)

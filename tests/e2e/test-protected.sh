@@ -11,6 +11,8 @@
 #   3. the newest set corrupted from the host (dd into the store file) is
 #      refused and an older dump restored
 #   4. every set corrupted: restore reports a cold start (exit 3)
+#   5. a planned stop (SIGTERM to orthrosd in B): the final checkpoint
+#      stops the service, and a restore continues its counter from there
 # Needs root, QEMU, criu; about 70 s under TCG (one partition at a time).
 set -u
 : "${ORTHROSCTL:?}" "${SRCDIR:?}"
@@ -225,6 +227,30 @@ if grep -q '^rc=3$' "$D/b.restore3" && grep -q "^no checkpoint for group demo: c
 	ok "with every set corrupt, restore reports a cold start (exit 3)"
 else
 	not_ok "with every set corrupt, restore reports a cold start" "$(cat "$D/b.restore3")"
+fi
+
+# ---- 5. a planned stop loses nothing ----
+rm -f "$D/b.started"
+cmd b start started 120
+wait_for "$D/b.orthrosd" "checkpoint set" 60
+cmd b "query before" before 60
+c_before=$(field counter "$D/b.before")
+cmd b planned-stop planned 150
+final=$(sed -n '/planned stop/,$ s/.*checkpoint set \([0-9]*\) .*/\1/p' "$D/b.orthrosd" | tail -n1)
+grep "planned stop\|checkpoint set" "$D/b.orthrosd" | tail -n 3 | sed 's/^/# B: /'
+cmd b "restore restore4" restore4 180
+sed 's/^/# B: /' "$D/b.restore4"
+cmd b "query after4" after4 60
+# Same kernel, so no "resumed": the counter itself goes on from the stop.
+c_res4=$(field counter "$D/b.after4")
+if [ "$(cat "$D/b.planned")" = "not answering" ] && [ -n "$final" ] &&
+   grep -q "from set $final " "$D/b.restore4" && grep -q "pattern ok" "$D/b.after4" &&
+   [ -n "$c_res4" ] && [ -n "$c_before" ] && [ "$c_res4" -ge "$c_before" ]; then
+	ok "a planned stop: the final checkpoint ($final) stops the service, the restore continues its counter ($c_before before the stop, $c_res4 after the restore)"
+else
+	not_ok "a planned stop loses nothing" "after the stop: $(cat "$D/b.planned" 2>/dev/null); final set '$final'" \
+		"$(cat "$D/b.restore4" 2>/dev/null)" "before: $(cat "$D/b.before" 2>/dev/null)" "after: $(cat "$D/b.after4" 2>/dev/null)" \
+		"$(tail -n 5 "$D/b.orthrosd" 2>/dev/null)"
 fi
 
 kill -9 "$b_qemu" 2>/dev/null

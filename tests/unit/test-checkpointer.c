@@ -292,6 +292,26 @@ static void incremental_is_a_pre_dump_then_a_dump_on_it(void **state)
 	checkpointer_fini(&c);
 }
 
+static void the_final_checkpoint_stops_the_tree(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(checkpointer_final(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	/* the pre-dump leaves it running, the dump does not */
+	assert_true(fk.pre[1] && fk.last[1].leave_running);
+	assert_false(fk.pre[2]);
+	assert_false(fk.last[2].leave_running);
+	/* an ordinary checkpoint afterwards leaves it running again */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_true(fk.last[3].leave_running);
+	checkpointer_fini(&c);
+}
+
 static void without_incremental_every_checkpoint_is_full(void **state)
 {
 	struct checkpointer c;
@@ -528,6 +548,7 @@ int main(void)
 		T(the_first_checkpoint_is_full_and_due_at_once),
 		T(checkpoints_are_due_one_interval_after_the_last_began),
 		T(incremental_is_a_pre_dump_then_a_dump_on_it),
+		T(the_final_checkpoint_stops_the_tree),
 		T(without_incremental_every_checkpoint_is_full),
 		T(a_failed_dump_leaves_no_visible_set),
 		T(a_failed_first_dump_stores_nothing),
