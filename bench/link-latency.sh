@@ -4,10 +4,13 @@
 #
 # Each trial boots partitions A (generation 1, Active) and B (generation 2,
 # Backup), both running orthros.ko and a corosync node (token 300 ms) on a
-# point-to-point link, plus the host controller as a peer on the doorbell.
-#   panic trial: an NMI is injected into A over QMP at t0 (A boots with
-#     unknown_nmi_panic);
-#   hang trial:  A's QEMU is SIGSTOPped at t0 (vCPUs frozen, no panic).
+# point-to-point link, plus the host controller as a peer on the doorbell,
+# and measures two failures of A on that one boot:
+#   hang:  A's QEMU is SIGSTOPped at t0 (vCPUs frozen, no panic); then it
+#          is resumed, and the trial waits until B and the host have seen
+#          A's heartbeat come back and corosync has both votes again;
+#   panic: an NMI is injected into A over QMP at t0 (A boots with
+#          unknown_nmi_panic).
 # Measured from t0, host clock:
 #   host peer   the host controller's PANIC / HEARTBEAT_LOST event (its own
 #               timestamp: the doorbell wakes it, no polling)
@@ -15,23 +18,26 @@
 #   B corosync  B's corosync membership change appearing in the shared dir
 # The last two travel the same path (9p file, polled every 2 ms), so
 # their difference is the detection difference.
-# Kernel to kernel (panic trials): A's panic notifier stamps its record in
-# A's clock, B's interrupt handler stamps the PANIC event in B's clock; a
+# Kernel to kernel (panic): A's panic notifier stamps its record in A's
+# clock, B's interrupt handler stamps the PANIC event in B's clock; a
 # second host peer logs every heartbeat of both (bench/clock-map.py maps
 # both clocks onto the host's), which gives notifier-to-event latency
 # without the QMP, NMI and 9p legs.
-# Panic trials run in two host CPU layouts, alternating, so both are
-# measured in the same run:
+# Trials run in host CPU layouts, alternating, so all are measured in the
+# same run:
 #   shared    every QEMU and host process may run on either host core
 #             (two TCG partitions and the host compete for two cores)
 #   own-core  B's QEMU runs on host CPU 1 and everything the bench starts
 #             on CPU 0: the BackupOS owns its core, as it does on
 #             partitioned hardware (seed 001: one core for the Backup)
+#   poll      own-core, and B's kernel idles by polling (idle=poll): the
+#             Backup's core does nothing but watch, so a doorbell finds its
+#             vCPU running instead of halted and waiting to be woken
 #   realtime  own-core, and B's QEMU threads are SCHED_FIFO (main loop,
 #             which takes the doorbell, above the vCPU): nothing else on
 #             the host delays the Backup, as on a real-time KVM host
 # usage: bench/link-latency.sh [TRIALS]   (default 50; after scripts/run-tests)
-#   LAYOUTS="shared own-core" selects the panic layouts (default both).
+#   LAYOUTS="shared own-core" selects the layouts (default "own-core poll").
 set -eu
 TRIALS=${1:-50}
 case "$TRIALS" in --report) ;; *[!0-9]*|"") echo "usage: bench/link-latency.sh [TRIALS] | --report DIR" >&2; exit 2 ;; esac
@@ -60,11 +66,11 @@ peer_pids="$peer_pids $!"
 pids="$pids $peer_pids"
 sleep 0.3
 
-boot() {	# name gen role ip lport rport [host cpus]
+boot() {	# name gen role ip lport rport host-cpus extra-kernel-args
 	rm -f "$1.ready"
 	"$top/scripts/guest/run-partition" --name "$1" --gen "$2" --role "$3" --rw "$D" ${7:+--cpus "$7"} \
 		--doorbell "$D/db.sock" --qmp "$D/$1.qmp" --console "$D/$1.console" \
-		--net "$5:$6" --append "unknown_nmi_panic orthros.ip=$4" --nice -10 \
+		--net "$5:$6" --append "unknown_nmi_panic orthros.ip=$4${8:+ $8}" --nice -10 \
 		--run "$top/bench/partition-cluster.sh" 2>/dev/null &
 	qemu_pid=$!
 	pids="$pids $qemu_pid"
@@ -83,12 +89,12 @@ ready() {	# (sh has no locals: its counter must not be the trial loop's)
 }
 lines() { wc -l <"$1" 2>/dev/null || echo 0; }
 
-LAYOUTS=${LAYOUTS:-shared own-core}
+LAYOUTS=${LAYOUTS:-own-core poll}
 for l in $LAYOUTS; do
-	case "$l" in shared|own-core|realtime) ;; *) echo "link-latency: unknown layout $l" >&2; exit 2 ;; esac
+	case "$l" in shared|own-core|poll|realtime) ;; *) echo "link-latency: unknown layout $l" >&2; exit 2 ;; esac
 	for f in host b c k; do : >"$D/$f.panic-$l"; done
+	for f in host b c; do : >"$D/$f.hang-$l"; done
 done
-for f in host.hang b.hang c.hang; do : >"$D/$f"; done
 # Where the bench's own processes (host peers, watchers) may run.
 place() {	# cpu list
 	taskset -p -c "$1" $$ >/dev/null
@@ -107,58 +113,79 @@ realtime() {	# qemu pid
 		fi
 	done
 }
-trial() {	# kind layout
+# One failure of A: watch for EV from t0 (the trigger's output), record
+# the three times under SFX.  Returns 1 when an event was missed.
+measure() {	# sfx ev t0
+	set -- "$1" "$2" "$3" $(python3 "$top/bench/watch-files.py" 20 \
+		"$mh:$2 peer=$A :$D/host.events" "$mb:$2 peer=$A :$D/b.events" \
+		"$mm:^votes 1\$:$D/b.members")
+	th=$(tail -n +"$((mh + 1))" "$D/host.events" | grep -m1 "$2 peer=$A " | cut -d' ' -f1)
+	if [ -n "$th" ] && [ "$4" != timeout ] && [ "$5" != timeout ]; then
+		echo $((th - $3)) >>"$D/host.$1"
+		echo $(($4 - $3)) >>"$D/b.$1"
+		echo $(($5 - $3)) >>"$D/c.$1"
+		return 0
+	fi
+	echo "link-latency: $1 trial missed an event (host=${th:-none} B=$4 corosync=$5)" >&2
+	misses=$((misses + 1))
+	return 1
+}
+marks() {	# where each log stands before a failure
+	mh=$(lines "$D/host.events")
+	mb=$(lines "$D/b.events")
+	mm=$(lines "$D/b.members")
+	sb=$(lines "$D/host.beats")
+}
+trial() {	# layout
 	rm -f "$D/a.ready" "$D/b.ready" "$D/a.events" "$D/b.events" "$D/b.members" "$D/a.info"
-	cpu_a= cpu_b=
-	case "$2" in own-core|realtime)
+	cpu_a= cpu_b= args_b=
+	case "$1" in own-core|poll|realtime)
 		cpu_a=0 cpu_b=1
 		place 0
 	esac
-	boot a 1 1 192.0.2.1 40001 40002 $cpu_a
+	[ "$1" = poll ] && args_b=idle=poll
+	boot a 1 1 192.0.2.1 40001 40002 "$cpu_a" ""
 	a_pid=$qemu_pid
-	boot b 2 2 192.0.2.2 40002 40001 $cpu_b
+	boot b 2 2 192.0.2.2 40002 40001 "$cpu_b" "$args_b"
 	b_pid=$qemu_pid
 	ready a
 	ready b
-	[ "$2" = realtime ] && realtime "$b_pid"
+	[ "$1" = realtime ] && realtime "$b_pid"
 	# A's own slot (slots of earlier trials' dead partitions still hold
 	# their last records, which B also reports)
 	A=$(sed -n 's/^peer \([0-9]*\),.*/\1/p' "$D/a.info")
 	B=$(sed -n 's/^peer \([0-9]*\),.*/\1/p' "$D/b.info")
 	sleep 1	# steady state
-	mh=$(lines "$D/host.events")
-	mb=$(lines "$D/b.events")
-	mm=$(lines "$D/b.members")
-	sb=$(lines "$D/host.beats")
-	if [ "$1" = panic ]; then
+
+	# The hang, then A resumed: the same boot serves the panic after it.
+	marks
+	t0=$(python3 "$top/bench/trigger.py" stop "$a_pid")
+	up=no
+	if measure "hang-$1" HEARTBEAT_LOST "$t0"; then
+		marks
+		python3 "$top/bench/trigger.py" cont "$a_pid" >/dev/null
+		set -- "$1" $(python3 "$top/bench/watch-files.py" 30 \
+			"$mh:HEARTBEAT_BACK peer=$A :$D/host.events" "$mb:HEARTBEAT_BACK peer=$A :$D/b.events" \
+			"$mm:^votes 2\$:$D/b.members")
+		case "$2 $3 $4" in *timeout*)
+			echo "link-latency: A did not come back after the hang (host=$2 B=$3 corosync=$4)" >&2 ;;
+		*) up=yes ;; esac
+	fi
+	if [ $up = yes ]; then
+		# steady state again; >= 100 beats of A after the resume for
+		# clock-map.py (A's clock is not trusted across the stop)
+		sr=$(lines "$D/host.beats")
+		sleep 1.5
+		marks
 		t0=$(python3 "$top/bench/trigger.py" nmi "$D/a.qmp")
-		ev=PANIC
-	else
-		t0=$(python3 "$top/bench/trigger.py" stop "$a_pid")
-		ev=HEARTBEAT_LOST
-	fi
-	# A hang trial has no layout: its files carry the kind alone.
-	sfx=$1
-	[ "$1" = panic ] && sfx=panic-$2
-	set -- "$1" $(python3 "$top/bench/watch-files.py" 20 \
-		"$mh:$ev peer=$A :$D/host.events" "$mb:$ev peer=$A :$D/b.events" \
-		"$mm:^votes 1\$:$D/b.members")
-	th=$(tail -n +"$((mh + 1))" "$D/host.events" | grep -m1 "$ev peer=$A " | cut -d' ' -f1)
-	if [ -n "$th" ] && [ "$3" != timeout ] && [ "$4" != timeout ]; then
-		echo $((th - t0)) >>"$D/host.$sfx"
-		echo $(($3 - t0)) >>"$D/b.$sfx"
-		echo $(($4 - t0)) >>"$D/c.$sfx"
-		if [ "$1" = panic ]; then
+		if measure "panic-$1" PANIC "$t0"; then
 			bl=$(tail -n +"$((mb + 1))" "$D/b.events" | grep -m1 "PANIC peer=$A ")
-			k=$(python3 "$top/bench/clock-map.py" "$D/host.beats" "$((sb > 3000 ? sb - 3000 : 0))" \
+			k=$(python3 "$top/bench/clock-map.py" "$D/host.beats" "$sr" \
 				"$A" "$B" "$(echo "$bl" | sed 's/.* peer_ts=\([0-9]*\).*/\1/')" "${bl%% *}")
-			[ "$k" != none ] && echo "$k" >>"$D/k.$sfx"
+			[ "$k" != none ] && echo "$k" >>"$D/k.panic-$1"
 		fi
-	else
-		echo "link-latency: $sfx trial missed an event (host=${th:-none} B=$3 corosync=$4)" >&2
-		misses=$((misses + 1))
 	fi
-	{ echo "== $sfx A=$A B=$B t0=$t0"; cat "$D/b.events"; } >>"$D/b.all"
+	{ echo "== $1 A=$A B=$B t0=$t0"; cat "$D/b.events"; } >>"$D/b.all"
 	kill -CONT "$a_pid" 2>/dev/null || true
 	kill "$a_pid" "$b_pid" 2>/dev/null || true
 	wait "$a_pid" "$b_pid" 2>/dev/null || true
@@ -176,28 +203,37 @@ p50() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR - 1) * 0.5) + 1
 
 report() {
 set -- $(cd "$D" && ls host.panic-* 2>/dev/null | sed 's/^host\.panic-//')
-n=0
-for l; do n=$((n + $(wc -l <"$D/host.panic-$l"))); done
-echo "Failure detection, $n panic and $(wc -l <"$D/host.hang") hang trials, host clock; partitions under TCG;"
+n=0 h=0
+for l; do
+	n=$((n + $(wc -l <"$D/host.panic-$l")))
+	h=$((h + $(cat "$D/host.hang-$l" 2>/dev/null | wc -l)))
+done
+echo "Failure detection, $n panic and $h hang trials, host clock; partitions under TCG;"
 echo "orthros heartbeat 10 ms / timeout $((TIMEOUT_US / 1000)) ms, corosync token 300 ms (knet):"
 for l; do
-	echo "kernel panic (NMI into A), host CPU layout $l:"
+	echo "host CPU layout $l:"
+	echo " kernel panic (NMI into A):"
 	stats "host peer: PANIC notice" "$D/host.panic-$l"
 	stats "B: orthros PANIC (via 9p file)" "$D/b.panic-$l"
 	stats "B: corosync member lost (9p)" "$D/c.panic-$l"
 	stats "A's notifier -> B's /dev/orthros" "$D/k.panic-$l"
 	echo "  (kernel to kernel: clocks mapped through both partitions' heartbeats at the host)"
+	[ -s "$D/host.hang-$l" ] || continue
+	echo " hang (A's vCPUs stopped):"
+	stats "host peer: HEARTBEAT_LOST" "$D/host.hang-$l"
+	stats "B: orthros HEARTBEAT_LOST (9p)" "$D/b.hang-$l"
+	stats "B: corosync member lost (9p)" "$D/c.hang-$l"
 done
-echo "hang (A's vCPUs stopped, layout shared):"
-stats "host peer: HEARTBEAT_LOST" "$D/host.hang"
-stats "B: orthros HEARTBEAT_LOST (9p)" "$D/b.hang"
-stats "B: corosync member lost (9p)" "$D/c.hang"
 echo "ratio corosync / orthros at p50, same trials, same path to the host:"
 for l; do
 	echo "  panic ($l): $(ratio "$D/c.panic-$l" "$D/b.panic-$l")  (host peer: $(ratio "$D/c.panic-$l" "$D/host.panic-$l"); kernel to kernel: $(ratio "$D/c.panic-$l" "$D/k.panic-$l"))"
+	[ -s "$D/host.hang-$l" ] && echo "  hang ($l): $(ratio "$D/c.hang-$l" "$D/b.hang-$l")  (host peer: $(ratio "$D/c.hang-$l" "$D/host.hang-$l"))"
 done
-echo "  hang: $(ratio "$D/c.hang" "$D/b.hang")"
-echo "hang bound: timeout $((TIMEOUT_US / 1000)) ms + interval 10 ms"
+bound=$((TIMEOUT_US / 1000 + 10))
+echo "hang bound: timeout $((TIMEOUT_US / 1000)) ms + interval 10 ms = $bound ms;" \
+	"host peer over it: $(cat "$D"/host.hang-* 2>/dev/null | awk -v b="$bound" '$1 / 1e6 > b || $1 < 0 { n++ } END { print n + 0 }')" \
+	"of $(cat "$D"/host.hang-* 2>/dev/null | wc -l)"
+echo "targets: kernel to kernel p50 < 0.5 ms, p99 < 5 ms, >= 100x faster than corosync's member loss"
 echo "trials with a missed event (excluded above): $misses"
 }
 ratio() {	# slower faster: their p50s' ratio
@@ -217,8 +253,7 @@ misses=0
 i=0
 while [ $i -lt "$TRIALS" ]; do
 	i=$((i + 1))
-	for l in $LAYOUTS; do trial panic "$l"; done
-	trial hang shared
+	for l in $LAYOUTS; do trial "$l"; done
 	printf '.' >&2
 done
 echo >&2
