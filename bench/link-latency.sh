@@ -113,20 +113,28 @@ realtime() {	# qemu pid
 		fi
 	done
 }
-# One failure of A: watch for EV from t0 (the trigger's output), record
-# the three times under SFX.  Returns 1 when an event was missed.
-measure() {	# sfx ev t0
-	set -- "$1" "$2" "$3" $(python3 "$top/bench/watch-files.py" 20 \
-		"$mh:$2 peer=$A :$D/host.events" "$mb:$2 peer=$A :$D/b.events" \
-		"$mm:^votes 1\$:$D/b.members")
-	th=$(tail -n +"$((mh + 1))" "$D/host.events" | grep -m1 "$2 peer=$A " | cut -d' ' -f1)
-	if [ -n "$th" ] && [ "$4" != timeout ] && [ "$5" != timeout ]; then
-		echo $((th - $3)) >>"$D/host.$1"
-		echo $(($4 - $3)) >>"$D/b.$1"
-		echo $(($5 - $3)) >>"$D/c.$1"
+# One failure of A: arm the watcher for EV, fire the trigger (its output is
+# t0), record the three times under SFX.  Returns 1 when an event was missed.
+measure() {	# sfx ev trigger-args...
+	sfx=$1 ev=$2
+	shift 2
+	rm -f "$D/watch.armed"
+	python3 "$top/bench/watch-files.py" --armed "$D/watch.armed" 20 \
+		"$mh:$ev peer=$A :$D/host.events" "$mb:$ev peer=$A :$D/b.events" \
+		"$mm:^votes 1\$:$D/b.members" >"$D/watch.out" &
+	wpid=$!
+	while [ ! -e "$D/watch.armed" ] && kill -0 "$wpid" 2>/dev/null; do sleep 0.01; done
+	t0=$(python3 "$top/bench/trigger.py" "$@")
+	wait "$wpid"
+	set -- $(cat "$D/watch.out")
+	th=$(tail -n +"$((mh + 1))" "$D/host.events" | grep -m1 "$ev peer=$A " | cut -d' ' -f1)
+	if [ -n "$th" ] && [ "$2" != timeout ] && [ "$3" != timeout ]; then
+		echo $((th - t0)) >>"$D/host.$sfx"
+		echo $(($2 - t0)) >>"$D/b.$sfx"
+		echo $(($3 - t0)) >>"$D/c.$sfx"
 		return 0
 	fi
-	echo "link-latency: $1 trial missed an event (host=${th:-none} B=$4 corosync=$5)" >&2
+	echo "link-latency: $sfx trial missed an event (host=${th:-none} B=$2 corosync=$3)" >&2
 	misses=$((misses + 1))
 	return 1
 }
@@ -159,9 +167,8 @@ trial() {	# layout
 
 	# The hang, then A resumed: the same boot serves the panic after it.
 	marks
-	t0=$(python3 "$top/bench/trigger.py" stop "$a_pid")
 	up=no
-	if measure "hang-$1" HEARTBEAT_LOST "$t0"; then
+	if measure "hang-$1" HEARTBEAT_LOST stop "$a_pid"; then
 		marks
 		python3 "$top/bench/trigger.py" cont "$a_pid" >/dev/null
 		set -- "$1" $(python3 "$top/bench/watch-files.py" 30 \
@@ -177,8 +184,7 @@ trial() {	# layout
 		sr=$(lines "$D/host.beats")
 		sleep 1.5
 		marks
-		t0=$(python3 "$top/bench/trigger.py" nmi "$D/a.qmp")
-		if measure "panic-$1" PANIC "$t0"; then
+		if measure "panic-$1" PANIC nmi "$D/a.qmp"; then
 			bl=$(tail -n +"$((mb + 1))" "$D/b.events" | grep -m1 "PANIC peer=$A ")
 			k=$(python3 "$top/bench/clock-map.py" "$D/host.beats" "$sr" \
 				"$A" "$B" "$(echo "$bl" | sed 's/.* peer_ts=\([0-9]*\).*/\1/')" "${bl%% *}")

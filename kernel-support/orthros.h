@@ -22,8 +22,10 @@ struct orthros_dev;
 
 struct orthros_transport_ops {
 	const char *name;
-	/* Ring @vector at transport address @doorbell.  Must be safe in
-	 * hard-irq and panic context. */
+	/*
+	 * Ring @vector at transport address @doorbell.  Must be safe in
+	 * hard-irq and panic context.
+	 */
 	void (*ring)(struct orthros_dev *od, u32 doorbell, u32 vector);
 };
 
@@ -52,9 +54,12 @@ struct orthros_dev {
 	spinlock_t watch_lock;		/* also guards the event ring */
 	struct orthros_watch watch;
 	u32 scan_seen;			/* enum orthros_seen of the scan running */
-	/* Where each slot is rung, copied out of the watcher after every scan
-	 * so the beat timer and the panic path read it without a lock. */
+	/*
+	 * Where each slot is rung, copied out of the watcher after every scan
+	 * so the beat timer and the panic path read it without a lock.
+	 */
 	u32 ring_to[ORTHROS_MAX_PEERS];
+	u64 ring_late;			/* slots rung after the partitions */
 
 	/* Events for readers of /dev/orthros. */
 	struct orthros_event ring[ORTHROS_EVENT_RING];

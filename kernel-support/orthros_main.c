@@ -83,15 +83,21 @@ static void scan(struct orthros_dev *od, u32 seen)
 {
 	unsigned long flags;
 	u32 id, db;
+	u64 late;
 
 	spin_lock_irqsave(&od->watch_lock, flags);
 	od->scan_seen = seen;
 	orthros_watch_scan(&od->watch, od->shm, od->shm_size, ktime_get_ns(),
 			   push_event, od);
-	for (id = 0; id < ORTHROS_MAX_PEERS; id++)
+	late = 0;
+	for (id = 0; id < ORTHROS_MAX_PEERS; id++) {
 		WRITE_ONCE(od->ring_to[id],
 			   orthros_watch_doorbell(&od->watch, id, &db) ?
 			   db : ORTHROS_NO_DOORBELL);
+		if (!orthros_watch_is_partition(&od->watch, id))
+			late |= BIT_ULL(id);
+	}
+	WRITE_ONCE(od->ring_late, late);
 	spin_unlock_irqrestore(&od->watch_lock, flags);
 }
 
@@ -104,16 +110,29 @@ void orthros_core_doorbell(struct orthros_dev *od, u32 vector)
 
 /* ---- our record and heartbeat ---------------------------------------- */
 
-/* Ring every watched peer whose record told us where it can be rung. */
+/*
+ * Ring every watched peer whose record told us where it can be rung, the
+ * partitions first.  On a virtual platform each ring is a write that wakes
+ * a host process; if that process is the controller or an observer and
+ * shares a host CPU with us, it may preempt our vCPU before the next ring,
+ * and the Backup, which takes over, must not wait behind it.
+ */
 static void ring_peers(struct orthros_dev *od, u32 vector)
 {
+	u64 late = READ_ONCE(od->ring_late);
+	u64 peers = READ_ONCE(od->peers);
+	int pass;
 	u32 id, db;
 
-	for (id = 0; id < ORTHROS_MAX_PEERS; id++) {
-		db = READ_ONCE(od->ring_to[id]);
-		if (id != od->self && (READ_ONCE(od->peers) & BIT_ULL(id)) &&
-		    db != ORTHROS_NO_DOORBELL)
+	for (pass = 0; pass < 2; pass++) {
+		for (id = 0; id < ORTHROS_MAX_PEERS; id++) {
+			db = READ_ONCE(od->ring_to[id]);
+			if (id == od->self || !(peers & BIT_ULL(id)) ||
+			    db == ORTHROS_NO_DOORBELL ||
+			    !!(late & BIT_ULL(id)) != pass)
+				continue;
 			od->ops->ring(od, db, vector);
+		}
 	}
 }
 

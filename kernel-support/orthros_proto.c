@@ -143,13 +143,13 @@ enum orthros_invalid orthros_rec_read(const void *src, u32 id,
 
 	*never_written = false;
 	for (i = 0; i < ORTHROS_READ_RETRIES; i++) {
-		u32 s1 = le32_to_cpu(*(const volatile __le32 *)&shared->seq);
+		u32 s1 = le32_to_cpu(orthros_load32(&shared->seq));
 
 		orthros_rmb();
-		memcpy(&copy, (const void *)shared, sizeof(copy));
+		memcpy(&copy, shared, sizeof(copy));
 		orthros_rmb();
 		if (s1 & 1 ||
-		    s1 != le32_to_cpu(*(const volatile __le32 *)&shared->seq))
+		    s1 != le32_to_cpu(orthros_load32(&shared->seq)))
 			continue;
 		if (copy.magic == 0) {
 			*never_written = true;
@@ -164,14 +164,14 @@ void orthros_rec_write(void *dst, const struct orthros_rec *rec)
 {
 	struct orthros_peer_record *shared = dst;
 	struct orthros_peer_record r;
-	u32 seq = le32_to_cpu(*(volatile __le32 *)&shared->seq);
+	u32 seq = le32_to_cpu(orthros_load32(&shared->seq));
 
 	/*
 	 * Force odd even if we interrupted ourselves mid-write (the panic
 	 * notifier may run while this CPU's hrtimer was publishing).
 	 */
 	seq = (seq | 1) + 2;
-	*(volatile __le32 *)&shared->seq = cpu_to_le32(seq);
+	orthros_store32(&shared->seq, cpu_to_le32(seq));
 	orthros_wmb();
 
 	memset(&r, 0, sizeof(r));
@@ -194,7 +194,7 @@ void orthros_rec_write(void *dst, const struct orthros_rec *rec)
 	memcpy((void *)shared, &r, sizeof(r));
 
 	orthros_wmb();
-	*(volatile __le32 *)&shared->seq = cpu_to_le32(seq + 1);
+	orthros_store32(&shared->seq, cpu_to_le32(seq + 1));
 }
 
 const char *orthros_invalid_name(enum orthros_invalid why)

@@ -15,8 +15,16 @@
 #include <asm/barrier.h>
 #include <asm/byteorder.h>
 #define orthros_crc32(buf, len)	(crc32_le(~0u, (const u8 *)(buf), (len)) ^ ~0u)
-#define orthros_wmb()		smp_wmb()
-#define orthros_rmb()		smp_rmb()
+/*
+ * The seqcount around a shared record: the writer's barriers order "seq
+ * odd" before the body and the body before "seq even"; the reader's pair
+ * with them.  The peer is another kernel, so plain loads and stores of seq
+ * must not be merged or torn: READ_ONCE / WRITE_ONCE.
+ */
+#define orthros_wmb()		smp_wmb()	/* pairs with orthros_rmb() */
+#define orthros_rmb()		smp_rmb()	/* pairs with orthros_wmb() */
+#define orthros_load32(p)	READ_ONCE(*(p))
+#define orthros_store32(p, v)	WRITE_ONCE(*(p), (v))
 #else
 #include <endian.h>
 #include <stdbool.h>
@@ -30,9 +38,11 @@ typedef uint64_t u64;
 #define cpu_to_le64(x)		htole64(x)
 #define le32_to_cpu(x)		le32toh(x)
 #define le64_to_cpu(x)		le64toh(x)
-#define orthros_crc32(buf, len)	((u32)crc32(0L, (const unsigned char *)(buf), (unsigned)(len)))
+#define orthros_crc32(buf, len)	((u32)crc32(0L, (const unsigned char *)(buf), (unsigned int)(len)))
 #define orthros_wmb()		__atomic_thread_fence(__ATOMIC_RELEASE)
 #define orthros_rmb()		__atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define orthros_load32(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
+#define orthros_store32(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #endif
 
 #include "include/uapi/linux/orthros.h"

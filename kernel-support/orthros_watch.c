@@ -88,6 +88,7 @@ static void scan_one(struct orthros_watch *w, u32 id, void *rec, u64 now,
 		memcpy(p->boot_id, r.boot_id, sizeof(p->boot_id));
 		p->generation = r.generation;
 		p->doorbell = r.doorbell;
+		p->role = r.role;
 		p->heartbeat = r.heartbeat;
 		p->heartbeat_ns = r.heartbeat_ns;
 		p->last_beat = now;
@@ -105,6 +106,7 @@ static void scan_one(struct orthros_watch *w, u32 id, void *rec, u64 now,
 
 	p->generation = r.generation;
 	p->doorbell = r.doorbell;
+	p->role = r.role;
 	if (r.heartbeat > p->heartbeat) {
 		p->heartbeat = r.heartbeat;
 		p->heartbeat_ns = r.heartbeat_ns;
@@ -140,6 +142,14 @@ bool orthros_watch_doorbell(const struct orthros_watch *w, u32 id, u32 *doorbell
 		return false;
 	*doorbell = w->p[id].doorbell;
 	return true;
+}
+
+bool orthros_watch_is_partition(const struct orthros_watch *w, u32 id)
+{
+	if (id >= ORTHROS_MAX_PEERS || !w->p[id].known)
+		return false;
+	return w->p[id].role == ORTHROS_ROLE_ACTIVE ||
+	       w->p[id].role == ORTHROS_ROLE_BACKUP;
 }
 
 void orthros_watch_scan(struct orthros_watch *w, void *shm, u64 size,

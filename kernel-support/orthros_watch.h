@@ -18,6 +18,7 @@ struct orthros_watch_peer {
 	u32 state;
 	u32 generation;
 	u32 doorbell;		/* where to ring it, from its last valid record */
+	u32 role;		/* from its last valid record */
 	u8 boot_id[16];
 	u64 heartbeat;
 	u64 heartbeat_ns;	/* the peer's clock, for the event */
@@ -41,6 +42,9 @@ void orthros_watch_init(struct orthros_watch *w, u32 self, u64 peers,
  * false otherwise (nothing to ring).
  */
 bool orthros_watch_doorbell(const struct orthros_watch *w, u32 id, u32 *doorbell);
+
+/* Slot @id is a partition (Active or Backup) by its last valid record. */
+bool orthros_watch_is_partition(const struct orthros_watch *w, u32 id);
 
 /* Examine every watched record; call @emit for each event, in order. */
 void orthros_watch_scan(struct orthros_watch *w, void *shm, u64 size,

@@ -13,8 +13,9 @@
  * writes it.  The slot is the transport's peer address modulo
  * ORTHROS_MAX_PEERS; the address itself (ivshmem IVPosition) is published
  * in the record as "doorbell", because the doorbell server never reuses an
- * address (QEMU's ivshmem cannot take a reused one) while slots are reused.  Every reader treats every byte as hostile: a
- * peer may be a crashed kernel scribbling at random.
+ * address (QEMU's ivshmem cannot take a reused one) while slots are
+ * reused.  Every reader treats every byte as hostile: a peer may be a
+ * crashed kernel scribbling at random.
  */
 #ifndef _UAPI_LINUX_ORTHROS_H
 #define _UAPI_LINUX_ORTHROS_H
@@ -96,12 +97,12 @@ struct orthros_event {
 	__u32 type;		/* enum orthros_event_type */
 	__u32 peer;		/* peer id */
 	__u32 generation;	/* the peer's generation as last validated */
-	__u32 detail;		/* RECORD_INVALID: enum orthros_invalid;
-				 * PANIC, STOPPING: enum orthros_seen */
+	/* RECORD_INVALID: enum orthros_invalid; PANIC, STOPPING: enum orthros_seen */
+	__u32 detail;
 	__u64 seq;		/* per-device event counter, gaps mean loss */
 	__u64 ts_ns;		/* local CLOCK_MONOTONIC when detected */
-	__u64 peer_ts_ns;	/* peer's clock: notice time for PANIC and
-				 * STOPPING, else its last heartbeat */
+	/* peer's clock: notice time for PANIC and STOPPING, else its last beat */
+	__u64 peer_ts_ns;
 	__u64 heartbeat;	/* the peer's heartbeat counter */
 };
 
