@@ -12,7 +12,7 @@ libqb-dev libyaml-dev libcmocka-dev zlib1g-dev libjson-c-dev libprotobuf-c-dev
 pacemaker-dev libcorosync-common-dev libcmap-dev libcfg-dev libcpg-dev libquorum-dev
 corosync pacemaker pacemaker-cli-utils crmsh resource-agents fence-agents
 kexec-tools criu
-qemu-system-x86 qemu-utils linux-image-amd64 linux-headers-amd64 busybox-static
+qemu-system-x86 qemu-utils linux-image-amd64 linux-headers-amd64 linux-source-6.1 busybox-static
 kmod cpio iproute2 procps stress-ng socat python3
 "
 
