@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +102,7 @@ int checkpointer_init(struct checkpointer *c, struct ckpt_store *s, const char *
 	c->pol = *pol;
 	c->clock = mono_ns;
 	c->next_dir = 1;
+	c->lock_fd = -1;
 	return 0;
 }
 
@@ -237,7 +239,26 @@ static void drop_chain(struct checkpointer *c)
 	c->nchain = 0;
 }
 
+static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *res);
+
 int checkpointer_run(struct checkpointer *c, pid_t pid, struct ckpt_result *res)
+{
+	int rc;
+
+	if (c->lock_fd >= 0) {
+		while (flock(c->lock_fd, LOCK_EX) < 0)
+			if (errno != EINTR) {
+				memset(res, 0, sizeof(*res));
+				return fail(res, -errno, "locking the store: %s", strerror(errno));
+			}
+	}
+	rc = run_unlocked(c, pid, res);
+	if (c->lock_fd >= 0)
+		flock(c->lock_fd, LOCK_UN);
+	return rc;
+}
+
+static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *res)
 {
 	struct step pre = { .fd = -1 }, dump = { .fd = -1 };
 	bool incremental = checkpointer_next_incremental(c);

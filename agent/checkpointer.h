@@ -64,6 +64,13 @@ struct checkpointer {
 	unsigned int failures;		/* in a row */
 	unsigned int failed_log[2];	/* the last failure's CRIU logs, kept for the reason */
 	bool stop_tree;			/* the final dump: the tree does not run on */
+	/*
+	 * Held (flock) around every checkpoint when >= 0: the store region's
+	 * fd, so orthrosd's rounds and an operator's or the resource agent's
+	 * `orthrosctl ckpt dump` in the same partition never interleave their
+	 * writes to the store.  -1 (the tests): no lock.
+	 */
+	int lock_fd;
 };
 
 /* mkdir -p, mode 0700. */

@@ -52,11 +52,15 @@ static const char ckpt_usage[] =
 	"                     parents to DIR/<seq>/, each with a 'parent' link\n"
 	"  verify --region FILE\n"
 	"                     check every slot; exit 1 if any set is corrupt\n"
-	"  dump --region FILE --group NAME --pid PID [--workdir DIR]\n"
+	"  dump --region FILE --group NAME --pid PID [--final] [--workdir DIR]\n"
 	"                     checkpoint the process tree of PID with CRIU (left\n"
 	"                     running) into a new self-contained set; prints its\n"
 	"                     number and the freeze time (orthrosd does this on the\n"
-	"                     configured policy, incremental included)\n"
+	"                     configured policy, incremental included).  --final:\n"
+	"                     a planned stop's last checkpoint; CRIU ends the tree\n"
+	"                     once dumped, so nothing after it is lost (if the\n"
+	"                     dump fails the tree keeps running).  Waits for a\n"
+	"                     checkpoint in flight in this partition to finish\n"
 	"  restore --region FILE --group NAME [--workdir DIR]\n"
 	"                     restore NAME, detached, from its newest restorable\n"
 	"                     dump; prints the pid and the set used, or says\n"
@@ -101,7 +105,7 @@ static uint64_t realtime_ns(void)
 struct ckpt_args {
 	const char *region, *group, *workdir;
 	uint64_t keep, size, parent, pid;
-	bool has_keep, has_size, has_parent, has_pid;
+	bool has_keep, has_size, has_parent, has_pid, final;
 };
 
 static int parse_args(int argc, char **argv, struct ckpt_args *a)
@@ -114,6 +118,7 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		{ "parent", required_argument, NULL, 'p' },
 		{ "pid", required_argument, NULL, 'P' },
 		{ "workdir", required_argument, NULL, 'w' },
+		{ "final", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -155,6 +160,9 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		case 'w':
 			a->workdir = optarg;
 			break;
+		case 'F':
+			a->final = true;
+			break;
 		default:
 			return ctl_usage_error("invalid option for ckpt %s", argv[0]);
 		}
@@ -170,7 +178,8 @@ static int want(const struct ckpt_args *a, const char *cmd, const char *allowed,
 {
 	if ((a->group && !strchr(allowed, 'g')) || (a->has_keep && !strchr(allowed, 'k')) ||
 	    (a->has_size && !strchr(allowed, 's')) || (a->has_parent && !strchr(allowed, 'p')) ||
-	    (a->has_pid && !strchr(allowed, 'P')) || (a->workdir && !strchr(allowed, 'w')))
+	    (a->has_pid && !strchr(allowed, 'P')) || (a->workdir && !strchr(allowed, 'w')) ||
+	    (a->final && !strchr(allowed, 'F')))
 		return ctl_usage_error("ckpt %s: option not valid for this command", cmd);
 	if (strchr(allowed, 'g') && !a->group)
 		return ctl_usage_error("ckpt %s needs --group NAME", cmd);
@@ -362,20 +371,26 @@ static int cmd_dump(const struct ckpt_args *a)
 
 	if (open_store(a->region, true, &r, &s))
 		return 1;
-	snprintf(dir, sizeof(dir), "%s/%s", a->workdir ? a->workdir : DEFAULT_WORKDIR, a->group);
+	/*
+	 * Not orthrosd's directory for the group (DIR/NAME): its numbered image
+	 * directories hold the chain of its next increment.
+	 */
+	snprintf(dir, sizeof(dir), "%s/%s/once", a->workdir ? a->workdir : DEFAULT_WORKDIR, a->group);
 	rc = checkpointer_init(&c, &s, a->group, dir, &pol, &ckpt_criu_libcriu, NULL);
 	if (rc) {
 		fprintf(stderr, "orthrosctl: %s: %s\n", dir, strerror(-rc));
 		ckpt_region_unmap(&r);
 		return 1;
 	}
-	rc = checkpointer_run(&c, (pid_t)a->pid, &res);
+	c.lock_fd = r.fd;
+	rc = a->final ? checkpointer_final(&c, (pid_t)a->pid, &res) :
+			checkpointer_run(&c, (pid_t)a->pid, &res);
 	if (rc)
 		fprintf(stderr, "orthrosctl: ckpt dump: %s\n", res.msg);
 	else
-		printf("set %" PRIu64 " of group %s: full, freeze %.1f ms (%s), dump %.1f ms, store %.1f ms, %" PRIu64 " bytes\n",
-		       res.seq, a->group, ms(res.freeze_ns),
-		       res.freeze_from_stats ? "criu stats" : "dump call", ms(res.dump_ns),
+		printf("set %" PRIu64 " of group %s: %s, freeze %.1f ms (%s), dump %.1f ms, store %.1f ms, %" PRIu64 " bytes\n",
+		       res.seq, a->group, a->final ? "full, final (the tree is stopped)" : "full",
+		       ms(res.freeze_ns), res.freeze_from_stats ? "criu stats" : "dump call", ms(res.dump_ns),
 		       ms(res.pack_ns), res.bytes);
 	checkpointer_fini(&c);
 	ckpt_region_unmap(&r);
@@ -439,7 +454,7 @@ int ctl_ckpt(int argc, char **argv)
 	if (!strcmp(cmd, "verify"))
 		return (rc = want(&a, cmd, "", 0, argc)) ? rc : cmd_list(&a, true);
 	if (!strcmp(cmd, "dump"))
-		return (rc = want(&a, cmd, "gPw", 0, argc)) ? rc : cmd_dump(&a);
+		return (rc = want(&a, cmd, "gPwF", 0, argc)) ? rc : cmd_dump(&a);
 	if (!strcmp(cmd, "restore"))
 		return (rc = want(&a, cmd, "gw", 0, argc)) ? rc : cmd_restore(&a);
 	if (!strcmp(cmd, "put"))

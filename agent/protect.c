@@ -220,6 +220,7 @@ int protect_open(const struct orthros_conf *conf, const struct protect_opts *o,
 			qb_log(LOG_ERR, "group %s: %s: %s", conf->groups[i].name, dir, strerror(-rc));
 			goto err;
 		}
+		g->c.lock_fd = p->region.fd;
 		snprintf(g->pidfile, sizeof(g->pidfile), "%s/%s.pid", o->pid_dir, conf->groups[i].name);
 		p->n++;
 		qb_log(LOG_INFO, "group %s: checkpoints every %.0f ms%s, max freeze %.0f ms, leader from %s",

@@ -13,7 +13,7 @@ pacemaker-dev libcorosync-common-dev libcmap-dev libcfg-dev libcpg-dev libquorum
 corosync pacemaker pacemaker-cli-utils crmsh resource-agents fence-agents
 kexec-tools criu
 qemu-system-x86 qemu-utils linux-image-amd64 linux-headers-amd64 linux-source-6.1 busybox-static
-kmod cpio iproute2 procps stress-ng socat python3
+kmod cpio iproute2 procps stress-ng socat python3 libxml2-utils
 "
 
 missing=""

@@ -175,7 +175,7 @@ else
 	not_ok "restore without a checkpoint says cold start and exits 3" "exit $rc" "$(cat "$tmp/out" "$tmp/err")"
 fi
 for args in "dump --region $region --group demo" "restore --region $region --group demo --pid 1" \
-	    "dump --region $region --group demo --pid x"; do
+	    "dump --region $region --group demo --pid x" "restore --region $region --group demo --final"; do
 	# shellcheck disable=SC2086
 	ctl $args
 	rc=$?

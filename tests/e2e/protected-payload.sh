@@ -11,6 +11,10 @@
 #   planned-stop
 #              SIGTERM to orthrosd (its final checkpoint stops the
 #              service) -> NAME.planned: "answering" or "not answering" after
+#   agent T A  ocf:orthros:protected action A (start, stop, monitor) for
+#              the group, as Pacemaker runs it -> NAME.T (its log, then
+#              rc=N); before a stop, the leader of the newest restore is
+#              the group's pid
 #   list       orthrosctl ckpt list -> NAME.list
 #   logs       the CRIU logs kept on tmpfs -> NAME.logs
 set -u
@@ -91,6 +95,20 @@ while :; do
 				echo "not answering" >"$D/$name.planned.tmp"
 			fi
 			mv "$D/$name.planned.tmp" "$D/$name.planned" ;;
+		agent\ *)
+			set -- ${cmd#agent }
+			mkdir -p /run/resource-agents
+			if [ "$2" = stop ]; then
+				pid=$(sed -n 's/.*: pid \([0-9]*\),.*/\1/p' "$D/$name".restore* 2>/dev/null | tail -n1)
+				[ -n "$pid" ] && echo "$pid" >/run/resource-agents/orthros-protected-demo.pid
+			fi
+			PATH=$(dirname "$CTL"):$PATH OCF_ROOT=/usr/lib/ocf HA_RSCTMP=/run/resource-agents \
+			HA_LOGFACILITY=none HA_LOGFILE=/dev/stderr \
+			OCF_RESOURCE_INSTANCE=demo OCF_RESKEY_group=demo OCF_RESKEY_region=auto \
+			OCF_RESKEY_command="$DEMO --port $PORT --hold $HOLD_MB" OCF_RESKEY_ports=$PORT \
+				"$SRCDIR/ocf/protected" "$2" >"$D/$name.$1.tmp" 2>&1 </dev/null
+			echo "rc=$?" >>"$D/$name.$1.tmp"
+			mv "$D/$name.$1.tmp" "$D/$name.$1" ;;
 		list)
 			"$CTL" ckpt list --region auto >"$D/$name.list" 2>&1 ;;
 		logs)

@@ -13,6 +13,9 @@
 #   4. every set corrupted: restore reports a cold start (exit 3)
 #   5. a planned stop (SIGTERM to orthrosd in B): the final checkpoint
 #      stops the service, and a restore continues its counter from there
+#   6. a planned stop through Pacemaker's door: ocf:orthros:protected stop
+#      (a demotion or a move) takes the final checkpoint itself, and its
+#      start restores warm from exactly that set
 # Needs root, QEMU, criu; about 70 s under TCG (one partition at a time).
 set -u
 : "${ORTHROSCTL:?}" "${SRCDIR:?}"
@@ -40,8 +43,8 @@ trap cleanup EXIT
 now_ms() { date +%s%3N; }
 t_begin=$(now_ms)
 
-printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nHOLD_MB=%s\nPORT=%s\n' \
-	"$ORTHROSCTL" "$ORTHROSD" "$DEMO" "$HOLD_MB" "$PORT" >"$D/env"
+printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nHOLD_MB=%s\nPORT=%s\nSRCDIR=%s\n' \
+	"$ORTHROSCTL" "$ORTHROSD" "$DEMO" "$HOLD_MB" "$PORT" "$SRCDIR" >"$D/env"
 # The lab's configuration with this test's group and policy.
 sed -e "s|^  interval: 1s$|  interval: ${INTERVAL_S}s|" \
     -e "s|command: \[.*\]|command: [$DEMO, --port, \"$PORT\", --hold, \"$HOLD_MB\"]|" \
@@ -251,6 +254,27 @@ else
 	not_ok "a planned stop loses nothing" "after the stop: $(cat "$D/b.planned" 2>/dev/null); final set '$final'" \
 		"$(cat "$D/b.restore4" 2>/dev/null)" "before: $(cat "$D/b.before" 2>/dev/null)" "after: $(cat "$D/b.after4" 2>/dev/null)" \
 		"$(tail -n 5 "$D/b.orthrosd" 2>/dev/null)"
+fi
+
+# ---- 6. the resource agent's stop is a planned stop too ----
+cmd b "query before6" before6 60
+c_before6=$(field counter "$D/b.before6")
+cmd b "agent stop6 stop" stop6 150
+sed 's/^/# B: agent stop: /' "$D/b.stop6"
+final6=$(sed -n 's/.*final checkpoint: set \([0-9]*\) .*/\1/p' "$D/b.stop6" | tail -n1)
+cmd b "query gone6" gone6 30
+cmd b "agent start6 start" start6 200
+sed 's/^/# B: agent start: /' "$D/b.start6"
+cmd b "query after6" after6 60
+c_res6=$(field counter "$D/b.after6")
+if grep -q '^rc=0$' "$D/b.stop6" && [ -n "$final6" ] && [ ! -s "$D/b.gone6" ] &&
+   grep -q '^rc=0$' "$D/b.start6" && grep -q "restored warm: .*from set $final6 " "$D/b.start6" &&
+   grep -q "pattern ok" "$D/b.after6" && [ -n "$c_res6" ] && [ -n "$c_before6" ] &&
+   [ "$c_res6" -ge "$c_before6" ]; then
+	ok "the agent's stop takes the final checkpoint ($final6) and its start restores warm from it ($c_before6 before, $c_res6 after)"
+else
+	not_ok "the agent's stop is a planned stop that loses nothing" "final set '$final6'; after the stop: '$(cat "$D/b.gone6" 2>/dev/null)'" \
+		"$(cat "$D/b.stop6" 2>/dev/null)" "$(cat "$D/b.start6" 2>/dev/null)" "after: $(cat "$D/b.after6" 2>/dev/null)"
 fi
 
 kill -9 "$b_qemu" 2>/dev/null

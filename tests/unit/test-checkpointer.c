@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -46,6 +47,8 @@ static struct {
 	uint64_t call_ns;		/* fake time a call takes */
 	char restored_from[512];
 	char restored_files[512];
+	int probe_fd;			/* >= 0: is the store lock held during CRIU? */
+	int locked_calls;		/* calls made while another fd could not take it */
 } fk;
 
 static uint64_t clock_fake(void)
@@ -102,6 +105,12 @@ static int fake_call(const struct ckpt_criu_req *r, bool pre)
 		snprintf(fk.parent[k], sizeof(fk.parent[k]), "%s", r->parent ? r->parent : "");
 	}
 	fake_now += fk.call_ns;
+	if (fk.probe_fd >= 0) {
+		if (flock(fk.probe_fd, LOCK_EX | LOCK_NB) == 0)
+			flock(fk.probe_fd, LOCK_UN);
+		else if (errno == EWOULDBLOCK)
+			fk.locked_calls++;
+	}
 	if (r->parent)		/* as criu does */
 		assert_int_equal(symlinkat(r->parent, r->images_fd, "parent"), 0);
 	memset(pages, 'a' + k, sizeof(pages));
@@ -164,6 +173,7 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&fk, 0, sizeof(fk));
+	fk.probe_fd = -1;
 	fk.freezing_us = 1000;
 	fk.frozen_us = 20000;
 	fk.call_ns = 300 * MS;
@@ -310,6 +320,41 @@ static void the_final_checkpoint_stops_the_tree(void **state)
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_true(fk.last[3].leave_running);
 	checkpointer_fini(&c);
+}
+
+/*
+ * orthrosd and an `orthrosctl ckpt dump` (the resource agent's final
+ * checkpoint) in one partition: each holds the store's lock for the whole
+ * checkpoint, CRIU calls included, and lets go after, failed or not.
+ */
+static void a_checkpoint_holds_the_store_lock_throughout(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	char path[96];
+	int mine, other;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/region", work);
+	mine = open(path, O_RDWR | O_CREAT, 0600);
+	other = open(path, O_RDWR);	/* another open file: another holder */
+	assert_true(mine >= 0 && other >= 0);
+	init(&c, true);
+	c.lock_fd = mine;
+	fk.probe_fd = other;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* pre-dump + dump */
+	assert_int_equal(fk.calls, 3);
+	assert_int_equal(fk.locked_calls, 3);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
+	flock(other, LOCK_UN);
+	fk.fail_at = 4;
+	assert_true(checkpointer_run(&c, 42, &res) < 0);
+	assert_int_equal(fk.locked_calls, 4);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
+	checkpointer_fini(&c);
+	close(mine);
+	close(other);
 }
 
 static void without_incremental_every_checkpoint_is_full(void **state)
@@ -549,6 +594,7 @@ int main(void)
 		T(checkpoints_are_due_one_interval_after_the_last_began),
 		T(incremental_is_a_pre_dump_then_a_dump_on_it),
 		T(the_final_checkpoint_stops_the_tree),
+		T(a_checkpoint_holds_the_store_lock_throughout),
 		T(without_incremental_every_checkpoint_is_full),
 		T(a_failed_dump_leaves_no_visible_set),
 		T(a_failed_first_dump_stores_nothing),

@@ -1,0 +1,94 @@
+#!/bin/sh
+# The Orthros agents on the host (TAP), where no partition is needed:
+# every OCF agent's meta-data validates against the OCF 1.1 schema the
+# resource-agents package ships; fence_orthros's metadata is well-formed
+# XML; ocf-tester passes on ocf:orthros:protected; and its stop is a
+# planned stop that still stops when the final checkpoint cannot be taken
+# (CRIU cannot dump on this host's kernel: the e2e test shows the success
+# case inside a partition), and skips that checkpoint for an unhealthy
+# group.
+set -u
+: "${ORTHROSCTL:?ORTHROSCTL must point to the built orthrosctl}"
+: "${SRCDIR:?SRCDIR must point to the source tree}"
+. "$SRCDIR/tests/lib/tap.sh"
+export OCF_ROOT=/usr/lib/ocf
+RNG=/usr/share/resource-agents/metadata.rng
+for t in xmllint ocf-tester "$RNG"; do
+	command -v "$t" >/dev/null 2>&1 || [ -f "$t" ] || bail "$t is not installed (scripts/install-deps.sh)"
+done
+tmp=$(mktemp -d)
+trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null; [ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$tmp"' EXIT
+
+for a in partition protected; do
+	if "$SRCDIR/ocf/$a" meta-data >"$tmp/$a.xml" 2>"$tmp/err" &&
+	   xmllint --noout --relaxng "$RNG" "$tmp/$a.xml" >"$tmp/err" 2>&1; then
+		ok "ocf:orthros:$a meta-data validates against the OCF 1.1 schema"
+	else
+		not_ok "ocf:orthros:$a meta-data validates" "$(cat "$tmp/err")"
+	fi
+done
+if "$SRCDIR/ocf/fence_orthros" -o metadata >"$tmp/fence.xml" 2>"$tmp/err" &&
+   xmllint --noout "$tmp/fence.xml" 2>"$tmp/err" && grep -q '<resource-agent name="fence_orthros"' "$tmp/fence.xml"; then
+	ok "fence_orthros metadata is well-formed"
+else
+	not_ok "fence_orthros metadata is well-formed" "$(cat "$tmp/err")"
+fi
+
+# ocf-tester: start, monitor, stop, idempotence, exit codes.
+if timeout 300 ocf-tester -n orthros-protected -o command="/bin/sleep 1000" \
+	"$SRCDIR/ocf/protected" >"$tmp/ocf-tester" 2>&1; then
+	ok "ocf-tester passes on ocf:orthros:protected"
+else
+	not_ok "ocf-tester passes on ocf:orthros:protected" "$(tail -n 20 "$tmp/ocf-tester")"
+fi
+
+# The agent as Pacemaker runs it: one group with a checkpoint store.
+"$ORTHROSCTL" ckpt format --region "$tmp/store" --size 4MiB >/dev/null || bail "cannot format a store"
+port=$((20000 + $$ % 10000))
+agent() {	# action -> $tmp/log, returns the agent's exit code
+	PATH=$(dirname "$ORTHROSCTL"):$PATH HA_RSCTMP="$tmp" HA_LOGFACILITY=none HA_LOGFILE=/dev/stderr \
+	OCF_RESOURCE_INSTANCE=t OCF_RESKEY_group=t OCF_RESKEY_region="$tmp/store" \
+	OCF_RESKEY_command="/usr/bin/socat TCP-LISTEN:$port,reuseaddr,fork SYSTEM:echo" \
+	OCF_RESKEY_ports=$port "$SRCDIR/ocf/protected" "$1" >"$tmp/log" 2>&1 </dev/null
+}
+agent start
+rc=$?
+if [ $rc -eq 0 ] && grep -q "no checkpoint for group t: cold start" "$tmp/log"; then
+	ok "start with an empty store is a cold start, and says so"
+else
+	not_ok "start with an empty store is a cold start" "exit $rc" "$(cat "$tmp/log")"
+fi
+cp "$tmp/orthros-protected-t.pid" "$tmp/leader.pid" 2>/dev/null
+leader=$(cat "$tmp/leader.pid" 2>/dev/null)
+agent stop
+rc=$?
+if [ $rc -eq 0 ] && grep -q "final checkpoint of group t failed, stopping without it" "$tmp/log" &&
+   [ -n "$leader" ] && ! kill -0 "$leader" 2>/dev/null; then
+	ok "stop of a healthy group tries the final checkpoint; when it fails the group is stopped anyway"
+else
+	not_ok "stop tries the final checkpoint, and stops the group without it" "exit $rc, leader '$leader'" "$(cat "$tmp/log")"
+fi
+agent monitor
+rc=$?
+[ $rc -eq 7 ] && ok "monitor after stop: not running (7)" || not_ok "monitor after stop: not running (7)" "exit $rc" "$(cat "$tmp/log")"
+
+# Unhealthy: the port is gone while the leader lives.
+agent start >/dev/null
+leader=$(cat "$tmp/orthros-protected-t.pid" 2>/dev/null)
+cp "$tmp/orthros-protected-t.pid" "$tmp/leader.pid" 2>/dev/null
+# socat's listener is the leader: stop it listening by replacing it with a
+# sleeping process under the same pid file.
+kill "$leader" 2>/dev/null
+sleep 1000 &
+echo $! >"$tmp/orthros-protected-t.pid"
+cp "$tmp/orthros-protected-t.pid" "$tmp/sleeper.pid"
+agent stop
+rc=$?
+if [ $rc -eq 0 ] && grep -q "is not healthy: stopped without a final checkpoint" "$tmp/log" &&
+   ! grep -q "final checkpoint of group" "$tmp/log"; then
+	ok "stop of an unhealthy group (its port closed) takes no final checkpoint"
+else
+	not_ok "stop of an unhealthy group takes no final checkpoint" "exit $rc" "$(cat "$tmp/log")"
+fi
+echo "1..$n"
+exit $fail
