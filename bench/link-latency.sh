@@ -36,6 +36,11 @@
 #   realtime  own-core, and B's QEMU threads are SCHED_FIFO (main loop,
 #             which takes the doorbell, above the vCPU): nothing else on
 #             the host delays the Backup, as on a real-time KVM host
+# The host's idle CPUs are kept polling for the run (PM QoS: 0 written to
+# /dev/cpu_dma_latency and held, as tuned's latency-performance profile
+# does): this host is itself a VM whose idle CPUs halt at once
+# (haltpoll, guest_halt_poll_ns=0), and waking a halted CPU goes through
+# the outer hypervisor.  ORTHROS_PM_QOS=off measures without it.
 # usage: bench/link-latency.sh [TRIALS]   (default 50; after scripts/run-tests)
 #   LAYOUTS="shared own-core" selects the layouts (default "own-core poll").
 set -eu
@@ -53,6 +58,19 @@ cleanup() { for p in $pids; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/nul
 trap cleanup EXIT INT TERM
 printf 'KO=%s\nCTL=%s\nTIMEOUT_US=%s\n' "$KO" "$CTL" "$TIMEOUT_US" >"$D/env"
 
+pm_qos=none
+if [ "${ORTHROS_PM_QOS:-on}" != off ]; then
+	python3 -c 'import os, struct, sys, time
+fd = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
+os.write(fd, struct.pack("i", 0))
+print("held", flush=True)
+while True:
+    time.sleep(3600)' >"$D/pmqos" 2>&1 &
+	pids="$pids $!"
+	sleep 0.5
+	grep -q held "$D/pmqos" && pm_qos="cpu_dma_latency 0 held (idle host CPUs poll)" ||
+		{ echo "link-latency: cannot hold /dev/cpu_dma_latency: $(cat "$D/pmqos")" >&2; exit 1; }
+fi
 "$DBD" --socket "$D/db.sock" --shm "$D/shm" 2>"$D/server.log" &
 pids="$pids $!"
 for _ in $(seq 50); do [ -S "$D/db.sock" ] && break; sleep 0.1; done
@@ -220,7 +238,8 @@ for l; do
 	h=$((h + $(cat "$D/host.hang-$l" 2>/dev/null | wc -l)))
 done
 echo "Failure detection, $n panic and $h hang trials, host clock; partitions under TCG;"
-echo "orthros heartbeat 10 ms / timeout $((TIMEOUT_US / 1000)) ms, corosync token 300 ms (knet):"
+echo "orthros heartbeat 10 ms / timeout $((TIMEOUT_US / 1000)) ms, corosync token 300 ms (knet);"
+echo "host PM QoS: ${pm_qos:-(not recorded)}:"
 for l; do
 	echo "host CPU layout $l:"
 	echo " kernel panic (NMI into A):"
