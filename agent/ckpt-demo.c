@@ -209,11 +209,22 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct pollfd p[2] = { { .fd = tfd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
 
-		if (poll(p, 2, -1) < 0) {
+		struct itimerspec cur;
+
+		/*
+		 * CRIU restores a fast periodic timerfd that was dumped between
+		 * an expiry and its read as disarmed (it_value 0; CRIU issue
+		 * #3162, 3.17 here): the counter would stop.  Wake up now and
+		 * then to re-arm it; the ticks missed meanwhile are not running
+		 * time anyway.
+		 */
+		if (poll(p, 2, 100) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
 		}
+		if (!timerfd_gettime(tfd, &cur) && !cur.it_value.tv_sec && !cur.it_value.tv_nsec)
+			timerfd_settime(tfd, 0, &its, NULL);
 		if (p[0].revents & POLLIN)
 			on_tick(tfd);
 		if (p[1].revents & POLLIN) {

@@ -34,6 +34,10 @@ for m in nf_tables inet_diag tcp_diag udp_diag unix_diag netlink_diag; do
 	modprobe "$m" 2>>"$D/$name.failed" || { echo "modprobe $m failed" >>"$D/$name.failed"; exit 1; }
 done
 criu check >"$D/$name.criu-check" 2>&1
+# The links udev would make: the resource agent logs to /dev/stderr, which
+# a bare devtmpfs lacks (the log would become a file there).
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+[ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
 rm -f "$D/$name.failed"
 touch "$D/$name.ready"
 
