@@ -51,38 +51,39 @@ CTL=$top/_build/release/agent/orthrosctl
 DBD=$top/_build/release/partition-mgr/orthros-doorbelld
 KO=$top/_build/kmod/orthros.ko
 TIMEOUT_US=${ORTHROS_TIMEOUT_US:-50000}
-for f in "$CTL" "$DBD" "$KO"; do [ -e "$f" ] || { echo "link-latency: $f missing; run scripts/run-tests first" >&2; exit 1; }; done
-D=$(mktemp -d /tmp/orthros-bench.XXXXXX)
-pids=""
-cleanup() { for p in $pids; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$D"; }
-trap cleanup EXIT INT TERM
-printf 'KO=%s\nCTL=%s\nTIMEOUT_US=%s\n' "$KO" "$CTL" "$TIMEOUT_US" >"$D/env"
+setup() {
+	for f in "$CTL" "$DBD" "$KO"; do [ -e "$f" ] || { echo "link-latency: $f missing; run scripts/run-tests first" >&2; exit 1; }; done
+	D=$(mktemp -d /tmp/orthros-bench.XXXXXX)
+	pids=""
+	cleanup() { for p in $pids; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$D"; }
+	trap cleanup EXIT INT TERM
+	printf 'KO=%s\nCTL=%s\nTIMEOUT_US=%s\n' "$KO" "$CTL" "$TIMEOUT_US" >"$D/env"
 
-pm_qos=none
-if [ "${ORTHROS_PM_QOS:-on}" != off ]; then
-	python3 -c 'import os, struct, sys, time
+	pm_qos=none
+	if [ "${ORTHROS_PM_QOS:-on}" != off ]; then
+		python3 -c 'import os, struct, time
 fd = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
 os.write(fd, struct.pack("i", 0))
 print("held", flush=True)
-while True:
-    time.sleep(3600)' >"$D/pmqos" 2>&1 &
+time.sleep(10 ** 9)' >"$D/pmqos" 2>&1 &
+		pids="$pids $!"
+		sleep 0.5
+		grep -q held "$D/pmqos" && pm_qos="cpu_dma_latency 0 held (idle host CPUs poll)" ||
+			{ echo "link-latency: cannot hold /dev/cpu_dma_latency: $(cat "$D/pmqos")" >&2; exit 1; }
+	fi
+	"$DBD" --socket "$D/db.sock" --shm "$D/shm" 2>"$D/server.log" &
 	pids="$pids $!"
-	sleep 0.5
-	grep -q held "$D/pmqos" && pm_qos="cpu_dma_latency 0 held (idle host CPUs poll)" ||
-		{ echo "link-latency: cannot hold /dev/cpu_dma_latency: $(cat "$D/pmqos")" >&2; exit 1; }
-fi
-"$DBD" --socket "$D/db.sock" --shm "$D/shm" 2>"$D/server.log" &
-pids="$pids $!"
-for _ in $(seq 50); do [ -S "$D/db.sock" ] && break; sleep 0.1; done
-# The host peer gets the partitions' priority: a starved watcher measures
-# its own scheduling, not the link.
-nice -n -10 "$CTL" link --ivshmem "$D/db.sock" --role controller --interval 10ms \
-	--timeout "${TIMEOUT_US}us" events >"$D/host.events" 2>&1 &
-peer_pids=$!
-"$CTL" link --ivshmem "$D/db.sock" events --beats >"$D/host.beats" 2>&1 &
-peer_pids="$peer_pids $!"
-pids="$pids $peer_pids"
-sleep 0.3
+	for _ in $(seq 50); do [ -S "$D/db.sock" ] && break; sleep 0.1; done
+	# The host peer gets the partitions' priority: a starved watcher measures
+	# its own scheduling, not the link.
+	nice -n -10 "$CTL" link --ivshmem "$D/db.sock" --role controller --interval 10ms \
+		--timeout "${TIMEOUT_US}us" events >"$D/host.events" 2>&1 &
+	peer_pids=$!
+	"$CTL" link --ivshmem "$D/db.sock" events --beats >"$D/host.beats" 2>&1 &
+	peer_pids="$peer_pids $!"
+	pids="$pids $peer_pids"
+	sleep 0.3
+}
 
 boot() {	# name gen role ip lport rport host-cpus extra-kernel-args
 	rm -f "$1.ready"
@@ -273,16 +274,15 @@ ratio() {	# slower faster: their p50s' ratio
 
 # --report DIR: print the figures of a kept run (ORTHROS_KEEP=1) again.
 if [ "${1:-}" = --report ]; then
+	[ -d "${2:-}" ] || { echo "usage: bench/link-latency.sh --report DIR" >&2; exit 2; }
 	D=$2
 	misses="(not recorded)"
-	trap - EXIT INT TERM
+	pm_qos="(not recorded)"
 	report
 	exit 0
 fi
 
-# A boot that never forms the two-node cluster (under TCG, corosync at
-# token 300 can keep losing its token for a minute while the host is busy)
-# is no measurement: it is retried, counted, and three in a row end the run.
+setup
 misses=0
 boot_failures=0
 i=0
