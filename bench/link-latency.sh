@@ -111,9 +111,13 @@ lines() { wc -l <"$1" 2>/dev/null || echo 0; }
 LAYOUTS=${LAYOUTS:-own-core poll}
 for l in $LAYOUTS; do
 	case "$l" in shared|own-core|poll|realtime) ;; *) echo "link-latency: unknown layout $l" >&2; exit 2 ;; esac
-	for f in host b c k; do : >"$D/$f.panic-$l"; done
-	for f in host b c; do : >"$D/$f.hang-$l"; done
 done
+results() {
+	for l in $LAYOUTS; do
+		for f in host b c k; do : >"$D/$f.panic-$l"; done
+		for f in host b c; do : >"$D/$f.hang-$l"; done
+	done
+}
 # Where the bench's own processes (host peers, watchers) may run.
 place() {	# cpu list
 	taskset -p -c "$1" $$ >/dev/null
@@ -283,6 +287,7 @@ if [ "${1:-}" = --report ]; then
 fi
 
 setup
+results
 misses=0
 boot_failures=0
 i=0
