@@ -397,7 +397,8 @@ static int cmd_dump(const struct ckpt_args *a)
 	return rc ? 1 : 0;
 }
 
-static int cmd_restore(const struct ckpt_args *a)
+int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
+		     pid_t *pid, uint64_t *seq)
 {
 	struct ckpt_info info[CKPT_MAX_SLOTS];
 	struct ckpt_restore_result res;
@@ -405,25 +406,35 @@ static int cmd_restore(const struct ckpt_args *a)
 	struct ckpt_region r;
 	int n, rc;
 
-	if (open_store(a->region, false, &r, &s))
+	if (open_store(region, false, &r, &s))
 		return 1;
 	n = ckpt_list(&s, info);
-	rc = ckpt_restore_group(&s, a->group, a->workdir ? a->workdir : DEFAULT_WORKDIR,
+	rc = ckpt_restore_group(&s, group, workdir ? workdir : DEFAULT_WORKDIR,
 				&ckpt_criu_libcriu, NULL, &res);
-	report_skipped(info, n, a->group, rc == -ENOENT ? 0 : res.seq);
+	report_skipped(info, n, group, rc == -ENOENT ? 0 : res.seq);
 	if (rc == -ENOENT) {
-		printf("no checkpoint for group %s: cold start (%s)\n", a->group, res.msg);
+		printf("no checkpoint for group %s: cold start (%s)\n", group, res.msg);
 		rc = EXIT_NO_CHECKPOINT;
 	} else if (rc) {
 		fprintf(stderr, "orthrosctl: ckpt restore: %s\n", res.msg);
 		rc = 1;
 	} else {
 		printf("restored group %s from set %" PRIu64 " (%u sets, %u newer pre-dumps passed over): pid %d, extract %.1f ms, restore %.1f ms\n",
-		       a->group, res.seq, res.chain_len, res.skipped_predumps, (int)res.pid,
+		       group, res.seq, res.chain_len, res.skipped_predumps, (int)res.pid,
 		       ms(res.extract_ns), ms(res.restore_ns));
+		*pid = res.pid;
+		*seq = res.seq;
 	}
 	ckpt_region_unmap(&r);
 	return rc;
+}
+
+static int cmd_restore(const struct ckpt_args *a)
+{
+	pid_t pid;
+	uint64_t seq;
+
+	return ctl_ckpt_restore(a->region, a->group, a->workdir, &pid, &seq);
 }
 
 int ctl_ckpt(int argc, char **argv)

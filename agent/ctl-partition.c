@@ -41,7 +41,9 @@ static const char partition_usage[] =
 	"  boot-backup                boot the BackupOS that will watch us (partition)\n"
 	"  fence NAME                 stop NAME's vCPUs at once (a partition may not\n"
 	"                             fence a peer whose kernel still beats)\n"
-	"  dead NAME                  exit 0 if NAME is known dead or fenced, 3 if not\n"
+	"  dead NAME [--no-ack]       exit 0 if NAME is known dead or fenced, 3 if not;\n"
+	"                             from a partition, a yes counts as the cluster's\n"
+	"                             fence of NAME unless --no-ack\n"
 	"  grow [NAME]                hot-add vCPUs and memory up to the Active's size\n"
 	"  note TEXT                  put a milestone on the controller's timeline\n"
 	"                             (partition)\n"
@@ -249,12 +251,23 @@ out:
 	return rc;
 }
 
+static int ask(const char *dev, const char *line)
+{
+	/* Inside a partition there is a channel; on the host there is none. */
+	if (dev || !access("/sys/class/virtio-ports", F_OK)) {
+		char path[256];
+
+		if (dev || !find_channel(path, sizeof(path)))
+			return via_channel(dev, line);
+	}
+	return via_ipc(line);
+}
+
 int ctl_partition(int argc, char **argv)
 {
 	const char *dev = NULL;
 	char line[256] = "";
 	int i = 1;
-	bool guest;
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		fputs(partition_usage, stdout);
@@ -273,13 +286,10 @@ int ctl_partition(int argc, char **argv)
 			strcat(line, " ");
 		strcat(line, argv[i]);
 	}
-	/* Inside a partition there is a channel; on the host there is none. */
-	guest = dev || !access("/sys/class/virtio-ports", F_OK);
-	if (guest) {
-		char path[256];
+	return ask(dev, line);
+}
 
-		if (dev || !find_channel(path, sizeof(path)))
-			return via_channel(dev, line);
-	}
-	return via_ipc(line);
+int ctl_partition_ask(const char *line)
+{
+	return ask(NULL, line);
 }

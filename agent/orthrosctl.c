@@ -35,6 +35,8 @@ static const char usage_text[] =
 	"                               dead, grow (see 'orthrosctl partition --help')\n"
 	"  ckpt COMMAND                 the checkpoint store: format, list, put, get,\n"
 	"                               verify (see 'orthrosctl ckpt --help')\n"
+	"  takeover [OPTIONS]           a BackupOS's early takeover of its dead Active\n"
+	"                               (see 'orthrosctl takeover --help')\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help                   show this help\n"
@@ -186,6 +188,8 @@ int main(int argc, char **argv)
 		return ctl_partition(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ckpt"))
 		return ctl_ckpt(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "takeover"))
+		return ctl_takeover(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "plan"))
 		return cmd_plan(argc - 1, argv + 1);
 	return ctl_usage_error("unknown command '%s'", argv[1]);

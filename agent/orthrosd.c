@@ -11,7 +11,9 @@
  * the partition's own log tells the story of a failover next to
  * Pacemaker's; protect.c checkpoints the protected groups with CRIU into
  * the store while this partition is the Active, and once more at a
- * planned stop.
+ * planned stop; and at the Active's PANIC notice, while this partition
+ * is the BackupOS, it starts the early takeover (orthrosctl takeover),
+ * which uses the seconds corosync needs to re-form its membership.
  */
 #include "config.h"
 
@@ -41,6 +43,7 @@
 
 static const char usage[] =
 	"Usage: orthrosd [--device PATH] [--sysfs DIR] [--no-attributes] [--verbose]\n"
+	"                [--takeover PROGRAM | --no-takeover]\n"
 	"                [--config FILE [--region PATH] [--pid-dir DIR] [--ckpt-dir DIR]]\n"
 	"\n"
 	"Runs in every Orthros partition until SIGTERM/SIGINT:\n"
@@ -52,6 +55,10 @@ static const char usage[] =
 	"    orthros-heartbeat-age-ms (the stalest watched peer, as seen here,\n"
 	"    sampled every second) through attrd_updater, on a change and every\n"
 	"    60 s; not with --no-attributes;\n"
+	"  - at a peer's PANIC notice while this partition is the BackupOS, runs\n"
+	"    'PROGRAM takeover' (default orthrosctl, found in PATH; once per dead\n"
+	"    generation), the early takeover (orthrosctl(8)); its output goes to\n"
+	"    this log; not with --no-takeover;\n"
 	"  - with --config: checkpoints every protected group of FILE with CRIU\n"
 	"    into the store at PATH (default auto: the ivshmem-plain device),\n"
 	"    on FILE's checkpoint policy, while this partition is the Active (or\n"
@@ -78,8 +85,11 @@ static struct {
 	uint64_t retry_ns;		/* attrd not up yet: try again then */
 	bool warned;
 	struct protect *protect;	/* --config: checkpointing, or NULL */
+	const char *takeover;		/* the early takeover's program, or NULL */
+	pid_t takeover_pid;
+	uint32_t taken_gen;		/* the dead generation it last ran for */
 } g = {
-	.sysfs = "/sys", .uevent_fd = -1, .attributes = true,
+	.sysfs = "/sys", .uevent_fd = -1, .attributes = true, .takeover = "orthrosctl",
 	.attr = {
 		[A_GEN] = { .name = "orthros-generation" },
 		[A_ROLE] = { .name = "orthros-role" },
@@ -155,6 +165,45 @@ static int32_t on_uevent(int32_t fd, int32_t revents, void *data)
 	return 0;
 }
 
+/*
+ * The early takeover, in its own process: it blocks on the controller,
+ * mounts and restores, none of which may hold up the uevents that online
+ * the CPUs it runs on.  It decides for itself whether death is certain;
+ * here only whether this partition is the one to take over.
+ */
+static void start_takeover(uint32_t dead_gen)
+{
+	posix_spawn_file_actions_t fa;
+	struct orthros_info info;
+	extern char **environ;
+	char prog[64], verb[] = "takeover";
+	char *argv[] = { prog, verb, NULL };
+	int rc;
+
+	if (!g.takeover || orthros_link_info(g.link, &info) || info.role != ORTHROS_ROLE_BACKUP)
+		return;
+	if (g.takeover_pid > 0 || dead_gen == g.taken_gen) {
+		qb_log(LOG_INFO, "early takeover already %s for generation %u",
+		       g.takeover_pid > 0 ? "running" : "done", dead_gen);
+		return;
+	}
+	snprintf(prog, sizeof(prog), "%s", g.takeover);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, 2, 1);
+	rc = posix_spawnp(&g.takeover_pid, g.takeover, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc) {
+		g.takeover_pid = 0;
+		qb_log(LOG_ERR, "cannot run %s takeover: %s; Pacemaker takes over alone",
+		       g.takeover, strerror(rc));
+		return;
+	}
+	g.taken_gen = dead_gen;
+	qb_log(LOG_NOTICE, "early takeover of generation %u started (pid %d)", dead_gen,
+	       (int)g.takeover_pid);
+}
+
 static int32_t on_link(int32_t fd, int32_t revents, void *data)
 {
 	struct orthros_event ev;
@@ -167,9 +216,12 @@ static int32_t on_link(int32_t fd, int32_t revents, void *data)
 		qb_loop_stop(g.loop);
 		return -1;
 	}
-	while ((rc = orthros_link_next_event(g.link, &ev)) == 0)
+	while ((rc = orthros_link_next_event(g.link, &ev)) == 0) {
 		qb_log(LOG_NOTICE, "link: %s from peer %u, generation %u",
 		       orthros_event_name(ev.type), ev.peer, ev.generation);
+		if (ev.type == ORTHROS_EV_PANIC)
+			start_takeover(ev.generation);
+	}
 	if (rc != -EAGAIN) {
 		qb_log(LOG_ERR, "reading the partition link: %s", strerror(-rc));
 		qb_loop_stop(g.loop);
@@ -217,12 +269,30 @@ static void publish_next(uint64_t now)
 	}
 }
 
+static void takeover_reap(void)
+{
+	int st;
+
+	if (g.takeover_pid <= 0 || waitpid(g.takeover_pid, &st, WNOHANG) != g.takeover_pid)
+		return;
+	g.takeover_pid = 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		qb_log(LOG_NOTICE, "early takeover done");
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+		qb_log(LOG_NOTICE, "no early takeover here: Pacemaker takes over");
+	else
+		qb_log(LOG_WARNING, "early takeover stopped short (status %#x): Pacemaker does the rest",
+		       (unsigned int)st);
+}
+
+/* Only our own children: libcriu's swrk child is reaped by libcriu. */
 static int32_t on_sigchld(int32_t sig, void *data)
 {
 	int st;
 
 	(void)sig;
 	(void)data;
+	takeover_reap();
 	if (g.child <= 0 || waitpid(g.child, &st, WNOHANG) != g.child)
 		return 0;
 	g.child = 0;
@@ -353,6 +423,8 @@ int main(int argc, char **argv)
 		{ "device", required_argument, NULL, 'd' },
 		{ "sysfs", required_argument, NULL, 's' },
 		{ "no-attributes", no_argument, NULL, 'A' },
+		{ "takeover", required_argument, NULL, 'T' },
+		{ "no-takeover", no_argument, NULL, 'N' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "region", required_argument, NULL, 'R' },
 		{ "pid-dir", required_argument, NULL, 'P' },
@@ -372,6 +444,8 @@ int main(int argc, char **argv)
 		case 'd': device = optarg; break;
 		case 's': g.sysfs = optarg; break;
 		case 'A': g.attributes = false; break;
+		case 'T': g.takeover = optarg; break;
+		case 'N': g.takeover = NULL; break;
 		case 'c': config = optarg; break;
 		case 'R': po.region = optarg; break;
 		case 'P': po.pid_dir = optarg; break;
@@ -419,10 +493,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		qb_loop_poll_add(g.loop, QB_LOOP_MED, orthros_link_fd(g.link), POLLIN, NULL, on_link);
-		if (g.attributes) {
-			qb_loop_signal_add(g.loop, QB_LOOP_LOW, SIGCHLD, NULL, on_sigchld, NULL);
+		qb_loop_signal_add(g.loop, QB_LOOP_LOW, SIGCHLD, NULL, on_sigchld, NULL);
+		if (g.attributes)
 			on_tick(NULL);
-		}
 	}
 	if (config && start_protect(config, &po))
 		return 1;

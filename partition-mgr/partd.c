@@ -455,13 +455,16 @@ int partd_command(struct partd *d, const char *caller, const char *line,
 
 			put(&o, "%" PRIu64 " %s\n", d->timeline[k].ns, d->timeline[k].what);
 		}
-	} else if (!strcmp(cmd, "dead") && argc == 2) {
+	} else if (!strcmp(cmd, "dead") &&
+		   (argc == 2 || (argc == 3 && !strcmp(argv[2], "--no-ack")))) {
 		if (!target) {
 			put(&o, "error: no partition %s\n", argv[1]);
 			return -ENOENT;
 		}
 		rc = cmd_dead(d, target, &o);
-		if (!rc && caller)
+		/* --no-ack: the early takeover asks; only the fence agent's
+		 * answer stands for the cluster's fence (boot-backup waits on it). */
+		if (!rc && caller && argc == 2)
 			target->fence_acked = true;
 	} else if (!strcmp(cmd, "fence") && argc >= 2) {
 		if (!target) {

@@ -9,7 +9,7 @@ set -eu
 PKGS="
 autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
 libqb-dev libyaml-dev libcmocka-dev zlib1g-dev libjson-c-dev libprotobuf-c-dev
-pacemaker-dev libcorosync-common-dev libcmap-dev libcfg-dev libcpg-dev libquorum-dev
+pacemaker-dev libcorosync-common-dev libcmap-dev libcfg-dev libcpg-dev libquorum-dev libmnl-dev libxml2-dev
 corosync pacemaker pacemaker-cli-utils crmsh resource-agents fence-agents
 kexec-tools criu
 qemu-system-x86 qemu-utils linux-image-amd64 linux-headers-amd64 linux-source-6.1 busybox-static

@@ -363,6 +363,14 @@ static void a_dead_backup_is_replaced_with_its_identity(void **state)
 	/* The Active already has the Active's size. */
 	assert_int_equal(fake.vcpus_added, 0);
 	assert_int_equal(fake.memory_added, 0);
+	/*
+	 * The early takeover's question (--no-ack) is not the fence agent's
+	 * word: the replacement still waits for the cluster's fence.
+	 */
+	assert_int_equal(cmd(c, "orthros-a", "dead orthros-b --no-ack"), 0);
+	assert_int_equal(cmd(c, "orthros-a", "boot-backup"), -EAGAIN);
+	assert_int_equal(fake.nbooted, 2);
+	assert_int_equal(cmd(c, "orthros-a", "dead orthros-b --bogus"), -EPERM);
 	/* Gen 3 would be orthros-a's: the replacement is gen 4, orthros-b. */
 	assert_int_equal(cmd(c, "orthros-a", "dead orthros-b"), 0);
 	assert_int_equal(cmd(c, "orthros-a", "boot-backup"), 0);

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * orthrosctl takeover: the early takeover, run by orthrosd in a BackupOS
+ * at the Active's PANIC notice (docs/failover.md).
+ *
+ * Corosync delivers nothing to Pacemaker until the new membership has
+ * formed (token + consensus), so a takeover that waits for Pacemaker
+ * starts seconds after the Active died.  This one starts at once, but
+ * only on certain death: the controller must answer that it has stopped
+ * the dead partition (it does so on the notice itself); otherwise, or
+ * with any doubt about the plan, it does nothing and Pacemaker takes over
+ * as it always would.  What it does is exactly what Pacemaker's agents
+ * would do next, read from the cluster's own configuration, so their
+ * starts find it done.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "takeover.h"
+
+#define EXIT_NO 3
+#define CIB_MAX (8u << 20)
+
+static const char takeover_usage[] =
+	"Usage: orthrosctl takeover [--cib FILE] [--max-age SECS] [--node NAME]\n"
+	"                           [--rundir DIR] [--dry-run]\n"
+	"\n"
+	"The early takeover of a BackupOS whose Active has died (orthrosd runs it at\n"
+	"the PANIC notice).  Reads the plan from FILE, a copy of the CIB the partition\n"
+	"agent keeps while this partition is the watching BackupOS (default\n"
+	"/run/orthros/cib.xml, refused if older than SECS, default 120, 0 for no\n"
+	"limit): every\n"
+	"resource colocated with the Promoted ocf:orthros:partition instance, in\n"
+	"phases: Filesystem mounts, IPaddr2 addresses (with gratuitous ARP), then\n"
+	"ocf:orthros:protected groups (restored warm when the resource names a\n"
+	"group, else started cold), each as its agent would leave it.\n"
+	"\n"
+	"Nothing is done unless the controller answers that the peer node is dead\n"
+	"(it stops a partition at its PANIC notice); Pacemaker then finds each step\n"
+	"done.  --dry-run prints the plan only.  NAME is this node (default the host\n"
+	"name); DIR is where the protected agent keeps pid files (default\n"
+	"/run/resource-agents).\n"
+	"\n"
+	"Exit status: 0 done (or planned, with --dry-run), 1 a step failed (Pacemaker\n"
+	"does it), 2 usage, 3 no early takeover here (peer not known dead, no plan).\n";
+
+static long long t0;
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void step_log(const char *msg)
+{
+	printf("takeover +%lld ms: %s\n", mono_ms() - t0, msg);
+	fflush(stdout);
+}
+
+static char *read_cib(const char *path, int max_age, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		fprintf(stderr, "orthrosctl: takeover: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) || st.st_size <= 0 || (uint64_t)st.st_size > CIB_MAX) {
+		fprintf(stderr, "orthrosctl: takeover: %s: empty or larger than %u bytes\n", path,
+			CIB_MAX);
+		fclose(f);
+		return NULL;
+	}
+	if (max_age > 0 && time(NULL) - st.st_mtime > max_age) {
+		/* A stale copy may describe resources the cluster no longer has. */
+		fprintf(stderr, "orthrosctl: takeover: %s is %lld s old (limit %d s): the partition agent is not watching here\n",
+			path, (long long)(time(NULL) - st.st_mtime), max_age);
+		fclose(f);
+		return NULL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	if (!buf) {
+		fprintf(stderr, "orthrosctl: takeover: cannot read %s\n", path);
+		return NULL;
+	}
+	buf[st.st_size] = '\0';
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+static void print_plan(const struct tk_plan *p)
+{
+	printf("early takeover plan for %s (peer %s): %u step%s\n", p->self, p->peer, p->n,
+	       p->n == 1 ? "" : "s");
+	for (unsigned int i = 0; i < p->n; i++) {
+		const struct tk_step *s = &p->step[i];
+
+		switch (s->kind) {
+		case TK_MOUNT:
+			printf("  mount    %s: %s on %s (%s%s%s)\n", s->rsc, s->u.mount.device,
+			       s->u.mount.directory, s->u.mount.fstype,
+			       s->u.mount.options[0] ? ", " : "", s->u.mount.options);
+			break;
+		case TK_ADDRESS:
+			printf("  address  %s: %s/%u on %s\n", s->rsc, s->u.addr.ip,
+			       s->u.addr.prefix, s->u.addr.nic);
+			break;
+		case TK_SERVICE:
+			printf("  service  %s: %s%s%s (ports %s)\n", s->rsc, s->u.svc.command,
+			       s->u.svc.group[0] ? ", warm from group " : ", cold",
+			       s->u.svc.group, s->u.svc.ports[0] ? s->u.svc.ports : "none");
+			break;
+		}
+	}
+	if (p->left[0])
+		printf("left to Pacemaker: %s\n", p->left);
+}
+
+static void note(const char *fmt, const char *a, long long ms)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line), "note early takeover: %s %s (+%lld ms)", fmt, a, ms);
+	ctl_partition_ask(line);
+}
+
+/* A service: warm from its group if it has one, else cold.  0 answering. */
+static int run_service(const struct tk_step *s, const char *rundir)
+{
+	char msg[512], how[48] = "cold start";
+	pid_t pid = 0;
+	uint64_t seq;
+	int rc = 1;
+
+	if (s->u.svc.group[0]) {
+		rc = ctl_ckpt_restore(s->u.svc.region, s->u.svc.group, NULL, &pid, &seq);
+		if (rc == 0) {
+			snprintf(how, sizeof(how), "warm from set %" PRIu64, seq);
+			if (tk_service_adopt(s, rundir, pid))
+				fprintf(stderr, "orthrosctl: takeover: %s: cannot record pid %d\n",
+					s->rsc, (int)pid);
+		} else {
+			snprintf(how, sizeof(how), rc == EXIT_NO ? "cold start" :
+				 "cold start after a failed restore");
+		}
+	}
+	if (rc) {
+		rc = tk_service_start(s, rundir, &pid, msg, sizeof(msg));
+		step_log(msg);
+		if (rc < 0)
+			return 1;
+	}
+	rc = tk_service_wait(s, pid, 60000);
+	if (rc) {
+		snprintf(msg, sizeof(msg), "%s: not answering: %s", s->rsc, strerror(-rc));
+		step_log(msg);
+		return 1;
+	}
+	snprintf(msg, sizeof(msg), "%s: answering (%s)", s->rsc, how);
+	step_log(msg);
+	snprintf(msg, sizeof(msg), "answering (%s)", how);
+	note(s->rsc, msg, mono_ms() - t0);
+	return 0;
+}
+
+int ctl_takeover(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cib", required_argument, NULL, 'c' },
+		{ "max-age", required_argument, NULL, 'm' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "rundir", required_argument, NULL, 'r' },
+		{ "dry-run", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cib = "/run/orthros/cib.xml", *node = NULL, *rundir = "/run/resource-agents";
+	int max_age = 120, opt, rc, failed = 0;
+	bool dry = false;
+	struct utsname u;
+	struct tk_plan *plan;
+	char why[256], msg[512], *xml;
+	size_t len;
+
+	t0 = mono_ms();
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': cib = optarg; break;
+		case 'm': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (end == optarg || *end || v < 0 || v > 86400)
+				return ctl_usage_error("takeover: --max-age wants 0..86400 seconds, not '%s'",
+						       optarg);
+			max_age = (int)v;
+			break;
+		}
+		case 'n': node = optarg; break;
+		case 'r': rundir = optarg; break;
+		case 'd': dry = true; break;
+		case 'h': fputs(takeover_usage, stdout); return 0;
+		default: return ctl_usage_error("takeover: see 'orthrosctl takeover --help'");
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error("takeover takes no arguments");
+	if (!node) {
+		if (uname(&u))
+			return 1;
+		node = u.nodename;
+	}
+	xml = read_cib(cib, max_age, &len);
+	if (!xml)
+		return EXIT_NO;
+	plan = malloc(sizeof(*plan));
+	if (!plan) {
+		free(xml);
+		return 1;
+	}
+	rc = tk_plan_from_cib(xml, len, node, plan, why, sizeof(why));
+	free(xml);
+	if (rc) {
+		fprintf(stderr, "orthrosctl: takeover: no plan from %s: %s\n", cib, why);
+		free(plan);
+		return rc == -EINVAL ? 1 : EXIT_NO;
+	}
+	print_plan(plan);
+	if (dry || !plan->n) {
+		free(plan);
+		return 0;
+	}
+	/* Certain death first: a partition that may still run keeps its disk. */
+	/*
+	 * The controller stops the dead partition on the same notice that
+	 * started us; give it a moment (it is milliseconds) before taking no
+	 * for an answer.
+	 */
+	snprintf(msg, sizeof(msg), "dead %s --no-ack", plan->peer);
+	for (int tries = 0; (rc = ctl_partition_ask(msg)) == EXIT_NO && tries < 20; tries++)
+		usleep(50 * 1000);
+	if (rc) {
+		fprintf(stderr, rc == EXIT_NO ?
+			"orthrosctl: takeover: the controller does not know %s dead: leaving the takeover to Pacemaker\n" :
+			"orthrosctl: takeover: cannot ask the controller whether %s is dead: leaving the takeover to Pacemaker\n",
+			plan->peer);
+		free(plan);
+		return rc == EXIT_NO ? EXIT_NO : 1;
+	}
+	step_log("the controller has stopped the peer");
+	for (unsigned int i = 0; i < plan->n && !failed; i++) {
+		const struct tk_step *s = &plan->step[i];
+
+		switch (s->kind) {
+		case TK_MOUNT:
+			rc = tk_mount(s, msg, sizeof(msg));
+			step_log(msg);
+			break;
+		case TK_ADDRESS:
+			rc = tk_address(s, msg, sizeof(msg));
+			step_log(msg);
+			if (rc >= 0) {
+				rc = tk_announce(s, msg, sizeof(msg));
+				step_log(msg);
+			}
+			break;
+		case TK_SERVICE:
+			if (i == 0 || plan->step[i - 1].kind != TK_SERVICE)
+				note("disk and address up;", "starting the services", mono_ms() - t0);
+			rc = run_service(s, rundir) ? -EIO : 0;
+			break;
+		}
+		/* A failed step's dependants are Pacemaker's: it will retry all. */
+		failed = rc < 0;
+	}
+	/* Once more, now that the service answers: a lost first ARP costs a timeout. */
+	for (unsigned int i = 0; i < plan->n && !failed; i++)
+		if (plan->step[i].kind == TK_ADDRESS)
+			tk_announce(&plan->step[i], msg, sizeof(msg));
+	step_log(failed ? "stopped at a failed step: Pacemaker does the rest" : "done");
+	free(plan);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The early takeover's steps (takeover.h).  The address goes in through
+ * rtnetlink (libmnl), as `ip addr add` would put it; the mount is one
+ * mount(2), with the options split the way mount(8) splits them.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/rtnetlink.h>
+#include <libmnl/libmnl.h>
+
+#include "takeover.h"
+
+static int say(char *msg, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg && len) {
+		va_start(ap, fmt);
+		vsnprintf(msg, len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+int tk_mount_options(const char *opts, unsigned long *flags, char *data, size_t len)
+{
+	static const struct { const char *name; unsigned long set, clear; } known[] = {
+		{ "ro", MS_RDONLY, 0 }, { "rw", 0, MS_RDONLY },
+		{ "noatime", MS_NOATIME, 0 }, { "atime", 0, MS_NOATIME },
+		{ "nodiratime", MS_NODIRATIME, 0 }, { "relatime", MS_RELATIME, 0 },
+		{ "strictatime", MS_STRICTATIME, 0 },
+		{ "nosuid", MS_NOSUID, 0 }, { "suid", 0, MS_NOSUID },
+		{ "nodev", MS_NODEV, 0 }, { "dev", 0, MS_NODEV },
+		{ "noexec", MS_NOEXEC, 0 }, { "exec", 0, MS_NOEXEC },
+		{ "sync", MS_SYNCHRONOUS, 0 }, { "async", 0, MS_SYNCHRONOUS },
+		{ "dirsync", MS_DIRSYNC, 0 }, { "lazytime", MS_LAZYTIME, 0 },
+		{ "defaults", 0, 0 },
+	};
+	char copy[TK_PATH_MAX], *save = NULL;
+	size_t used = 0;
+
+	*flags = 0;
+	if (len)
+		data[0] = '\0';
+	if (!opts || !*opts)
+		return 0;
+	if (strlen(opts) >= sizeof(copy))
+		return -E2BIG;
+	strcpy(copy, opts);
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		size_t i, n = sizeof(known) / sizeof(known[0]);
+
+		for (i = 0; i < n && strcmp(o, known[i].name); i++)
+			;
+		if (i < n) {
+			*flags = (*flags | known[i].set) & ~known[i].clear;
+			continue;
+		}
+		/* mount(8)'s own options, not the filesystem's: refuse them. */
+		if (!strcmp(o, "bind") || !strcmp(o, "rbind") || !strcmp(o, "remount") ||
+		    !strncmp(o, "loop", 4) || !strcmp(o, "user") || !strcmp(o, "users") ||
+		    !strcmp(o, "_netdev") || !strcmp(o, "nofail") || !strcmp(o, "auto") ||
+		    !strcmp(o, "noauto"))
+			return -EOPNOTSUPP;
+		size_t ol = strlen(o);
+
+		if (used + ol + 2 > len)
+			return -E2BIG;
+		if (used)
+			data[used++] = ',';
+		memcpy(data + used, o, ol + 1);
+		used += ol;
+	}
+	return 0;
+}
+
+/* Is something mounted on @dir (as /proc/self/mounts lists it)? */
+static bool mounted_on(const char *dir)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char line[1024], dev[512], mnt[512];
+	bool yes = false;
+
+	if (!f)
+		return false;
+	while (!yes && fgets(line, sizeof(line), f))
+		yes = sscanf(line, "%511s %511s", dev, mnt) == 2 && !strcmp(mnt, dir);
+	fclose(f);
+	return yes;
+}
+
+int tk_mount(const struct tk_step *st, char *msg, size_t len)
+{
+	unsigned long flags;
+	char data[TK_PATH_MAX];
+	int rc;
+
+	if (st->kind != TK_MOUNT)
+		return -EINVAL;
+	rc = tk_mount_options(st->u.mount.options, &flags, data, sizeof(data));
+	if (rc)
+		return say(msg, len, rc, "%s: options '%s': %s", st->rsc, st->u.mount.options,
+			   strerror(-rc));
+	if (mounted_on(st->u.mount.directory))
+		return say(msg, len, 1, "%s: %s already mounted", st->rsc, st->u.mount.directory);
+	if (mkdir(st->u.mount.directory, 0755) && errno != EEXIST)
+		return say(msg, len, -errno, "%s: mkdir %s: %s", st->rsc, st->u.mount.directory,
+			   strerror(errno));
+	if (mount(st->u.mount.device, st->u.mount.directory, st->u.mount.fstype, flags,
+		  data[0] ? data : NULL))
+		return say(msg, len, -errno, "%s: mount %s on %s (%s): %s", st->rsc,
+			   st->u.mount.device, st->u.mount.directory, st->u.mount.fstype,
+			   strerror(errno));
+	return say(msg, len, 0, "%s: %s mounted on %s", st->rsc, st->u.mount.device,
+		   st->u.mount.directory);
+}
+
+static int parse_ip(const struct tk_step *st, struct in_addr *a, unsigned int *ifindex)
+{
+	if (st->kind != TK_ADDRESS || strlen(st->u.addr.nic) >= IFNAMSIZ ||
+	    inet_pton(AF_INET, st->u.addr.ip, a) != 1 ||
+	    st->u.addr.prefix < 1 || st->u.addr.prefix > 32)
+		return -EINVAL;
+	*ifindex = if_nametoindex(st->u.addr.nic);
+	return *ifindex ? 0 : -ENODEV;
+}
+
+int tk_address(const struct tk_step *st, char *msg, size_t len)
+{
+	char buf[8192];	/* MNL_SOCKET_BUFFER_SIZE is a run-time value */
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	struct in_addr a;
+	unsigned int ifindex, portid, seq = (unsigned int)time(NULL);
+	int rc = parse_ip(st, &a, &ifindex);
+	ssize_t n;
+
+	if (rc)
+		return say(msg, len, rc, "%s: %s/%u on %s: %s", st->rsc, st->u.addr.ip,
+			   st->u.addr.prefix, st->u.addr.nic, strerror(-rc));
+	uint32_t host_mask = st->u.addr.prefix == 32 ? 0 : 0xffffffffu >> st->u.addr.prefix;
+	uint32_t brd = htonl(ntohl(a.s_addr) | host_mask);
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (unsigned char)st->u.addr.prefix;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	mnl_attr_put_u32(nlh, IFA_LOCAL, a.s_addr);
+	mnl_attr_put_u32(nlh, IFA_ADDRESS, a.s_addr);
+	if (st->u.addr.prefix < 31)
+		mnl_attr_put_u32(nlh, IFA_BROADCAST, brd);
+
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		if (nl)
+			mnl_socket_close(nl);
+		return say(msg, len, rc, "%s: rtnetlink: %s", st->rsc, strerror(-rc));
+	}
+	portid = mnl_socket_get_portid(nl);
+	rc = 0;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		rc = -errno;
+	while (!rc && (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		int r = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL);
+
+		if (r == MNL_CB_STOP)
+			break;
+		if (r < 0)
+			rc = -errno;
+	}
+	mnl_socket_close(nl);
+	if (rc == -EEXIST)
+		return say(msg, len, 1, "%s: %s/%u already on %s", st->rsc, st->u.addr.ip,
+			   st->u.addr.prefix, st->u.addr.nic);
+	if (rc)
+		return say(msg, len, rc, "%s: add %s/%u to %s: %s", st->rsc, st->u.addr.ip,
+			   st->u.addr.prefix, st->u.addr.nic, strerror(-rc));
+	return say(msg, len, 0, "%s: %s/%u added to %s", st->rsc, st->u.addr.ip,
+		   st->u.addr.prefix, st->u.addr.nic);
+}
+
+struct arp_ipv4 {
+	struct arphdr h;
+	unsigned char sha[ETH_ALEN], sip[4], tha[ETH_ALEN], tip[4];
+} __attribute__((packed));
+
+int tk_announce(const struct tk_step *st, char *msg, size_t len)
+{
+	struct sockaddr_ll to = {
+		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP), .sll_halen = ETH_ALEN,
+	};
+	struct arp_ipv4 p = {
+		.h = { .ar_hrd = htons(ARPHRD_ETHER), .ar_pro = htons(ETH_P_IP),
+		       .ar_hln = ETH_ALEN, .ar_pln = 4 },
+	};
+	struct ifreq ifr = { 0 };
+	struct in_addr a;
+	unsigned int ifindex;
+	int rc = parse_ip(st, &a, &ifindex), fd;
+
+	if (rc)
+		return say(msg, len, rc, "%s: announce: %s", st->rsc, strerror(-rc));
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	if (fd < 0)
+		return say(msg, len, -errno, "%s: packet socket: %s", st->rsc, strerror(errno));
+	/* parse_ip found the interface, so its name fits. */
+	memcpy(ifr.ifr_name, st->u.addr.nic, strnlen(st->u.addr.nic, sizeof(ifr.ifr_name) - 1));
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		rc = -errno;
+		close(fd);
+		return say(msg, len, rc, "%s: %s's address: %s", st->rsc, st->u.addr.nic,
+			   strerror(-rc));
+	}
+	to.sll_ifindex = (int)ifindex;
+	memset(to.sll_addr, 0xff, ETH_ALEN);
+	memcpy(p.sha, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	memcpy(p.sip, &a, 4);
+	memcpy(p.tip, &a, 4);
+	/* Both forms, as IPaddr2's send_arp does: some stacks heed only one. */
+	p.h.ar_op = htons(ARPOP_REQUEST);
+	if (sendto(fd, &p, sizeof(p), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		rc = -errno;
+	p.h.ar_op = htons(ARPOP_REPLY);
+	memset(p.tha, 0xff, ETH_ALEN);
+	if (!rc && sendto(fd, &p, sizeof(p), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc)
+		return say(msg, len, rc, "%s: gratuitous ARP on %s: %s", st->rsc, st->u.addr.nic,
+			   strerror(-rc));
+	return say(msg, len, 0, "%s: gratuitous ARP for %s on %s", st->rsc, st->u.addr.ip,
+		   st->u.addr.nic);
+}
+
+static int pidfile_path(const struct tk_step *st, const char *rundir, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/orthros-protected-%s.pid", rundir, st->rsc);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static pid_t running_pid(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long p = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld", &p) != 1 || p <= 1 || kill((pid_t)p, 0))
+		p = 0;
+	fclose(f);
+	return (pid_t)p;
+}
+
+static int write_pid(const char *path, pid_t pid)
+{
+	char tmp[TK_PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "%d\n", (int)pid);
+	if (fclose(f) || rename(tmp, path))
+		return -errno;
+	return 0;
+}
+
+int tk_service_adopt(const struct tk_step *st, const char *rundir, pid_t pid)
+{
+	char path[TK_PATH_MAX];
+	int rc = pidfile_path(st, rundir, path, sizeof(path));
+
+	if (rc)
+		return rc;
+	if (mkdir(rundir, 0755) && errno != EEXIST)
+		return -errno;
+	return write_pid(path, pid);
+}
+
+int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
+		     char *msg, size_t len)
+{
+	char path[TK_PATH_MAX], words[sizeof(st->u.svc.command)], *argv[33], *save = NULL;
+	int argc = 0, rc;
+	pid_t p;
+
+	if (st->kind != TK_SERVICE)
+		return -EINVAL;
+	rc = pidfile_path(st, rundir, path, sizeof(path));
+	if (rc)
+		return say(msg, len, rc, "%s: pid file path too long", st->rsc);
+	p = running_pid(path);
+	if (p) {
+		*pid = p;
+		return say(msg, len, 1, "%s: already running (pid %d)", st->rsc, (int)p);
+	}
+	/* Split on blanks, as the agent's unquoted $command is. */
+	strcpy(words, st->u.svc.command);
+	for (char *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		if (argc == 32)
+			return say(msg, len, -E2BIG, "%s: more than 32 words", st->rsc);
+		argv[argc++] = w;
+	}
+	argv[argc] = NULL;
+	if (!argc || argv[0][0] != '/')
+		return say(msg, len, -EINVAL, "%s: command must start with an absolute path",
+			   st->rsc);
+	if (access(argv[0], X_OK))
+		return say(msg, len, -errno, "%s: %s: %s", st->rsc, argv[0], strerror(errno));
+	p = fork();
+	if (p < 0)
+		return say(msg, len, -errno, "%s: fork: %s", st->rsc, strerror(errno));
+	if (p == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(st->u.svc.logfile, O_WRONLY | O_APPEND | O_CREAT, 0644);
+
+		setsid();
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(126);
+		signal(SIGPIPE, SIG_DFL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	*pid = p;
+	if (mkdir(rundir, 0755) && errno != EEXIST)
+		rc = -errno;
+	if (!rc)
+		rc = write_pid(path, p);
+	if (rc)
+		return say(msg, len, rc, "%s: started (pid %d) but %s: %s", st->rsc, (int)p, path,
+			   strerror(-rc));
+	return say(msg, len, 0, "%s: started cold (pid %d)", st->rsc, (int)p);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool accepts(unsigned int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr = { htonl(INADDR_LOOPBACK) } };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return ok;
+}
+
+int tk_service_wait(const struct tk_step *st, pid_t pid, int timeout_ms)
+{
+	long long deadline = mono_ms() + timeout_ms;
+	char ports[sizeof(st->u.svc.ports)];
+
+	for (;;) {
+		char *save = NULL;
+		bool all = true;
+
+		int status;
+
+		/* Ours (a cold start) can be a zombie, which kill() finds alive. */
+		if (kill(pid, 0) || waitpid(pid, &status, WNOHANG) == pid)
+			return -ESRCH;
+		strcpy(ports, st->u.svc.ports);
+		for (char *w = strtok_r(ports, " \t", &save); all && w;
+		     w = strtok_r(NULL, " \t", &save)) {
+			char *end;
+			unsigned long port = strtoul(w, &end, 10);
+
+			all = !*end && port && port < 65536 && accepts((unsigned int)port);
+		}
+		if (all)
+			return 0;
+		if (mono_ms() >= deadline)
+			return -ETIMEDOUT;
+		poll(NULL, 0, 20);
+	}
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The early takeover's steps (plan: takeover-plan.h), each done the way
+ * the Pacemaker agent it stands for would leave it, so that agent's later
+ * start finds it done: the data disk mounted where ocf:heartbeat:Filesystem
+ * looks, the address on the nic with the prefix ocf:heartbeat:IPaddr2
+ * checks, the service's leader pid where ocf:orthros:protected keeps it.
+ * Each is a few system calls instead of an agent's hundreds of forks,
+ * which is the point on a one-core BackupOS.
+ */
+#ifndef ORTHROS_TAKEOVER_H
+#define ORTHROS_TAKEOVER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "takeover-plan.h"
+
+/* 0 mounted, 1 it already was, < 0 -errno (msg says what). */
+int tk_mount(const struct tk_step *st, char *msg, size_t len);
+/* 0 added, 1 it already was, < 0 -errno. */
+int tk_address(const struct tk_step *st, char *msg, size_t len);
+/* Gratuitous ARP for the step's address: switches and peers learn its new home. */
+int tk_announce(const struct tk_step *st, char *msg, size_t len);
+
+/*
+ * Start a service step cold, detached in its own session, its output
+ * appended to its logfile; its pid goes to RUNDIR/orthros-protected-RSC.pid
+ * (the agent's pid file).  0 started, 1 already running, < 0 -errno.
+ */
+int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
+		     char *msg, size_t len);
+/* Record @pid as the step's leader (after a warm restore). */
+int tk_service_adopt(const struct tk_step *st, const char *rundir, pid_t pid);
+/* Wait until every port of the step accepts on loopback.  0, or -ETIMEDOUT/-ESRCH. */
+int tk_service_wait(const struct tk_step *st, pid_t pid, int timeout_ms);
+
+/* Parse mount options into MS_* flags and the rest for the filesystem. */
+int tk_mount_options(const char *opts, unsigned long *flags, char *data, size_t len);
+
+#endif /* ORTHROS_TAKEOVER_H */

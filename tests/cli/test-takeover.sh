@@ -1,0 +1,109 @@
+#!/bin/sh
+# orthrosctl takeover (TAP): the plan it reads from a CIB made fresh from
+# the lab's own config/orthros.crm (so the early takeover and the
+# configuration cannot drift apart), and what it refuses.  The steps
+# themselves run in the lab's partitions (tests/e2e).
+set -u
+: "${ORTHROSCTL:?ORTHROSCTL must point to the built orthrosctl}"
+: "${SRCDIR:?SRCDIR must point to the source tree}"
+
+n=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+check() {	# NAME EXPECTED-RC PATTERN -- COMMAND...
+	name=$1 want=$2 pat=$3
+	shift 4
+	"$@" >"$tmp/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq "$want" ] && grep -qE -- "$pat" "$tmp/out"; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $rc (wanted $want), output:" "$(cat "$tmp/out")"
+	fi
+}
+
+# The CIB Pacemaker would hold: crmsh writes it offline, without agents
+# installed (-F: the agents' metadata is not there to check against).
+cib=$tmp/cib.xml
+cibadmin --empty >"$cib" || { echo "Bail out! cibadmin --empty failed"; exit 1; }
+printf 'node 1: orthros-a\nnode 2: orthros-b\n' >"$tmp/nodes.crm"
+if ! CIB_file=$cib crm -F configure load update "$tmp/nodes.crm" >"$tmp/crm.log" 2>&1 ||
+   ! CIB_file=$cib crm -F configure load update "$SRCDIR/config/orthros.crm" >>"$tmp/crm.log" 2>&1; then
+	echo "Bail out! crm could not load config/orthros.crm offline: $(tail -3 "$tmp/crm.log")"
+	exit 1
+fi
+
+T() { "$ORTHROSCTL" takeover "$@"; }
+check "the lab's CIB plans the disk, the address, then the service" 0 \
+	'^  service  demo-service: /usr/libexec/orthros/demo-service' -- \
+	T --dry-run --cib "$cib" --node orthros-b
+if grep -q '^early takeover plan for orthros-b (peer orthros-a): 3 steps' "$tmp/out" &&
+   [ "$(sed -n 2p "$tmp/out" | awk '{print $1, $2}')" = "mount data-fs:" ] &&
+   [ "$(sed -n 3p "$tmp/out" | awk '{print $1, $2, $3}')" = "address service-ip: 192.0.2.100/24" ] &&
+   ! grep -q 'left to Pacemaker' "$tmp/out"; then
+	ok "the plan is in phase order with nothing left out"
+else
+	not_ok "the plan is in phase order with nothing left out" "$(cat "$tmp/out")"
+fi
+check "the other identity's peer is orthros-b" 0 '\(peer orthros-b\): 3 steps' -- \
+	T --dry-run --cib "$cib" --node orthros-a
+
+cp "$cib" "$tmp/old.xml"
+touch -d '10 minutes ago' "$tmp/old.xml"
+check "a stale copy is refused (no early takeover)" 3 's old \(limit 60 s\)' -- \
+	T --dry-run --cib "$tmp/old.xml" --node orthros-b --max-age 60
+check "--max-age 0 takes a copy of any age" 0 '3 steps' -- \
+	T --dry-run --cib "$tmp/old.xml" --node orthros-b --max-age 0
+check "a missing copy means no early takeover" 3 'No such file' -- \
+	T --dry-run --cib "$tmp/none.xml" --node orthros-b
+
+head -c 2000 "$cib" >"$tmp/cut.xml"
+check "a copy cut short is refused as not a CIB" 1 'no plan from .*not well-formed' -- \
+	T --dry-run --cib "$tmp/cut.xml" --node orthros-b
+
+CIB_file=$tmp/standby.xml
+cp "$cib" "$CIB_file"
+CIB_file=$tmp/standby.xml crm_attribute -N orthros-b -n standby -v on -l forever >/dev/null 2>&1
+check "a node in standby takes nothing over" 3 'standby' -- \
+	T --dry-run --cib "$tmp/standby.xml" --node orthros-b
+
+cp "$cib" "$tmp/maint.xml"
+CIB_file=$tmp/maint.xml crm_attribute -t crm_config -n maintenance-mode -v true >/dev/null 2>&1
+check "a cluster in maintenance mode takes nothing over" 3 'maintenance mode' -- \
+	T --dry-run --cib "$tmp/maint.xml" --node orthros-b
+
+cp "$cib" "$tmp/stopped.xml"
+CIB_file=$tmp/stopped.xml crm_resource -r demo-service --meta -p target-role -v Stopped >/dev/null 2>&1
+check "a service meant to be stopped is not started" 0 'left to Pacemaker: demo-service: target-role Stopped' -- \
+	T --dry-run --cib "$tmp/stopped.xml" --node orthros-b
+
+cp "$cib" "$tmp/ban.xml"
+CIB_file=$tmp/ban.xml crm_resource -r data-fs --ban -N orthros-b >/dev/null 2>&1
+check "a ban keeps the disk, and so the service, to Pacemaker" 0 'location constraint.*not started early' -- \
+	T --dry-run --cib "$tmp/ban.xml" --node orthros-b
+
+check "a node the CIB does not list has no plan" 3 'orthros-c is not a node of this cluster' -- \
+	T --dry-run --cib "$cib" --node orthros-c
+
+# Without the controller's word that the peer is dead, nothing is done.
+# The peer is renamed so that no controller (a lab may be up on this
+# host) can know it: the answer is an error or a no, never a yes.
+sed 's/orthros-a/takeover-test-peer/g' "$cib" >"$tmp/nopeer.xml"
+check "the controller cannot vouch for the peer: nothing done, Pacemaker's turn" 1 \
+	'leaving the takeover to Pacemaker' -- T --cib "$tmp/nopeer.xml" --node orthros-b --max-age 0
+if grep -q '^takeover +' "$tmp/out"; then
+	not_ok "no step ran without the controller" "$(cat "$tmp/out")"
+else
+	ok "no step ran without the controller"
+fi
+
+check "a bad --max-age is a usage error" 2 'max-age' -- T --max-age soon
+check "arguments are refused" 2 'no arguments' -- T extra
+check "--help describes the command" 0 'early takeover' -- T --help
+
+echo "1..$n"
+exit $fail

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The early takeover's plan, read from CIBs: the lab's own configuration
+ * (tests/unit/data/cib-lab.xml, made from config/orthros.crm; the CLI test
+ * makes a fresh one so the two cannot drift) and variants of it that must
+ * each keep the early takeover from doing what Pacemaker would not.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <cmocka.h>
+
+#include "takeover-plan.h"
+#include "takeover.h"
+
+static char *lab_cib(void)
+{
+	FILE *f = fopen(SRCDIR "/tests/unit/data/cib-lab.xml", "re");
+	char *buf = malloc(1 << 16);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	n = fread(buf, 1, (1 << 16) - 1, f);
+	fclose(f);
+	assert_true(n > 1000);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The lab CIB with @old (which must be in it) replaced by @new. */
+static char *variant(const char *old, const char *new)
+{
+	char *cib = lab_cib(), *at = strstr(cib, old), *out;
+	size_t pre, ol = strlen(old), nl = strlen(new), total;
+
+	assert_non_null(at);
+	pre = (size_t)(at - cib);
+	total = strlen(cib) - ol + nl;
+	out = malloc(total + 1);
+	assert_non_null(out);
+	memcpy(out, cib, pre);
+	memcpy(out + pre, new, nl);
+	strcpy(out + pre + nl, at + ol);
+	free(cib);
+	return out;
+}
+
+static int plan(const char *cib, const char *self, struct tk_plan *p, char *why)
+{
+	return tk_plan_from_cib(cib, strlen(cib), self, p, why, 256);
+}
+
+static void test_lab_plan(void **state)
+{
+	char *cib = lab_cib(), why[256];
+	struct tk_plan p;
+
+	(void)state;
+	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+	assert_string_equal(p.peer, "orthros-a");
+	assert_string_equal(p.left, "");
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.step[0].kind, TK_MOUNT);
+	assert_string_equal(p.step[0].rsc, "data-fs");
+	assert_string_equal(p.step[0].u.mount.device, "/dev/vda");
+	assert_string_equal(p.step[0].u.mount.directory, "/srv/orthros");
+	assert_string_equal(p.step[0].u.mount.fstype, "ext4");
+	assert_string_equal(p.step[0].u.mount.options, "noatime");
+	assert_int_equal(p.step[1].kind, TK_ADDRESS);
+	assert_string_equal(p.step[1].u.addr.ip, "192.0.2.100");
+	assert_string_equal(p.step[1].u.addr.nic, "eth0");
+	assert_int_equal(p.step[1].u.addr.prefix, 24);
+	assert_int_equal(p.step[2].kind, TK_SERVICE);
+	assert_string_equal(p.step[2].rsc, "demo-service");
+	assert_string_equal(p.step[2].u.svc.ports, "7000");
+	assert_string_equal(p.step[2].u.svc.logfile, "/run/orthros-demo.log");
+	assert_string_equal(p.step[2].u.svc.region, "auto");
+	assert_string_equal(p.step[2].u.svc.group, "");
+	assert_non_null(strstr(p.step[2].u.svc.command, "--port 7000"));
+
+	/* The other identity sees the mirror image. */
+	assert_int_equal(plan(cib, "orthros-a", &p, why), 0);
+	assert_string_equal(p.peer, "orthros-b");
+	assert_int_equal(p.n, 3);
+	free(cib);
+}
+
+static void expect_refused(const char *old, const char *new, int rc, const char *why_has)
+{
+	char *cib = variant(old, new), why[256];
+	struct tk_plan p;
+
+	assert_int_equal(plan(cib, "orthros-b", &p, why), rc);
+	assert_int_equal(p.n, 0);
+	assert_non_null(strstr(why, why_has));
+	free(cib);
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	expect_refused("<node id=\"2\" uname=\"orthros-b\"/>",
+		       "<node id=\"2\" uname=\"orthros-b\"><instance_attributes id=\"s\">"
+		       "<nvpair id=\"s1\" name=\"standby\" value=\"on\"/></instance_attributes></node>",
+		       -EPERM, "standby");
+	expect_refused("<nvpair name=\"stonith-enabled\"",
+		       "<nvpair id=\"mm\" name=\"maintenance-mode\" value=\"true\"/>"
+		       "<nvpair name=\"stonith-enabled\"", -EPERM, "maintenance");
+	expect_refused("<node id=\"2\" uname=\"orthros-b\"/>",
+		       "<node id=\"2\" uname=\"orthros-b\"/><node id=\"3\" uname=\"orthros-c\"/>",
+		       -EPERM, "more than two");
+	expect_refused("<node id=\"1\" uname=\"orthros-a\"/>", "", -EPERM, "no peer");
+	expect_refused("type=\"partition\"", "type=\"Dummy\"", -ENOENT, "partition");
+	expect_refused("name=\"promotable\" value=\"true\"", "name=\"promotable\" value=\"false\"",
+		       -ENOENT, "partition");
+	expect_refused("<configuration>", "<configuratio>", -EINVAL, "");
+}
+
+static void test_not_xml(void **state)
+{
+	char *cib = lab_cib(), why[256];
+	struct tk_plan p;
+
+	(void)state;
+	/* A copy cut short (a full disk, a crash mid-write) is refused. */
+	assert_int_equal(tk_plan_from_cib(cib, strlen(cib) / 2, "orthros-b", &p, why, sizeof(why)),
+			 -EINVAL);
+	assert_int_equal(tk_plan_from_cib("", 0, "orthros-b", &p, why, sizeof(why)), -EINVAL);
+	assert_int_equal(plan("<cib/>", "orthros-b", &p, why), -EINVAL);
+	assert_int_equal(plan(cib, "", &p, why), -EINVAL);
+	free(cib);
+}
+
+/* The plan of a variant: @steps steps, the last a service or not. */
+static void expect_plan(const char *old, const char *new, unsigned int steps, bool service,
+			const char *left)
+{
+	char *cib = variant(old, new), why[256];
+	struct tk_plan p;
+
+	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+	assert_int_equal(p.n, steps);
+	assert_int_equal(steps && p.step[steps - 1].kind == TK_SERVICE, service);
+	assert_non_null(strstr(p.left, left));
+	free(cib);
+}
+
+static void test_left_to_pacemaker(void **state)
+{
+	(void)state;
+	/* Meant to be stopped: not started. */
+	expect_plan("<primitive id=\"demo-service\" class=\"ocf\" provider=\"orthros\" type=\"protected\">",
+		    "<primitive id=\"demo-service\" class=\"ocf\" provider=\"orthros\" type=\"protected\">"
+		    "<meta_attributes id=\"m\"><nvpair id=\"m1\" name=\"target-role\" value=\"Stopped\"/>"
+		    "</meta_attributes>", 2, false, "demo-service: target-role Stopped");
+	/* Unmanaged: Pacemaker would not touch it either. */
+	expect_plan("<primitive id=\"data-fs\" class=\"ocf\" provider=\"heartbeat\" type=\"Filesystem\">",
+		    "<primitive id=\"data-fs\" class=\"ocf\" provider=\"heartbeat\" type=\"Filesystem\">"
+		    "<meta_attributes id=\"m\"><nvpair id=\"m1\" name=\"is-managed\" value=\"false\"/>"
+		    "</meta_attributes>", 1, false, "data-fs: unmanaged");
+	/* An agent of a kind not done early: the service may need it, so it waits. */
+	expect_plan("type=\"IPaddr2\"", "type=\"IPsrcaddr\"", 1, false,
+		    "demo-service: not started early");
+	/* IPaddr2 left to guess its nic: so is the address, and the service. */
+	expect_plan("<nvpair name=\"nic\" value=\"eth0\" id=\"service-ip-instance_attributes-nic\"/>",
+		    "", 1, false, "service-ip: ip, nic and cidr_netmask are needed");
+	expect_plan("name=\"cidr_netmask\" value=\"24\"", "name=\"cidr_netmask\" value=\"33\"", 1,
+		    false, "cidr_netmask");
+	/* Banned from this node by the operator. */
+	expect_plan("</constraints>",
+		    "<rsc_location id=\"cli-ban\" rsc=\"data-fs\" node=\"orthros-b\" score=\"-INFINITY\"/>"
+		    "</constraints>", 1, false, "location constraint");
+	/* A ban on the other node is none of ours. */
+	expect_plan("</constraints>",
+		    "<rsc_location id=\"cli-ban\" rsc=\"data-fs\" node=\"orthros-a\" score=\"-INFINITY\"/>"
+		    "</constraints>", 3, true, "");
+	/* A service command that is not an absolute path is not run from here. */
+	expect_plan("value=\"/usr/libexec/orthros/demo-service", "value=\"demo-service", 2,
+		    false, "absolute path");
+	/*
+	 * The address kept with the Active only by a finite score: Pacemaker
+	 * places it, and the service that must be with it waits for that.
+	 */
+	expect_plan("id=\"ip-with-active\" score=\"INFINITY\"", "id=\"ip-with-active\" score=\"500\"",
+		    1, false, "demo-service: needs service-ip");
+}
+
+static void test_transitive_and_groups(void **state)
+{
+	char *cib, why[256];
+	struct tk_plan p;
+
+	(void)state;
+	/* The disk and the address as a group, address first: a group is
+	 * taken member by member, and phases still put the disk first. */
+	cib = variant("<primitive id=\"data-fs\"",
+		      "<group id=\"g\"><primitive id=\"ip2\" class=\"ocf\" provider=\"heartbeat\" "
+		      "type=\"IPaddr2\"><instance_attributes id=\"i\">"
+		      "<nvpair id=\"i1\" name=\"ip\" value=\"10.1.2.3\"/>"
+		      "<nvpair id=\"i2\" name=\"nic\" value=\"eth1\"/>"
+		      "<nvpair id=\"i3\" name=\"cidr_netmask\" value=\"8\"/>"
+		      "</instance_attributes></primitive></group><primitive id=\"data-fs\"");
+	char *with = strstr(cib, "</constraints>");
+
+	assert_non_null(with);
+	size_t pre = (size_t)(with - cib);
+	const char *extra = "<rsc_colocation id=\"g-with\" score=\"INFINITY\" rsc=\"g\" "
+			    "with-rsc=\"partition-clone\" with-rsc-role=\"Promoted\"/>";
+	char *full = malloc(strlen(cib) + strlen(extra) + 1);
+
+	assert_non_null(full);
+	memcpy(full, cib, pre);
+	strcpy(full + pre, extra);
+	strcat(full, with);
+	assert_int_equal(plan(full, "orthros-b", &p, why), 0);
+	assert_int_equal(p.n, 4);
+	assert_int_equal(p.step[0].kind, TK_MOUNT);
+	assert_int_equal(p.step[1].kind, TK_ADDRESS);
+	assert_int_equal(p.step[2].kind, TK_ADDRESS);
+	assert_int_equal(p.step[3].kind, TK_SERVICE);
+	assert_true(!strcmp(p.step[1].rsc, "ip2") || !strcmp(p.step[2].rsc, "ip2"));
+	free(full);
+	free(cib);
+}
+
+static void test_overlong_values(void **state)
+{
+	char big[600], *cib, why[256];
+	struct tk_plan p;
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	big[0] = '/';
+	big[sizeof(big) - 1] = '\0';
+	char val[700];
+
+	snprintf(val, sizeof(val), "name=\"directory\" value=\"%s\"", big);
+	cib = variant("name=\"directory\" value=\"/srv/orthros\"", val);
+	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+	/* Too long to hold: left out, never truncated into another path. */
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.step[0].kind, TK_ADDRESS);
+	assert_non_null(strstr(p.left, "data-fs"));
+	free(cib);
+}
+
+static void test_mount_options(void **state)
+{
+	unsigned long flags;
+	char data[64];
+
+	(void)state;
+	assert_int_equal(tk_mount_options("noatime", &flags, data, sizeof(data)), 0);
+	assert_int_equal(flags, MS_NOATIME);
+	assert_string_equal(data, "");
+	assert_int_equal(tk_mount_options("ro,nosuid,data=ordered,errors=remount-ro,rw", &flags,
+					  data, sizeof(data)), 0);
+	assert_int_equal(flags, MS_NOSUID);
+	assert_string_equal(data, "data=ordered,errors=remount-ro");
+	assert_int_equal(tk_mount_options("", &flags, data, sizeof(data)), 0);
+	assert_int_equal(flags, 0);
+	assert_int_equal(tk_mount_options(NULL, &flags, data, sizeof(data)), 0);
+	/* Options mount(8) acts on itself cannot be handed to mount(2). */
+	assert_int_equal(tk_mount_options("noatime,loop", &flags, data, sizeof(data)), -EOPNOTSUPP);
+	assert_int_equal(tk_mount_options("bind", &flags, data, sizeof(data)), -EOPNOTSUPP);
+	assert_int_equal(tk_mount_options("nofail", &flags, data, sizeof(data)), -EOPNOTSUPP);
+	/* Filesystem data that does not fit is an error, not a cut. */
+	assert_int_equal(tk_mount_options("commit=60,data=journal", &flags, data, 12), -E2BIG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lab_plan),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_not_xml),
+		cmocka_unit_test(test_left_to_pacemaker),
+		cmocka_unit_test(test_transitive_and_groups),
+		cmocka_unit_test(test_overlong_values),
+		cmocka_unit_test(test_mount_options),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
