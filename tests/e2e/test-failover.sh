@@ -6,7 +6,10 @@
 #   2. 5 consecutive kernel panics, generation 1 -> 6: after each the service
 #      answers from the new Active, every acknowledged record is on the data
 #      disk, and the next BackupOS (the dead identity) joins the cluster
+#      and the early takeover has the service answering before Pacemaker
+#      asks for the fence
 #   3. a hang (vCPUs stopped, no panic) fails over through HEARTBEAT_LOST
+#      and fencing, with no early takeover
 #   4. the BackupOS dies instead: the Active keeps serving, a new BackupOS
 #      with the dead one's identity joins
 #   5. throughout, a watcher polling both partitions never sees two Active
@@ -175,6 +178,17 @@ while [ $g -le "$CRASHES" ]; do
 		ans=$(ms_of "service answering from" "$D/crash-$g.log")
 		fen=$(ms_of "fenced" "$D/crash-$g.log")
 		ok "panic $g: generation $((g + 1)) took over (fenced +${fen}ms, service answering +${ans}ms), $(sed -n 's/.*records: //p' "$D/crash-$g.log"), generation $((g + 2)) joined as Backup$(sed -n 's/.*lab: outage after the takeover: /; outage after the takeover: /p' "$D/crash-$g.log")"
+		# The early takeover: the service answers from the Backup before
+		# Pacemaker (after corosync's membership wait) even asks for a fence.
+		early=$(ms_of "early takeover: demo-service answering" "$D/crash-$g.log")
+		req=$(ms_of "fence_orthros: fencing .* requested" "$D/crash-$g.log")
+		if [ -n "$early" ] && [ -n "$req" ] && [ "$ans" -lt "$req" ]; then
+			ok "panic $g: early takeover answered at +${early}ms, before the fence request (+${req}ms)"
+		else
+			not_ok "panic $g: the early takeover answers before the fence request" \
+				"early '$early' answering '$ans' fence request '$req'" \
+				"$(grep -E 'early takeover|fence_orthros|answering' "$D/crash-$g.log")"
+		fi
 	else
 		not_ok "panic $g: generation $((g + 1)) takes over and generation $((g + 2)) joins" \
 			"$(tail -40 "$D/crash-$g.log")" "$(diagnose)"
@@ -187,7 +201,8 @@ last=$((g > CRASHES ? CRASHES + 1 : 0))
 # 3. a hang
 if [ $last -gt 0 ]; then
 	if "$LAB" hang >"$D/hang.log" 2>&1 && check_pair $((last + 1)) $((last + 2)) &&
-	   grep -q "heartbeat lost" "$D/hang.log"; then
+	   grep -q "heartbeat lost" "$D/hang.log" && ! grep -q "early takeover" "$D/hang.log"; then
+		# No notice, no certainty: nothing early, corosync and the fence decide.
 		ok "a hang of generation $last fails over through HEARTBEAT_LOST and fencing (heartbeat lost +$(ms_of "heartbeat lost" "$D/hang.log")ms, service answering +$(ms_of "service answering from" "$D/hang.log")ms)"
 		last=$((last + 1))
 	else
