@@ -7,13 +7,9 @@ set -u
 : "${ORTHROSCTL:?ORTHROSCTL must point to the built orthrosctl}"
 : "${SRCDIR:?SRCDIR must point to the source tree}"
 
-n=0
-fail=0
+. "$SRCDIR/tests/lib/tap.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 check() {	# NAME EXPECTED-RC PATTERN -- COMMAND...
 	name=$1 want=$2 pat=$3
 	shift 4
@@ -29,12 +25,11 @@ check() {	# NAME EXPECTED-RC PATTERN -- COMMAND...
 # The CIB Pacemaker would hold: crmsh writes it offline, without agents
 # installed (-F: the agents' metadata is not there to check against).
 cib=$tmp/cib.xml
-cibadmin --empty >"$cib" || { echo "Bail out! cibadmin --empty failed"; exit 1; }
+cibadmin --empty >"$cib" || bail "cibadmin --empty failed"
 printf 'node 1: orthros-a\nnode 2: orthros-b\n' >"$tmp/nodes.crm"
 if ! CIB_file=$cib crm -F configure load update "$tmp/nodes.crm" >"$tmp/crm.log" 2>&1 ||
    ! CIB_file=$cib crm -F configure load update "$SRCDIR/config/orthros.crm" >>"$tmp/crm.log" 2>&1; then
-	echo "Bail out! crm could not load config/orthros.crm offline: $(tail -3 "$tmp/crm.log")"
-	exit 1
+	bail "crm could not load config/orthros.crm offline: $(tail -3 "$tmp/crm.log")"
 fi
 
 T() { "$ORTHROSCTL" takeover "$@"; }
