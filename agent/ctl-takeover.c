@@ -149,7 +149,7 @@ static void note(const char *fmt, const char *a, long long ms)
 /* A service: warm from its group if it has one, else cold.  0 answering. */
 static int run_service(const struct tk_step *s, const char *rundir)
 {
-	char msg[512], how[48] = "cold start";
+	char msg[512], how[48] = "cold start", agent_how[48] = "cold";
 	pid_t pid = 0;
 	uint64_t seq;
 	int rc = 1;
@@ -158,12 +158,15 @@ static int run_service(const struct tk_step *s, const char *rundir)
 		rc = ctl_ckpt_restore(s->u.svc.region, s->u.svc.group, NULL, &pid, &seq);
 		if (rc == 0) {
 			snprintf(how, sizeof(how), "warm from set %" PRIu64, seq);
+			snprintf(agent_how, sizeof(agent_how), "warm:%" PRIu64, seq);
 			if (tk_service_adopt(s, rundir, pid))
 				fprintf(stderr, "orthrosctl: takeover: %s: cannot record pid %d\n",
 					s->rsc, (int)pid);
 		} else {
 			snprintf(how, sizeof(how), rc == EXIT_NO ? "cold start" :
 				 "cold start after a failed restore");
+			if (rc != EXIT_NO)
+				strcpy(agent_how, "cold-after-failed-restore");
 		}
 	}
 	if (rc) {
@@ -178,6 +181,8 @@ static int run_service(const struct tk_step *s, const char *rundir)
 		step_log(msg);
 		return 1;
 	}
+	if (tk_service_record(s, rundir, "/run/orthros/protected", pid, agent_how))
+		fprintf(stderr, "orthrosctl: takeover: %s: cannot record how it started\n", s->rsc);
 	snprintf(msg, sizeof(msg), "%s: answering (%s)", s->rsc, how);
 	step_log(msg);
 	snprintf(msg, sizeof(msg), "answering (%s)", how);

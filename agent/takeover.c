@@ -262,6 +262,22 @@ int tk_announce(const struct tk_step *st, char *msg, size_t len)
 		   st->u.addr.nic);
 }
 
+static int write_text(const char *path, const char *text)
+{
+	char tmp[TK_PATH_MAX + 16];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	if (fclose(f) || rename(tmp, path))
+		return -errno;
+	return 0;
+}
+
 static int pidfile_path(const struct tk_step *st, const char *rundir, char *out, size_t len)
 {
 	int n = snprintf(out, len, "%s/orthros-protected-%s.pid", rundir, st->rsc);
@@ -282,21 +298,6 @@ static pid_t running_pid(const char *path)
 	return (pid_t)p;
 }
 
-static int write_pid(const char *path, pid_t pid)
-{
-	char tmp[TK_PATH_MAX + 8];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "%d\n", (int)pid);
-	if (fclose(f) || rename(tmp, path))
-		return -errno;
-	return 0;
-}
-
 int tk_service_adopt(const struct tk_step *st, const char *rundir, pid_t pid)
 {
 	char path[TK_PATH_MAX];
@@ -306,7 +307,32 @@ int tk_service_adopt(const struct tk_step *st, const char *rundir, pid_t pid)
 		return rc;
 	if (mkdir(rundir, 0755) && errno != EEXIST)
 		return -errno;
-	return write_pid(path, pid);
+	char line[32];
+
+	snprintf(line, sizeof(line), "%d\n", (int)pid);
+	return write_text(path, line);
+}
+
+int tk_service_record(const struct tk_step *st, const char *rundir, const char *protect_dir,
+		      pid_t pid, const char *how)
+{
+	char path[TK_PATH_MAX + 8], line[64];
+	int rc = pidfile_path(st, rundir, path, sizeof(path) - 8);
+
+	if (rc)
+		return rc;
+	strcat(path, ".how");
+	snprintf(line, sizeof(line), "%s\n", how);
+	rc = write_text(path, line);
+	if (rc || !st->u.svc.group[0])
+		return rc;
+	if (mkdir(protect_dir, 0755) && errno != EEXIST)
+		return -errno;
+	if (snprintf(path, sizeof(path), "%s/%s.pid", protect_dir, st->u.svc.group) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	snprintf(line, sizeof(line), "%d\n", (int)pid);
+	return write_text(path, line);
 }
 
 int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
@@ -356,8 +382,12 @@ int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
 	*pid = p;
 	if (mkdir(rundir, 0755) && errno != EEXIST)
 		rc = -errno;
-	if (!rc)
-		rc = write_pid(path, p);
+	if (!rc) {
+		char line[32];
+
+		snprintf(line, sizeof(line), "%d\n", (int)p);
+		rc = write_text(path, line);
+	}
 	if (rc)
 		return say(msg, len, rc, "%s: started (pid %d) but %s: %s", st->rsc, (int)p, path,
 			   strerror(-rc));

@@ -32,6 +32,14 @@ int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
 		     char *msg, size_t len);
 /* Record @pid as the step's leader (after a warm restore). */
 int tk_service_adopt(const struct tk_step *st, const char *rundir, pid_t pid);
+/*
+ * What ocf:orthros:protected's start does after its own start: the
+ * group's pid file for the checkpointer (under @protect_dir) at once, and
+ * @how ("cold", "warm:SEQ", as the agent's attribute says it) for the
+ * agent's start to publish when it finds the service running.
+ */
+int tk_service_record(const struct tk_step *st, const char *rundir, const char *protect_dir,
+		      pid_t pid, const char *how);
 /* Wait until every port of the step accepts on loopback.  0, or -ETIMEDOUT/-ESRCH. */
 int tk_service_wait(const struct tk_step *st, pid_t pid, int timeout_ms);
 

@@ -16,7 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "takeover-plan.h"
@@ -278,6 +282,80 @@ static void test_mount_options(void **state)
 	assert_int_equal(tk_mount_options("commit=60,data=journal", &flags, data, 12), -E2BIG);
 }
 
+static void slurp(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* A service step started the way the agent starts it, and its records. */
+static void test_service_steps(void **state)
+{
+	char dir[] = "/tmp/tk-test.XXXXXX", rundir[64], prot[64], path[160], buf[64], msg[256];
+	struct tk_step st = { .kind = TK_SERVICE, .rsc = "svc" };
+	pid_t pid = 0, again = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(rundir, sizeof(rundir), "%s/run", dir);
+	snprintf(prot, sizeof(prot), "%s/protected", dir);
+	strcpy(st.u.svc.command, "/bin/sleep   30");
+	snprintf(st.u.svc.logfile, sizeof(st.u.svc.logfile), "%s/log", dir);
+	strcpy(st.u.svc.group, "grp");
+
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), 0);
+	assert_true(pid > 0);
+	assert_int_equal(tk_service_wait(&st, pid, 5000), 0);	/* no ports: alive is up */
+	snprintf(path, sizeof(path), "%s/orthros-protected-svc.pid", rundir);
+	slurp(path, buf, sizeof(buf));
+	assert_int_equal(atoi(buf), pid);
+	/* What ocf:orthros:protected's start then finds: running, nothing to do. */
+	assert_int_equal(tk_service_start(&st, rundir, &again, msg, sizeof(msg)), 1);
+	assert_int_equal(again, pid);
+	assert_non_null(strstr(msg, "already running"));
+
+	assert_int_equal(tk_service_record(&st, rundir, prot, pid, "warm:7"), 0);
+	snprintf(path, sizeof(path), "%s/orthros-protected-svc.pid.how", rundir);
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "warm:7\n");
+	snprintf(path, sizeof(path), "%s/grp.pid", prot);
+	slurp(path, buf, sizeof(buf));
+	assert_int_equal(atoi(buf), pid);
+
+	/* A leader that dies is seen as gone, not waited for. */
+	siginfo_t si;
+
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);	/* a zombie now */
+	assert_int_equal(tk_service_wait(&st, pid, 5000), -ESRCH);
+
+	/* A command that exits at once: gone, not up. */
+	strcpy(st.u.svc.command, "/bin/false");
+	strcpy(st.u.svc.ports, "1");
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), 0);
+	assert_int_equal(tk_service_wait(&st, pid, 5000), -ESRCH);
+	/* A port that nobody listens on is not up either. */
+	strcpy(st.u.svc.command, "/bin/sleep 30");
+	strcpy(st.u.svc.ports, "1");
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), 0);
+	assert_int_equal(tk_service_wait(&st, pid, 200), -ETIMEDOUT);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* Relative commands are not run: the agent's PATH is not ours. */
+	strcpy(st.u.svc.command, "sleep 30");
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), -EINVAL);
+
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_transitive_and_groups),
 		cmocka_unit_test(test_overlong_values),
 		cmocka_unit_test(test_mount_options),
+		cmocka_unit_test(test_service_steps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
