@@ -11,7 +11,8 @@
 #
 # Orthros also runs the early takeover at the notice (orthrosctl takeover:
 # disk, address and service while corosync re-forms its membership); in
-# the baseline it finds the peer not stopped and leaves all to Pacemaker.
+# the baseline the controller answers it no (notices off: nothing acts on a
+# notice, though QEMU itself stops a panicked guest) and Pacemaker does all.
 # Both start the service cold (warm restore is issue 5).  Trials alternate
 # the order of the two modes so that drift on this noisy machine hits both.
 # Each trial waits for the next BackupOS to join before the next failure.

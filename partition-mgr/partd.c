@@ -461,9 +461,18 @@ int partd_command(struct partd *d, const char *caller, const char *line,
 			put(&o, "error: no partition %s\n", argv[1]);
 			return -ENOENT;
 		}
+		/*
+		 * --no-ack: the early takeover asks, on a notice; with notices
+		 * off (the baseline) nothing acts on one, so the answer is no
+		 * even for a guest QEMU itself stopped at its panic.
+		 */
+		if (argc == 3 && d->opt.ignore_notices) {
+			put(&o, "no early takeover: notices off\n");
+			return -EAGAIN;
+		}
 		rc = cmd_dead(d, target, &o);
-		/* --no-ack: the early takeover asks; only the fence agent's
-		 * answer stands for the cluster's fence (boot-backup waits on it). */
+		/* Only the fence agent's answer stands for the cluster's fence
+		 * (boot-backup waits on it). */
 		if (!rc && caller && argc == 2)
 			target->fence_acked = true;
 	} else if (!strcmp(cmd, "fence") && argc >= 2) {

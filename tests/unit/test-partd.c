@@ -422,7 +422,10 @@ static void with_notices_off_a_panic_waits_for_fencing(void **state)
 	assert_int_equal(cmd(c, "orthros-b", "fence orthros-a"), 0);
 	assert_int_equal(fake.nfrozen, 1);
 	assert_int_equal(cmd(c, "orthros-b", "dead orthros-a"), 0);
+	/* Stopped, but by the fence: the early takeover (on a notice) is off too. */
+	assert_int_equal(cmd(c, "orthros-b", "dead orthros-a --no-ack"), -EAGAIN);
 	assert_int_equal(cmd(c, NULL, "notices on"), 0);
+	assert_int_equal(cmd(c, "orthros-b", "dead orthros-a --no-ack"), 0);
 	assert_int_equal(cmd(c, NULL, "notices maybe"), -EINVAL);
 }
 
