@@ -66,9 +66,20 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Relative to the takeover's start, and on this partition's wall clock,
+ * which is the clock its corosync logs in: the bench sets the service's
+ * answer against the membership with no clock between partitions.
+ */
 static void step_log(const char *msg)
 {
-	printf("takeover +%lld ms: %s\n", mono_ms() - t0, msg);
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	printf("takeover +%lld ms (%02d:%02d:%02d.%03ld): %s\n", mono_ms() - t0, tm.tm_hour,
+	       tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, msg);
 	fflush(stdout);
 }
 

@@ -463,7 +463,7 @@ int main(int argc, char **argv)
 	qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
 	qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_TRUE);
 	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", prio);
-	qb_log_format_set(QB_LOG_STDERR, "%t %p orthrosd: %b");
+	qb_log_format_set(QB_LOG_STDERR, "%T %p orthrosd: %b");
 
 	g.loop = qb_loop_create();
 	if (!g.loop) {
