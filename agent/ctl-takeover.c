@@ -35,7 +35,7 @@
 
 static const char takeover_usage[] =
 	"Usage: orthrosctl takeover [--cib FILE] [--max-age SECS] [--node NAME]\n"
-	"                           [--rundir DIR] [--dry-run]\n"
+	"                           [--rundir DIR] [--dry-run] [--standby]\n"
 	"\n"
 	"The early takeover of a BackupOS whose Active has died (orthrosd runs it at\n"
 	"the PANIC notice).  Reads the plan from FILE, a copy of the CIB the partition\n"
@@ -49,7 +49,10 @@ static const char takeover_usage[] =
 	"\n"
 	"Nothing is done unless the controller answers that the peer node is dead\n"
 	"(it stops a partition at its PANIC notice); Pacemaker then finds each step\n"
-	"done.  --dry-run prints the plan only.  NAME is this node (default the host\n"
+	"done.  --dry-run prints the plan only.  --standby (orthrosd keeps one\n"
+	"started while the partition is the BackupOS, so that no exec stands\n"
+	"between the notice and the takeover) waits for a line \"go\" on standard\n"
+	"input first, and exits 3 without acting at end-of-file.  NAME is this node (default the host\n"
 	"name); DIR is where the protected agent keeps pid files (default\n"
 	"/run/resource-agents).\n"
 	"\n"
@@ -201,6 +204,44 @@ static int run_service(const struct tk_step *s, const char *rundir)
 	return 0;
 }
 
+/*
+ * Before the wait: take the page faults and lazy bindings of the parse
+ * now, on an idle vCPU, not after the notice.  The plan itself is made
+ * again at "go", from the copy as it is then.
+ */
+static void warm_up(const char *cib, const char *node)
+{
+	struct tk_plan *plan = malloc(sizeof(*plan));
+	char why[256], *xml;
+	size_t len;
+
+	xml = plan && !access(cib, R_OK) ? read_cib(cib, 0, &len) : NULL;
+	if (xml)
+		tk_plan_from_cib(xml, len, node, plan, why, sizeof(why));
+	free(xml);
+	free(plan);
+}
+
+/* true at "go"; false at end-of-file or anything else (dismissed). */
+static bool wait_for_go(void)
+{
+	char buf[8];
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < sizeof(buf)) {
+		r = read(0, buf + n, sizeof(buf) - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(buf, '\n', n))
+			return n >= 3 && !memcmp(buf, "go\n", 3);
+	}
+	return false;
+}
+
 int ctl_takeover(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -209,12 +250,13 @@ int ctl_takeover(int argc, char **argv)
 		{ "node", required_argument, NULL, 'n' },
 		{ "rundir", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'd' },
+		{ "standby", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cib = "/run/orthros/cib.xml", *node = NULL, *rundir = "/run/resource-agents";
 	int max_age = 120, opt, rc, failed = 0;
-	bool dry = false;
+	bool dry = false, standby = false;
 	struct utsname u;
 	struct tk_plan *plan;
 	char why[256], msg[512], *xml;
@@ -238,6 +280,7 @@ int ctl_takeover(int argc, char **argv)
 		case 'n': node = optarg; break;
 		case 'r': rundir = optarg; break;
 		case 'd': dry = true; break;
+		case 's': standby = true; break;
 		case 'h': fputs(takeover_usage, stdout); return 0;
 		default: return ctl_usage_error("takeover: see 'orthrosctl takeover --help'");
 		}
@@ -248,6 +291,12 @@ int ctl_takeover(int argc, char **argv)
 		if (uname(&u))
 			return 1;
 		node = u.nodename;
+	}
+	if (standby) {
+		warm_up(cib, node);
+		if (!wait_for_go())
+			return EXIT_NO;
+		t0 = mono_ms();
 	}
 	xml = read_cib(cib, max_age, &len);
 	if (!xml)

@@ -38,6 +38,7 @@
 #include "conf.h"
 #include "diag.h"
 #include "hotplug.h"
+#include "takeover-proc.h"
 #include "link.h"
 #include "protect.h"
 
@@ -55,10 +56,12 @@ static const char usage[] =
 	"    orthros-heartbeat-age-ms (the stalest watched peer, as seen here,\n"
 	"    sampled every second) through attrd_updater, on a change and every\n"
 	"    60 s; not with --no-attributes;\n"
-	"  - at a peer's PANIC notice while this partition is the BackupOS, runs\n"
-	"    'PROGRAM takeover' (default orthrosctl, found in PATH; once per dead\n"
-	"    generation), the early takeover (orthrosctl(8)); its output goes to\n"
-	"    this log; not with --no-takeover;\n"
+	"  - while this partition is the BackupOS, keeps 'PROGRAM takeover\n"
+	"    --standby' (default orthrosctl, found in PATH) started and waiting,\n"
+	"    and at a peer's PANIC notice tells it to go (or, with no standby,\n"
+	"    runs 'PROGRAM takeover'; once per dead generation): the early\n"
+	"    takeover (orthrosctl(8)); its output goes to this log; not with\n"
+	"    --no-takeover;\n"
 	"  - with --config: checkpoints every protected group of FILE with CRIU\n"
 	"    into the store at PATH (default auto: the ivshmem-plain device),\n"
 	"    on FILE's checkpoint policy, while this partition is the Active (or\n"
@@ -85,11 +88,9 @@ static struct {
 	uint64_t retry_ns;		/* attrd not up yet: try again then */
 	bool warned;
 	struct protect *protect;	/* --config: checkpointing, or NULL */
-	const char *takeover;		/* the early takeover's program, or NULL */
-	pid_t takeover_pid;
-	uint32_t taken_gen;		/* the dead generation it last ran for */
+	struct tkp takeover;		/* the early takeover (prog NULL: off) */
 } g = {
-	.sysfs = "/sys", .uevent_fd = -1, .attributes = true, .takeover = "orthrosctl",
+	.sysfs = "/sys", .uevent_fd = -1, .attributes = true,
 	.attr = {
 		[A_GEN] = { .name = "orthros-generation" },
 		[A_ROLE] = { .name = "orthros-role" },
@@ -166,42 +167,47 @@ static int32_t on_uevent(int32_t fd, int32_t revents, void *data)
 }
 
 /*
- * The early takeover, in its own process: it blocks on the controller,
- * mounts and restores, none of which may hold up the uevents that online
- * the CPUs it runs on.  It decides for itself whether death is certain;
- * here only whether this partition is the one to take over.
+ * The early takeover runs in its own process (takeover-proc.c): it blocks
+ * on the controller, mounts and restores, none of which may hold up the
+ * uevents that online the CPUs it runs on.  It decides for itself whether
+ * death is certain; here only whether this partition is the one to take
+ * over.
  */
+static bool is_backup(void)
+{
+	struct orthros_info info;
+
+	return g.link && !orthros_link_info(g.link, &info) && info.role == ORTHROS_ROLE_BACKUP;
+}
+
 static void start_takeover(uint32_t dead_gen)
 {
-	posix_spawn_file_actions_t fa;
-	struct orthros_info info;
-	extern char **environ;
-	char prog[64], verb[] = "takeover";
-	char *argv[] = { prog, verb, NULL };
+	bool standby;
 	int rc;
 
-	if (!g.takeover || orthros_link_info(g.link, &info) || info.role != ORTHROS_ROLE_BACKUP)
+	if (!g.takeover.prog || !is_backup())
 		return;
-	if (g.takeover_pid > 0 || dead_gen == g.taken_gen) {
+	rc = tkp_fire(&g.takeover, dead_gen, &standby);
+	if (rc == -EALREADY)
 		qb_log(LOG_INFO, "early takeover already %s for generation %u",
-		       g.takeover_pid > 0 ? "running" : "done", dead_gen);
-		return;
-	}
-	snprintf(prog, sizeof(prog), "%s", g.takeover);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, 2, 1);
-	rc = posix_spawnp(&g.takeover_pid, g.takeover, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc) {
-		g.takeover_pid = 0;
+		       g.takeover.running ? "running" : "done", dead_gen);
+	else if (rc < 0)
 		qb_log(LOG_ERR, "cannot run %s takeover: %s; Pacemaker takes over alone",
-		       g.takeover, strerror(rc));
-		return;
-	}
-	g.taken_gen = dead_gen;
-	qb_log(LOG_NOTICE, "early takeover of generation %u started (pid %d)", dead_gen,
-	       (int)g.takeover_pid);
+		       g.takeover.prog, strerror(-rc));
+	else
+		qb_log(LOG_NOTICE, "early takeover of generation %u started (pid %d, %s)", dead_gen,
+		       rc, standby ? "the standby" : "no standby was ready: spawned");
+}
+
+static void takeover_tick(uint64_t now)
+{
+	int rc = tkp_tick(&g.takeover, is_backup(), now);
+
+	if (rc > 0)
+		qb_log(LOG_INFO, "standby takeover ready for a PANIC notice (pid %d)", rc);
+	else if (rc < 0)
+		qb_log(LOG_WARNING, "cannot start a standby takeover: %s; retrying in %llu s",
+		       strerror(-rc), (unsigned long long)(TKP_RETRY_NS / NS_PER_S));
 }
 
 static int32_t on_link(int32_t fd, int32_t revents, void *data)
@@ -271,18 +277,28 @@ static void publish_next(uint64_t now)
 
 static void takeover_reap(void)
 {
+	enum tkp_event ev;
 	int st;
 
-	if (g.takeover_pid <= 0 || waitpid(g.takeover_pid, &st, WNOHANG) != g.takeover_pid)
-		return;
-	g.takeover_pid = 0;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		qb_log(LOG_NOTICE, "early takeover done");
-	else if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
-		qb_log(LOG_NOTICE, "no early takeover here: Pacemaker takes over");
-	else
-		qb_log(LOG_WARNING, "early takeover stopped short (status %#x): Pacemaker does the rest",
-		       (unsigned int)st);
+	while ((ev = tkp_reap(&g.takeover, now_ns(), &st)) != TKP_NOTHING) {
+		switch (ev) {
+		case TKP_STANDBY_EXITED:
+			if (is_backup())
+				qb_log(LOG_WARNING, "the standby takeover ended unasked (status %#x); another in %llu s",
+				       (unsigned int)st, (unsigned long long)(TKP_RETRY_NS / NS_PER_S));
+			break;
+		case TKP_DONE:
+			qb_log(LOG_NOTICE, "early takeover done");
+			break;
+		case TKP_DECLINED:
+			qb_log(LOG_NOTICE, "no early takeover here: Pacemaker takes over");
+			break;
+		default:
+			qb_log(LOG_WARNING, "early takeover stopped short (status %#x): Pacemaker does the rest",
+			       (unsigned int)st);
+			break;
+		}
+	}
 }
 
 /* Only our own children: libcriu's swrk child is reaped by libcriu. */
@@ -356,7 +372,9 @@ static void on_tick(void *data)
 
 	(void)data;
 	sample(now);
-	publish_next(now);
+	if (g.attributes)
+		publish_next(now);
+	takeover_tick(now);
 	qb_loop_timer_add(g.loop, QB_LOOP_LOW, NS_PER_S, NULL, on_tick, &t);
 }
 
@@ -433,7 +451,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *device = "/dev/orthros", *config = NULL;
+	const char *device = "/dev/orthros", *config = NULL, *takeover = "orthrosctl";
 	struct protect_opts po = {
 		.region = "auto", .pid_dir = "/run/orthros/protected", .workdir = "/run/orthros/ckpt",
 	};
@@ -444,8 +462,8 @@ int main(int argc, char **argv)
 		case 'd': device = optarg; break;
 		case 's': g.sysfs = optarg; break;
 		case 'A': g.attributes = false; break;
-		case 'T': g.takeover = optarg; break;
-		case 'N': g.takeover = NULL; break;
+		case 'T': takeover = optarg; break;
+		case 'N': takeover = NULL; break;
 		case 'c': config = optarg; break;
 		case 'R': po.region = optarg; break;
 		case 'P': po.pid_dir = optarg; break;
@@ -494,8 +512,8 @@ int main(int argc, char **argv)
 		}
 		qb_loop_poll_add(g.loop, QB_LOOP_MED, orthros_link_fd(g.link), POLLIN, NULL, on_link);
 		qb_loop_signal_add(g.loop, QB_LOOP_LOW, SIGCHLD, NULL, on_sigchld, NULL);
-		if (g.attributes)
-			on_tick(NULL);
+		tkp_init(&g.takeover, takeover);
+		on_tick(NULL);
 	}
 	if (config && start_protect(config, &po))
 		return 1;
@@ -506,6 +524,7 @@ int main(int argc, char **argv)
 			protect_final(g.protect);
 		protect_close(g.protect);
 	}
+	tkp_close(&g.takeover);
 	if (g.link)
 		orthros_link_close(g.link);
 	close(g.uevent_fd);

@@ -96,6 +96,20 @@ else
 	ok "no step ran without the controller"
 fi
 
+# orthrosd's standby: exec'd in advance, acting only on "go".
+check "a standby waits for go, then plans" 0 '\(peer orthros-a\): 3 steps' -- \
+	sh -c 'echo go | "$0" takeover --standby --dry-run --cib "$1" --node orthros-b' "$ORTHROSCTL" "$cib"
+for input in /dev/null "$tmp/nope"; do
+	echo nope >"$tmp/nope"
+	T --standby --dry-run --cib "$cib" --node orthros-b <"$input" >"$tmp/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 3 ] && ! grep -q 'plan' "$tmp/out"; then
+		ok "a standby dismissed by $(basename "$input") does nothing"
+	else
+		not_ok "a standby dismissed by $(basename "$input") does nothing" "exit $rc:" "$(cat "$tmp/out")"
+	fi
+done
+
 check "a bad --max-age is a usage error" 2 'max-age' -- T --max-age soon
 check "arguments are refused" 2 'no arguments' -- T extra
 check "--help describes the command" 0 'early takeover' -- T --help
