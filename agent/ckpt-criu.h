@@ -14,6 +14,7 @@
 struct ckpt_criu_req {
 	pid_t pid;			/* root of the tree to dump */
 	int images_fd;			/* the set's directory */
+	const char *images_dir;		/* its path, for the criu command (lazy) */
 	const char *parent;		/* previous images, relative to it, or NULL */
 	int work_fd;			/* where the log goes */
 	const char *log_file;		/* in work_fd */
@@ -35,6 +36,16 @@ struct ckpt_criu_ops {
  * log file.
  */
 extern const struct ckpt_criu_ops ckpt_criu_libcriu;
+
+/*
+ * Restore only, with memory on demand (ckpt-lazy.c: `criu lazy-pages` and
+ * `criu restore --lazy-pages`, which libcriu cannot ask for).  Needs
+ * images_dir; leaves the lazy-pages daemon running until every page is in.
+ */
+extern const struct ckpt_criu_ops ckpt_criu_lazy;
+
+/* The lazy-pages daemon of a restore from @images_dir (> 0), or -errno. */
+pid_t ckpt_lazy_daemon(const char *images_dir);
 
 /* What CRIU measured in a dump, from the set's stats-dump image. */
 struct ckpt_dump_stats {

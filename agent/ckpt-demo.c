@@ -12,6 +12,16 @@
  * kernel's boot_id prefix and "resumed" the counter value at which the
  * service found itself running under another kernel (0: never), which is
  * where a restore picked it up, so a test can tell how much was lost.
+ *
+ * With --request-port, a second port answers like a real service's
+ * request: one line
+ *
+ *   request N counter C word W ok|BAD pid P
+ *
+ * checking only the word the request lands on (N-th request, a stride
+ * that walks every page), so it costs one page, not the whole hold: what
+ * the throughput bench counts, and what a lazy restore can answer before
+ * the rest of the memory has arrived.
  */
 #include "config.h"
 
@@ -22,6 +32,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +50,7 @@
 
 static uint64_t *mem;
 static size_t nwords;
-static uint64_t counter, resumed;
+static uint64_t counter, resumed, requests;
 static char boot[40];
 
 /* splitmix64 of the position: every word differs, none is zero-filled. */
@@ -122,21 +133,71 @@ static void answer(int fd)
 	}
 }
 
+static void answer_request(int fd)
+{
+	char line[160];
+	size_t w = 0;
+	int n;
+	bool good = true;
+
+	requests++;
+	if (nwords) {
+		/* 4097 words is a page and a word: consecutive requests walk pages. */
+		w = (size_t)((requests * 4097u) % nwords);
+		good = mem[w] == pattern(w);
+	}
+	n = snprintf(line, sizeof(line), "request %" PRIu64 " counter %" PRIu64 " word %zu %s pid %d\n",
+		     requests, counter, w, good ? "ok" : "BAD", (int)getpid());
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0) {
+		/* the client went away: nothing to tell it */
+	}
+}
+
+static int listen_on(uint64_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0) {
+		perror("orthros-ckpt-demo: socket");
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	sa.sin_port = htons((uint16_t)port);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
+		fprintf(stderr, "orthros-ckpt-demo: port %u: %s\n", (unsigned)port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void serve_one(int lfd, void (*fn)(int))
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd >= 0) {
+		fn(fd);
+		close(fd);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "hold", required_argument, NULL, 'm' },
 		{ "pidfile", required_argument, NULL, 'f' },
+		{ "request-port", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char usage[] = "Usage: orthros-ckpt-demo --port PORT --hold MB [--pidfile FILE]\n";
+	static const char usage[] = "Usage: orthros-ckpt-demo --port PORT --hold MB [--pidfile FILE]\n"
+		"                         [--request-port PORT]\n";
 	struct itimerspec its = { .it_interval = { 0, TICK_NS }, .it_value = { 0, TICK_NS } };
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
-	uint64_t port = 0, hold = 0;
+	uint64_t port = 0, hold = 0, rport = 0;
 	const char *pidfile = NULL;
-	int opt, lfd, tfd, one = 1;
+	int opt, lfd, rfd = -1, tfd;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -155,6 +216,12 @@ int main(int argc, char **argv)
 		case 'f':
 			pidfile = optarg;
 			break;
+		case 'r':
+			if (units_parse_u64(optarg, &rport) || !rport || rport > 65535) {
+				fprintf(stderr, "orthros-ckpt-demo: --request-port must be 1..65535\n");
+				return 2;
+			}
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -163,7 +230,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!port || optind != argc) {
+	if (!port || optind != argc || rport == port) {
 		fputs(usage, stderr);
 		return 2;
 	}
@@ -180,17 +247,9 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < nwords; i++)
 			mem[i] = pattern(i);
 	}
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0) {
-		perror("orthros-ckpt-demo: socket");
+	lfd = listen_on(port);
+	if (lfd < 0 || (rport && (rfd = listen_on(rport)) < 0))
 		return 1;
-	}
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	sa.sin_port = htons((uint16_t)port);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 16)) {
-		fprintf(stderr, "orthros-ckpt-demo: port %u: %s\n", (unsigned)port, strerror(errno));
-		return 1;
-	}
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0) {
 		perror("orthros-ckpt-demo: timerfd");
@@ -207,7 +266,8 @@ int main(int argc, char **argv)
 	fprintf(stderr, "orthros-ckpt-demo: pid %d serving port %u, holding %" PRIu64 " MB\n",
 		(int)getpid(), (unsigned)port, hold);
 	for (;;) {
-		struct pollfd p[2] = { { .fd = tfd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = tfd, .events = POLLIN }, { .fd = lfd, .events = POLLIN },
+				       { .fd = rfd, .events = POLLIN } };
 
 		struct itimerspec cur;
 
@@ -218,7 +278,7 @@ int main(int argc, char **argv)
 		 * then to re-arm it; the ticks missed meanwhile are not running
 		 * time anyway.
 		 */
-		if (poll(p, 2, 100) < 0) {
+		if (poll(p, rfd >= 0 ? 3 : 2, 100) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
@@ -227,13 +287,9 @@ int main(int argc, char **argv)
 			timerfd_settime(tfd, 0, &its, NULL);
 		if (p[0].revents & POLLIN)
 			on_tick(tfd);
-		if (p[1].revents & POLLIN) {
-			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-
-			if (fd >= 0) {
-				answer(fd);
-				close(fd);
-			}
-		}
+		if (p[1].revents & POLLIN)
+			serve_one(lfd, answer);
+		if (rfd >= 0 && (p[2].revents & POLLIN))
+			serve_one(rfd, answer_request);
 	}
 }

@@ -126,6 +126,7 @@ int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *work
 		goto out;
 	}
 	req.images_fd = fd;
+	req.images_dir = images;
 	req.work_fd = fd;
 	t0 = mono_ns();
 	rc = ops->restore(ops_ctx, &req, &res->pid);

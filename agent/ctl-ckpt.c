@@ -61,10 +61,15 @@ static const char ckpt_usage[] =
 	"                     once dumped, so nothing after it is lost (if the\n"
 	"                     dump fails the tree keeps running).  Waits for a\n"
 	"                     checkpoint in flight in this partition to finish\n"
-	"  restore --region FILE --group NAME [--workdir DIR]\n"
+	"  restore --region FILE --group NAME [--workdir DIR] [--lazy]\n"
 	"                     restore NAME, detached, from its newest restorable\n"
 	"                     dump; prints the pid and the set used, or says\n"
-	"                     'cold start' and exits 3 when there is none\n"
+	"                     'cold start' and exits 3 when there is none.\n"
+	"                     --lazy: memory on demand (userfaultfd): the tree\n"
+	"                     runs once its non-memory state is back, CRIU's\n"
+	"                     lazy-pages daemon fills the rest and exits when\n"
+	"                     done (pages a dump takes from its parents are\n"
+	"                     still read first)\n"
 	"DIR (default /run/orthros/ckpt) holds the images on their way, on tmpfs.\n"
 	"\n"
 	"Exit status: 0 done, 1 failure, 2 usage, 3 no restorable checkpoint (get,\n"
@@ -105,7 +110,7 @@ static uint64_t realtime_ns(void)
 struct ckpt_args {
 	const char *region, *group, *workdir;
 	uint64_t keep, size, parent, pid;
-	bool has_keep, has_size, has_parent, has_pid, final;
+	bool has_keep, has_size, has_parent, has_pid, final, lazy;
 };
 
 static int parse_args(int argc, char **argv, struct ckpt_args *a)
@@ -119,6 +124,7 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		{ "pid", required_argument, NULL, 'P' },
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "final", no_argument, NULL, 'F' },
+		{ "lazy", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -163,6 +169,9 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		case 'F':
 			a->final = true;
 			break;
+		case 'L':
+			a->lazy = true;
+			break;
 		default:
 			return ctl_usage_error("invalid option for ckpt %s", argv[0]);
 		}
@@ -179,7 +188,7 @@ static int want(const struct ckpt_args *a, const char *cmd, const char *allowed,
 	if ((a->group && !strchr(allowed, 'g')) || (a->has_keep && !strchr(allowed, 'k')) ||
 	    (a->has_size && !strchr(allowed, 's')) || (a->has_parent && !strchr(allowed, 'p')) ||
 	    (a->has_pid && !strchr(allowed, 'P')) || (a->workdir && !strchr(allowed, 'w')) ||
-	    (a->final && !strchr(allowed, 'F')))
+	    (a->final && !strchr(allowed, 'F')) || (a->lazy && !strchr(allowed, 'L')))
 		return ctl_usage_error("ckpt %s: option not valid for this command", cmd);
 	if (strchr(allowed, 'g') && !a->group)
 		return ctl_usage_error("ckpt %s needs --group NAME", cmd);
@@ -397,7 +406,7 @@ static int cmd_dump(const struct ckpt_args *a)
 	return rc ? 1 : 0;
 }
 
-int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
+int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
 		     pid_t *pid, uint64_t *seq)
 {
 	struct ckpt_info info[CKPT_MAX_SLOTS];
@@ -410,7 +419,7 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 		return 1;
 	n = ckpt_list(&s, info);
 	rc = ckpt_restore_group(&s, group, workdir ? workdir : DEFAULT_WORKDIR,
-				&ckpt_criu_libcriu, NULL, &res);
+				lazy ? &ckpt_criu_lazy : &ckpt_criu_libcriu, NULL, &res);
 	report_skipped(info, n, group, rc == -ENOENT ? 0 : res.seq);
 	if (rc == -ENOENT) {
 		printf("no checkpoint for group %s: cold start (%s)\n", group, res.msg);
@@ -422,6 +431,13 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 		printf("restored group %s from set %" PRIu64 " (%u sets, %u newer pre-dumps passed over): pid %d, extract %.1f ms, restore %.1f ms\n",
 		       group, res.seq, res.chain_len, res.skipped_predumps, (int)res.pid,
 		       ms(res.extract_ns), ms(res.restore_ns));
+		if (lazy) {
+			char images[sizeof(res.dir) + 32];
+
+			snprintf(images, sizeof(images), "%s/%" PRIu64, res.dir, res.seq);
+			printf("lazy pages: daemon pid %d fills the rest from %s (keep it until it exits)\n",
+			       (int)ckpt_lazy_daemon(images), images);
+		}
 		*pid = res.pid;
 		*seq = res.seq;
 	}
@@ -434,7 +450,7 @@ static int cmd_restore(const struct ckpt_args *a)
 	pid_t pid;
 	uint64_t seq;
 
-	return ctl_ckpt_restore(a->region, a->group, a->workdir, &pid, &seq);
+	return ctl_ckpt_restore(a->region, a->group, a->workdir, a->lazy, &pid, &seq);
 }
 
 int ctl_ckpt(int argc, char **argv)
@@ -467,7 +483,7 @@ int ctl_ckpt(int argc, char **argv)
 	if (!strcmp(cmd, "dump"))
 		return (rc = want(&a, cmd, "gPwF", 0, argc)) ? rc : cmd_dump(&a);
 	if (!strcmp(cmd, "restore"))
-		return (rc = want(&a, cmd, "gw", 0, argc)) ? rc : cmd_restore(&a);
+		return (rc = want(&a, cmd, "gwL", 0, argc)) ? rc : cmd_restore(&a);
 	if (!strcmp(cmd, "put"))
 		return (rc = want(&a, cmd, "gp", 1, argc)) ? rc : cmd_put(&a, argv[optind]);
 	return (rc = want(&a, cmd, "g", 1, argc)) ? rc : cmd_get(&a, argv[optind]);

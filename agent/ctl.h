@@ -3,6 +3,7 @@
 #ifndef ORTHROS_CTL_H
 #define ORTHROS_CTL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -23,7 +24,7 @@ int ctl_takeover(int argc, char **argv);
 int ctl_partition_ask(const char *line);
 
 /* 'ckpt restore' of @group; 0 restored (*pid, *seq), 3 none stored, 1 failed. */
-int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
+int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
 		     pid_t *pid, uint64_t *seq);
 
 #endif

@@ -25,19 +25,9 @@ D=$(arg rw)
 PIDDIR=/run/orthros/protected
 mkdir -p "$PIDDIR"
 
-# No udev and no module autoloading here: what CRIU uses must be loaded by
-# hand, and a restored listening socket needs lo.
-ip link set lo up 2>"$D/$name.failed" || { echo "ip link set lo up failed" >>"$D/$name.failed"; exit 1; }
-# CRIU reads sockets through sock_diag: without the family modules it
-# fails with "Sockets (family 2 proto 6) are not collected".
-for m in nf_tables inet_diag tcp_diag udp_diag unix_diag netlink_diag; do
-	modprobe "$m" 2>>"$D/$name.failed" || { echo "modprobe $m failed" >>"$D/$name.failed"; exit 1; }
-done
+. "$SRCDIR/scripts/guest/criu-prep"
+criu_prep "$D/$name.failed" || exit 1
 criu check >"$D/$name.criu-check" 2>&1
-# The links udev would make: the resource agent logs to /dev/stderr, which
-# a bare devtmpfs lacks (the log would become a file there).
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
-[ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
 rm -f "$D/$name.failed"
 touch "$D/$name.ready"
 

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Lazy restore: the tree is restored without its anonymous memory, which
+ * CRIU's lazy-pages daemon then fills through userfaultfd, on a fault
+ * first and the rest in the background, so the service can answer before
+ * all of it has been copied back.
+ *
+ * Through the criu command, not libcriu: libcriu 3.17 has no setter for
+ * lazy_pages and no request that starts the lazy-pages daemon.  The two
+ * meet on "lazy-pages.socket" in the work directory, here the images
+ * directory for both; the daemon must listen before restore connects,
+ * which is when `criu lazy-pages --daemon` returns.  The daemon exits by
+ * itself once every page is in; until then the images must stay (the
+ * extracted directory is on tmpfs and is the caller's to remove later).
+ * Only the newest dump's own pages are lazy: pages it takes from parent
+ * images (an incremental chain) are read eagerly by restore.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ckpt-criu.h"
+
+static int run_criu(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	extern char **environ;
+	pid_t pid;
+	int rc, st;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc)
+		return -rc;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+static pid_t read_pid(const char *dir, const char *name)
+{
+	char path[600];
+	long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld", &v) != 1 || v <= 0 || v > 0x7fffffff)
+		v = -EBADMSG;
+	fclose(f);
+	return (pid_t)v;
+}
+
+static int lazy_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
+{
+	const char *bin = getenv("CRIU_BINARY");
+	char criu[256], lazy_verb[] = "lazy-pages", restore_verb[] = "restore";
+	char d_flag[] = "-D", daemon_flag[] = "--daemon", pidfile_flag[] = "--pidfile";
+	char o_flag[] = "-o", v_flag[] = "-v3", lazy_flag[] = "--lazy-pages", detach[] = "-d";
+	char lp_log[] = "lazy-pages.log";
+	char dir[512], log[128], lp_pid[600], rs_pid[600];
+	pid_t daemon;
+	int rc;
+
+	(void)ctx;
+	if (!r->images_dir)
+		return -EINVAL;
+	snprintf(criu, sizeof(criu), "%s", bin && *bin ? bin : "criu");
+	snprintf(dir, sizeof(dir), "%s", r->images_dir);
+	snprintf(log, sizeof(log), "%s", r->log_file ? r->log_file : "restore.log");
+	/* Logs go to the work directory; pid files where we look for them. */
+	snprintf(lp_pid, sizeof(lp_pid), "%s/lazy-pages.pid", dir);
+	snprintf(rs_pid, sizeof(rs_pid), "%s/restore.pid", dir);
+	char *lazy_argv[] = { criu, lazy_verb, d_flag, dir, daemon_flag, pidfile_flag, lp_pid,
+			      o_flag, lp_log, v_flag, NULL };
+	char *restore_argv[] = { criu, restore_verb, d_flag, dir, lazy_flag, detach, pidfile_flag,
+				 rs_pid, o_flag, log, v_flag, NULL };
+
+	rc = run_criu(lazy_argv);
+	if (rc)
+		return rc;
+	rc = run_criu(restore_argv);
+	if (rc) {
+		/* Nothing will ever connect now: do not leave it waiting. */
+		daemon = read_pid(dir, "lazy-pages.pid");
+		if (daemon > 0)
+			kill(daemon, SIGKILL);
+		return rc;
+	}
+	*pid = read_pid(dir, "restore.pid");
+	return *pid > 0 ? 0 : *pid;
+}
+
+pid_t ckpt_lazy_daemon(const char *images_dir)
+{
+	return read_pid(images_dir, "lazy-pages.pid");
+}
+
+static int no_pre_dump(void *ctx, const struct ckpt_criu_req *r)
+{
+	(void)ctx;
+	(void)r;
+	return -EOPNOTSUPP;
+}
+
+/* Restore only: checkpoints are always taken through libcriu. */
+const struct ckpt_criu_ops ckpt_criu_lazy = {
+	.pre_dump = no_pre_dump,
+	.dump = no_pre_dump,
+	.restore = lazy_restore,
+};

@@ -1,0 +1,99 @@
+#!/bin/sh
+# Runs inside a partition of bench/protected.sh: carries out the commands
+# the host drops in the shared directory (NAME.cmd -> NAME.TAG), timing on
+# the partition's own clock (epoch ms; one partition at a time, so no
+# clock is compared with another's):
+#   cold TAG      start orthros-ckpt-demo (it builds HOLD_MB MB of state);
+#                 "t0 MS" and the first request answer's "first MS ..."
+#   rate TAG S    requests back to back for S seconds -> "rate R n N ..."
+#   ckpt          orthrosd checkpointing the service (NAME.orthrosd)
+#   restore TAG   orthrosctl ckpt restore; t0, its output, "restored MS",
+#                 then the first request answer
+#   lazy TAG      the same restore with pages on demand (--lazy)
+#   check TAG     one answer of the main port: the whole hold verified
+#   kill          stop the service and drop restored images
+set -u
+arg() { sed -n "s/.*orthros\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+name=$(arg name)
+D=$(arg rw)
+. "$D/env"
+PIDDIR=/run/orthros/protected
+mkdir -p "$PIDDIR"
+. "$SRCDIR/scripts/guest/criu-prep"
+criu_prep "$D/$name.failed" || exit 1
+rm -f "$D/$name.failed"
+touch "$D/$name.ready"
+
+now() { date +%s%3N; }
+client() {	# mode port arg -> background client whose output is $D/$name.client
+	rm -f "$D/$name.client"
+	python3 "$SRCDIR/bench/req-client.py" "$@" >"$D/$name.client" 2>&1 &
+	cpid=$!
+	i=0
+	until grep -q '^ready' "$D/$name.client" 2>/dev/null || [ $i -ge 300 ]; do sleep 0.05; i=$((i + 1)); done
+}
+finish() {	# tag: wait for the client, publish the result file
+	wait "$cpid"
+	cat "$D/$name.client" >>"$D/$name.$1.tmp"
+	mv "$D/$name.$1.tmp" "$D/$name.$1"
+}
+restore() {	# tag extra-args...
+	t=$1
+	shift
+	client first "$RPORT" 600
+	echo "t0 $(now)" >"$D/$name.$t.tmp"
+	"$CTL" ckpt restore --region auto --group demo "$@" >>"$D/$name.$t.tmp" 2>&1
+	echo "rc=$? restored $(now)" >>"$D/$name.$t.tmp"
+	wait "$cpid"
+	cat "$D/$name.client" >>"$D/$name.$t.tmp"
+	# Lazy: the daemon exits once every page is in.
+	lp=$(sed -n 's/^lazy pages: daemon pid \([0-9]*\).*/\1/p' "$D/$name.$t.tmp")
+	if [ -n "$lp" ]; then
+		i=0
+		while kill -0 "$lp" 2>/dev/null && [ $i -lt 6000 ]; do sleep 0.1; i=$((i + 1)); done
+		echo "allin $(now)" >>"$D/$name.$t.tmp"
+	fi
+	mv "$D/$name.$t.tmp" "$D/$name.$t"
+}
+
+while :; do
+	if [ -f "$D/$name.cmd" ]; then
+		cmd=$(cat "$D/$name.cmd")
+		rm -f "$D/$name.cmd"
+		case "$cmd" in
+		cold\ *)
+			# far from boot-time pids: CRIU restores pids (docs/protected.md)
+			echo 30000 >/proc/sys/kernel/ns_last_pid
+			client first "$RPORT" 600
+			echo "t0 $(now)" >"$D/$name.${cmd#cold }.tmp"
+			setsid "$DEMO" --port "$PORT" --request-port "$RPORT" --hold "$HOLD_MB" \
+				--pidfile "$PIDDIR/demo.pid" </dev/null >/dev/null 2>&1 &
+			finish "${cmd#cold }" ;;
+		rate\ *)
+			set -- ${cmd#rate }
+			python3 "$SRCDIR/bench/req-client.py" rate "$RPORT" "$2" >"$D/$name.$1.tmp" 2>&1
+			mv "$D/$name.$1.tmp" "$D/$name.$1" ;;
+		ckpt)
+			"$ORTHROSD" --device none --no-attributes --config "$D/orthros.yaml" \
+				--region auto --pid-dir "$PIDDIR" >"$D/$name.orthrosd" 2>&1 </dev/null &
+			touch "$D/$name.ckpt" ;;
+		restore\ *)
+			restore "${cmd#restore }" ;;
+		lazy\ *)
+			restore "${cmd#lazy }" --lazy ;;
+		check\ *)
+			python3 "$SRCDIR/bench/req-client.py" full "$PORT" 600 >"$D/$name.${cmd#check }.tmp" 2>&1
+			mv "$D/$name.${cmd#check }.tmp" "$D/$name.${cmd#check }" ;;
+		kill)
+			for p in $(sed -n 's/.*: pid \([0-9]*\),.*/\1/p' "$D/$name".* 2>/dev/null) \
+				 $(cat "$PIDDIR/demo.pid" 2>/dev/null); do
+				kill -9 "$p" 2>/dev/null
+			done
+			pkill -9 -f ckpt-demo
+			sleep 0.5
+			rm -rf /run/orthros/ckpt/restore.*
+			touch "$D/$name.killed" ;;
+		esac
+	fi
+	sleep 0.1
+done

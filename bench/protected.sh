@@ -1,0 +1,137 @@
+#!/bin/sh
+# Protected processes, side by side in one run (issue 5's figures): for
+# each size of held state (default 64 256 512 MB), in a partition under
+# TCG with the checkpoint store attached:
+#   cold      start of the service until its first answer (it builds the
+#             state: the cold restart a failover without checkpoints pays)
+#   rate off  request throughput without checkpointing (20 s)
+#   freeze    orthrosd's checkpoints: the full dump's and the incremental
+#             (pre-dump + dump) freezes, from CRIU's stats
+#   rate on   throughput over two checkpoint intervals once checkpointing
+#             runs (full and incremental rounds, as the policy alternates)
+# then the partition is killed (a crash) and a second one, on the same
+# store, times:
+#   restore   `orthrosctl ckpt restore` until the first answer (full)
+#   lazy      the same with --lazy (pages on demand), when available
+#   cold      a cold start there too
+# Times are the partition's own clock; ratios are taken within the run.
+#
+# usage: bench/protected.sh [SIZE_MB...]   (root; builds nothing: run
+#        ./scripts/run-tests or make in _build/release first)
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+SIZES=${*:-64 256 512}
+bin=$top/_build/release/agent
+CTL=$bin/orthrosctl
+for f in "$CTL" "$bin/orthrosd" "$bin/ckpt-demo"; do
+	[ -x "$f" ] || { echo "protected: $f is not built" >&2; exit 1; }
+done
+command -v criu >/dev/null || { echo "protected: criu is not installed" >&2; exit 1; }
+W=$(mktemp -d /tmp/orthros-bench-protected.XXXXXX)
+qemu=""
+trap '[ -n "$qemu" ] && kill -9 $qemu 2>/dev/null; [ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$W"' EXIT
+die() { echo "protected: $*" >&2; exit 1; }
+PORT=7000 RPORT=7001
+
+boot() {	# dir name mem
+	"$top/scripts/guest/run-partition" --name "$2" --mem "$3" --rw "$1" --store "$1/store" \
+		--console "$1/$2.console" --run "$top/bench/protected-payload.sh" 2>>"$1/run.log" &
+	qemu=$!
+	i=0
+	until [ -f "$1/$2.ready" ]; do
+		[ -s "$1/$2.failed" ] && die "$2 did not come up: $(cat "$1/$2.failed")"
+		[ $i -lt 1800 ] || die "$2 did not come up: $(tail -5 "$1/$2.console")"
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+cmd() {	# dir name command result seconds
+	rm -f "$1/$2.$4"
+	echo "$3" >"$1/$2.cmd"
+	i=0
+	while [ ! -f "$1/$2.$4" ]; do
+		[ $i -lt $(($5 * 10)) ] || die "$2: '$3' gave no result in $5 s"
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+wait_log() {	# file pattern seconds [count]
+	i=0
+	while [ "$(grep -c "$2" "$1" 2>/dev/null || true)" -lt "${4:-1}" ]; do
+		[ $i -lt $(($3 * 10)) ] || die "no '$2' in $1 after $3 s: $(tail -5 "$1" 2>/dev/null)"
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+# first answer after t0, in ms, from a result file
+gap() { awk '/^t0 / { t = $2 } /^first [0-9]/ { f = $2 } END { if (t && f) print f - t; else print "-" }' "$1"; }
+rate() { awk '/^rate / { print $2 }' "$1"; }
+pow2() { p=1; while [ $p -lt "$1" ]; do p=$((p * 2)); done; echo $p; }
+
+echo "# bench/protected.sh $(date -u +%Y-%m-%dT%H:%MZ), sizes $SIZES MB, TCG; times in ms on the partition's clock"
+printf '%-5s %7s %7s %7s %7s %6s %7s %7s %7s %7s %7s\n' MB cold-A full-fz inc-fz inc/fu rateoff rate-on loss% restore lazy cold-B
+for S in $SIZES; do
+	D=$W/$S
+	mkdir -p "$D"
+	# Memory: the service, its full dump on tmpfs (the next pre-dump's
+	# parent), and in the second partition the extracted images beside the
+	# restored service.
+	mem=$((3 * S + 640))M
+	interval=$((S / 25 > 5 ? S / 25 : 5))
+	# 4 slots (keep 3), each a full dump of S MB and the binaries' pages.
+	store=$(pow2 $((4 * (S + S / 8 + 48))))
+	truncate -s "${store}M" "$D/store"
+	"$CTL" ckpt format --region "$D/store" --keep 3 >/dev/null
+	sed -e "s|^  interval: 1s$|  interval: ${interval}s|" \
+	    -e "s|command: \[.*\]|command: [$bin/ckpt-demo, --port, \"$PORT\"]|" \
+	    -e "s|ports: \[7000\]|ports: [$PORT]|" "$top/config/orthros.yaml" >"$D/orthros.yaml"
+	printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nHOLD_MB=%s\nPORT=%s\nRPORT=%s\nSRCDIR=%s\n' \
+		"$CTL" "$bin/orthrosd" "$bin/ckpt-demo" "$S" "$PORT" "$RPORT" "$top" >"$D/env"
+
+	boot "$D" a "$mem"
+	cmd "$D" a "cold cold" cold 600
+	cmd "$D" a "rate off 20" off 120
+	cmd "$D" a ckpt ckpt 30
+	wait_log "$D/a.orthrosd" "checkpoint set [0-9]* (full" 900
+	cmd "$D" a "rate on $((2 * interval))" on $((4 * interval + 300))
+	wait_log "$D/a.orthrosd" "checkpoint set [0-9]* (incremental" 900
+	kill -9 "$qemu"
+	wait "$qemu" 2>/dev/null || true
+	qemu=""
+
+	boot "$D" b "$mem"
+	cmd "$D" b "restore restore" restore 900
+	cmd "$D" b "check check" check 600
+	grep -q "pattern ok" "$D/b.check" || die "$S MB: the restored pattern is not intact: $(cat "$D/b.check")"
+	cmd "$D" b kill killed 60
+	lazy=-
+	if "$CTL" ckpt restore --help 2>&1 | grep -q -- --lazy; then
+		cmd "$D" b "lazy lazy" lazy 900
+		cmd "$D" b "check lcheck" lcheck 600
+		grep -q "pattern ok" "$D/b.lcheck" || die "$S MB: the lazily restored pattern is not intact"
+		lazy=$(gap "$D/b.lazy")
+		cmd "$D" b kill killed 60
+	fi
+	cmd "$D" b "cold cold" cold 600
+	kill -9 "$qemu"
+	wait "$qemu" 2>/dev/null || true
+	qemu=""
+
+	full=$(sed -n 's/.*(full, .*freeze \([0-9.]*\) ms.*/\1/p' "$D/a.orthrosd" | head -n1)
+	inc=$(sed -n 's/.*(incremental, .*freeze \([0-9.]*\) ms.*/\1/p' "$D/a.orthrosd" | head -n1)
+	off=$(rate "$D/a.off") on=$(rate "$D/a.on")
+	printf '%-5s %7s %7s %7s %7s %6s %7s %7s %7s %7s %7s\n' "$S" "$(gap "$D/a.cold")" "$full" "$inc" \
+		"$(awk -v i="$inc" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" "$off" "$on" \
+		"$(awk -v a="$off" -v b="$on" 'BEGIN { printf "%.1f", a ? 100 * (a - b) / a : 0 }')" \
+		"$(gap "$D/b.restore")" "$lazy" "$(gap "$D/b.cold")"
+	{
+		echo "# $S MB: interval ${interval}s, store ${store} MiB, partitions $mem"
+		grep "checkpoint set\|pre-dump set" "$D/a.orthrosd" | sed 's/^/#   A: /'
+		grep "restored group\|rc=" "$D/b.restore" | sed 's/^/#   B restore: /'
+		[ -f "$D/b.lazy" ] && grep "restored group\|rc=" "$D/b.lazy" | sed 's/^/#   B lazy: /'
+		sed 's/^/#   /' "$D/a.off" "$D/a.on"
+	} >>"$W/details"
+done
+cat "$W/details"
+echo "# ratios: restore/lazy and cold/lazy (first answer) per size; inc/fu = incremental freeze / full freeze"
