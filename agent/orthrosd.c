@@ -89,6 +89,7 @@ static struct {
 	bool warned;
 	struct protect *protect;	/* --config: checkpointing, or NULL */
 	struct tkp takeover;		/* the early takeover (prog NULL: off) */
+	uint64_t watch_since_ns;	/* link opened: later PANICs were witnessed */
 } g = {
 	.sysfs = "/sys", .uevent_fd = -1, .attributes = true,
 	.attr = {
@@ -225,8 +226,16 @@ static int32_t on_link(int32_t fd, int32_t revents, void *data)
 	while ((rc = orthros_link_next_event(g.link, &ev)) == 0) {
 		qb_log(LOG_NOTICE, "link: %s from peer %u, generation %u",
 		       orthros_event_name(ev.type), ev.peer, ev.generation);
-		if (ev.type == ORTHROS_EV_PANIC)
+		/*
+		 * The kernel queues what its first scan finds, dead
+		 * generations' records included: a death from before we
+		 * watched is Pacemaker's (and long handled), not a takeover.
+		 */
+		if (ev.type == ORTHROS_EV_PANIC && ev.ts_ns >= g.watch_since_ns)
 			start_takeover(ev.generation);
+		else if (ev.type == ORTHROS_EV_PANIC)
+			qb_log(LOG_INFO, "generation %u died before orthrosd watched: no early takeover",
+			       ev.generation);
 	}
 	if (rc != -EAGAIN) {
 		qb_log(LOG_ERR, "reading the partition link: %s", strerror(-rc));
@@ -505,6 +514,7 @@ int main(int argc, char **argv)
 		qb_log(LOG_NOTICE, "onlined %d cpu/memory blocks that were offline", rc);
 
 	if (strcmp(device, "none")) {
+		g.watch_since_ns = now_ns();
 		rc = orthros_link_open_device(device, &g.link);
 		if (rc) {
 			qb_log(LOG_ERR, "cannot open %s: %s", device, strerror(-rc));

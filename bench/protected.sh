@@ -131,7 +131,15 @@ for S in $SIZES; do
 		grep "restored group\|rc=" "$D/b.restore" | sed 's/^/#   B restore: /'
 		[ -f "$D/b.lazy" ] && grep "restored group\|rc=" "$D/b.lazy" | sed 's/^/#   B lazy: /'
 		sed 's/^/#   /' "$D/a.off" "$D/a.on"
+		r=$(gap "$D/b.restore") c=$(gap "$D/b.cold")
+		if [ -f "$D/b.lazy" ]; then
+			all=$(awk '/^t0 / { t = $2 } /^allin / { a = $2 } END { if (t && a) print a - t; else print "-" }' "$D/b.lazy")
+			echo "#   first answer after the crash's restore: full $r ms, lazy $lazy ms (every page in after $all ms), cold $c ms:" \
+				"full/lazy $(awk -v a="$r" -v b="$lazy" 'BEGIN { printf "%.2f", b ? a / b : 0 }')," \
+				"cold/lazy $(awk -v a="$c" -v b="$lazy" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+		fi
+		echo "#   cold/full restore $(awk -v a="$c" -v b="$r" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
 	} >>"$W/details"
 done
 cat "$W/details"
-echo "# ratios: restore/lazy and cold/lazy (first answer) per size; inc/fu = incremental freeze / full freeze"
+echo "# inc/fu = incremental freeze / full freeze; loss% = throughput lost with checkpointing on"

@@ -15,6 +15,8 @@
 #              the group, as Pacemaker runs it -> NAME.T (its log, then
 #              rc=N); before a stop, the leader of the newest restore is
 #              the group's pid
+#   protect    orthrosd checkpointing the service running here (a restored
+#              one) -> NAME.protected
 #   list       orthrosctl ckpt list -> NAME.list
 #   logs       the CRIU logs kept on tmpfs -> NAME.logs
 set -u
@@ -63,6 +65,12 @@ while :; do
 				--region auto --pid-dir "$PIDDIR" >"$D/$name.orthrosd" 2>&1 </dev/null &
 			echo "$!" >"$D/$name.orthrosd.pid"
 			touch "$D/$name.started" ;;
+		protect)
+			pgrep -o -f "ckpt-demo --port" >"$PIDDIR/demo.pid"
+			"$ORTHROSD" --device none --no-attributes --config "$D/orthros.yaml" \
+				--region auto --pid-dir "$PIDDIR" >"$D/$name.orthrosd" 2>&1 </dev/null &
+			echo "$!" >"$D/$name.orthrosd.pid"
+			touch "$D/$name.protected" ;;
 		query\ *)
 			query >"$D/$name.${cmd#query }.tmp"
 			mv "$D/$name.${cmd#query }.tmp" "$D/$name.${cmd#query }" ;;

@@ -16,6 +16,9 @@
 #   6. a planned stop through Pacemaker's door: ocf:orthros:protected stop
 #      (a demotion or a move) takes the final checkpoint itself, and its
 #      start restores warm from exactly that set
+#   7. two more crashes in a row (B -> C -> D), each partition
+#      checkpointing the service it restored: three crash failovers in
+#      all, each with the pattern, the counter and the port checked
 # Needs root, QEMU, criu; about 70 s under TCG (one partition at a time).
 set -u
 : "${ORTHROSCTL:?}" "${SRCDIR:?}"
@@ -287,7 +290,51 @@ else
 		"1 s later: $(cat "$D/b.later6" 2>/dev/null)"
 fi
 
-kill -9 "$b_qemu" 2>/dev/null
+# ---- 7. crash after crash: the restored service is protected in turn ----
+crash_round() {	# from from-qemu to
+	from=$1 to=$3
+	cmd "$from" protect protected 60
+	if ! wait_for "$D/$from.orthrosd" "checkpoint set [0-9]* (incremental" 240; then
+		not_ok "$from -> $to: $from checkpoints the service it restored" "$(tail -n 10 "$D/$from.orthrosd")"
+		return 1
+	fi
+	cmd "$from" "query last" last 60
+	kill -9 "$2"
+	wait "$2" 2>/dev/null
+	c_last=$(field counter "$D/$from.last")
+	start "$to"
+	to_qemu=$qemu_pid
+	ready "$to"
+	cmd "$to" "restore restore" restore 180
+	cmd "$to" "query after" after 60
+	sleep 1
+	cmd "$to" "query later" later 60
+	c_res=$(field resumed "$D/$to.after")
+	c_now=$(field counter "$D/$to.after")
+	c_later=$(field counter "$D/$to.later")
+	lost=$((c_last - ${c_res:-0}))
+	rpo_ms=$(awk -v l="$lost" -v m="$ms_per_tick" 'BEGIN { printf "%d", l * m }')
+	ck_ms=$(sed -n 's/.*checkpoint set.* dump \([0-9]*\)[.0-9]* ms, store \([0-9]*\)[.0-9]* ms.*/\1 \2/p' "$D/$from.orthrosd" |
+		awk '$1 + $2 > m { m = $1 + $2 } END { print m + 0 }')
+	bound=$((INTERVAL_S * 1000 + ck_ms + 500))
+	sed 's/^/# '"$to"': /' "$D/$to.restore"
+	if grep -q '^rc=0$' "$D/$to.restore" && grep -q "pattern ok" "$D/$to.after" &&
+	   [ "$(field sum "$D/$to.after")" = "$sum_a" ] && [ -n "$c_res" ] && [ "$c_res" -gt 0 ] &&
+	   [ "$rpo_ms" -le "$bound" ] && [ -n "$c_later" ] && [ "$c_later" -gt "$c_now" ]; then
+		ok "crash $from -> $to: pattern intact (sum $sum_a), counter continued from ${rpo_ms} ms before the crash (bound ${bound} ms), answering on port $PORT"
+	else
+		not_ok "crash $from -> $to: pattern, counter and port after the restore" "$(cat "$D/$to.restore")" \
+			"last in $from: $c_last; $to: $(cat "$D/$to.after" 2>/dev/null); 1 s later: $(cat "$D/$to.later" 2>/dev/null)" \
+			"lost $rpo_ms ms (bound $bound ms)"
+		return 1
+	fi
+}
+if crash_round b "$b_qemu" c; then
+	c_qemu=$to_qemu
+	crash_round c "$c_qemu" d && kill -9 "$to_qemu" 2>/dev/null
+else
+	kill -9 "$to_qemu" 2>/dev/null
+fi
 echo "# run time $(( ($(now_ms) - t_begin) / 1000 )) s"
 echo "1..$n"
 exit $fail
