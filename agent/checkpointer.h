@@ -107,6 +107,9 @@ struct ckpt_restore_result {
 	unsigned int chain_len;		/* sets it was made of */
 	unsigned int skipped_predumps;	/* newer pre-dump sets passed over */
 	uint64_t extract_ns, restore_ns;
+	unsigned int refused;		/* sets found corrupt on the way */
+	struct ckpt_info info[CKPT_MAX_SLOTS];	/* the store as the restore saw it */
+	unsigned int n;
 	char dir[512];			/* where the images were extracted */
 	char msg[512];
 };

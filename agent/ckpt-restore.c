@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -63,6 +64,61 @@ int ckpt_set_is_dump(struct ckpt_store *s, const struct ckpt_info *set)
 	return rc ? rc : core;
 }
 
+/*
+ * The newest restorable dump of @group in @info, with its chain, into
+ * @sub; pre-dumps above it are passed over.  -ENOENT when there is none.
+ */
+static int pick(struct ckpt_store *s, struct ckpt_info *info, unsigned int n, const char *group,
+		struct ckpt_chain *chain, struct ckpt_chain *sub, struct ckpt_restore_result *res)
+{
+	unsigned int i;
+	int rc;
+
+	for (;;) {
+		if (ckpt_find_in(info, n, group, chain))
+			return -ENOENT;
+		res->skipped_predumps = 0;
+		for (i = 0; i < chain->n; i++) {
+			rc = ckpt_set_has_file(s, &chain->set[i], "core-");
+			if (rc)
+				break;
+			res->skipped_predumps++;
+		}
+		if (i == chain->n)
+			return -ENODATA;
+		if (rc > 0)
+			break;
+		/* Its file entries do not parse: the set is garbage. */
+		ckpt_refuse(info, n, chain->set[i].slot, CKPT_BAD_FILES);
+		res->refused++;
+	}
+	sub->n = chain->n - i;
+	memcpy(sub->set, &chain->set[i], sub->n * sizeof(sub->set[0]));
+	return 0;
+}
+
+/* rm -r of an extraction directory we made (plain files, "parent" links). */
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[1024];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (e->d_type == DT_DIR)
+			remove_tree(path);
+		else
+			unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
 int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,
 		       const struct ckpt_criu_ops *ops, void *ops_ctx,
 		       struct ckpt_restore_result *res)
@@ -70,54 +126,63 @@ int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *work
 	struct ckpt_chain *chain = malloc(sizeof(*chain)), *sub = malloc(sizeof(*sub));
 	struct ckpt_criu_req req = { .work_fd = -1, .log_file = "restore.log" };
 	char images[sizeof(res->dir) + 32];
-	unsigned int i;
 	uint64_t t0;
-	int rc, fd;
+	int rc, fd, n;
 
 	memset(res, 0, sizeof(*res));
 	if (!chain || !sub) {
 		rc = fail(res, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (ckpt_find(s, group, chain)) {
-		rc = fail(res, -ENOENT, "no restorable checkpoint for group %s", group);
+	/*
+	 * Headers only: each set's payload is checked as it is extracted, so a
+	 * restore reads the chain it restores once, not every set in the
+	 * store first.  A set that fails is refused and the choice made again.
+	 */
+	n = ckpt_list_headers(s, res->info);
+	if (n < 0) {
+		rc = fail(res, n, "%s", ckpt_error(s));
 		goto out;
 	}
-	for (i = 0; i < chain->n; i++) {
-		rc = ckpt_set_is_dump(s, &chain->set[i]);
-		if (rc < 0) {
-			fail(res, rc, "set %" PRIu64 ": %s", chain->set[i].seq, ckpt_error(s));
-			goto out;
-		}
-		if (rc)
-			break;
-		res->skipped_predumps++;
-	}
-	if (i == chain->n) {
-		rc = fail(res, -ENOENT, "group %s has only pre-dumps, no dump to restore", group);
-		goto out;
-	}
-	sub->n = chain->n - i;
-	memcpy(sub->set, &chain->set[i], sub->n * sizeof(sub->set[0]));
-	res->seq = sub->set[0].seq;
-	res->chain_len = sub->n;
-
-	/* A fresh directory: extraction refuses to write into an old set. */
+	res->n = (unsigned int)n;
 	if ((rc = ckpt_mkdirs(workdir))) {
 		fail(res, rc, "%s: %s", workdir, strerror(-rc));
 		goto out;
 	}
-	snprintf(res->dir, sizeof(res->dir), "%s/restore.XXXXXX", workdir);
-	if (!mkdtemp(res->dir)) {
-		rc = fail(res, -errno, "%s: %s", res->dir, strerror(errno));
-		goto out;
-	}
-	t0 = mono_ns();
-	rc = ckpt_extract_dir(s, sub, res->dir);
-	res->extract_ns = mono_ns() - t0;
-	if (rc) {
-		fail(res, rc, "extracting set %" PRIu64 ": %s", res->seq, ckpt_error(s));
-		goto out;
+	for (;;) {
+		rc = pick(s, res->info, res->n, group, chain, sub, res);
+		if (rc == -ENOENT) {
+			fail(res, rc, "no restorable checkpoint for group %s", group);
+			goto out;
+		}
+		if (rc == -ENODATA) {
+			rc = fail(res, -ENOENT, "group %s has only pre-dumps, no dump to restore", group);
+			goto out;
+		}
+		res->seq = sub->set[0].seq;
+		res->chain_len = sub->n;
+		/* A fresh directory: extraction refuses to write into an old set. */
+		snprintf(res->dir, sizeof(res->dir), "%s/restore.XXXXXX", workdir);
+		if (!mkdtemp(res->dir)) {
+			rc = fail(res, -errno, "%s: %s", res->dir, strerror(errno));
+			goto out;
+		}
+		t0 = mono_ns();
+		s->bad_seq = 0;
+		rc = ckpt_extract_dir(s, sub, res->dir);
+		res->extract_ns += mono_ns() - t0;
+		if (!rc)
+			break;
+		remove_tree(res->dir);
+		if (rc != -EBADMSG || !s->bad_seq) {
+			fail(res, rc, "extracting set %" PRIu64 ": %s", res->seq, ckpt_error(s));
+			goto out;
+		}
+		/* That set is corrupt: refuse it (and what hangs on it), choose again. */
+		for (unsigned int k = 0; k < sub->n; k++)
+			if (sub->set[k].seq == s->bad_seq)
+				ckpt_refuse(res->info, res->n, sub->set[k].slot, CKPT_BAD_PAYLOAD_CRC);
+		res->refused++;
 	}
 	snprintf(images, sizeof(images), "%s/%" PRIu64, res->dir, res->seq);
 	fd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

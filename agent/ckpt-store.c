@@ -494,6 +494,52 @@ int ckpt_list(struct ckpt_store *s, struct ckpt_info *info)
 	return (int)s->nr_slots;
 }
 
+int ckpt_list_headers(struct ckpt_store *s, struct ckpt_info *info)
+{
+	struct ckpt_slot_header h;
+
+	if (!s->nr_slots)
+		return fail(s, -EINVAL, "the store is not open");
+	for (uint32_t i = 0; i < s->nr_slots; i++)
+		info[i].status = check_header(s, i, &h, &info[i]);
+	apply_chain_rule(info, s->nr_slots);
+	return (int)s->nr_slots;
+}
+
+void ckpt_refuse(struct ckpt_info *info, unsigned int n, uint32_t slot, enum ckpt_status why)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (info[i].slot == slot)
+			info[i].status = why;
+	apply_chain_rule(info, n);
+}
+
+int ckpt_set_has_file(struct ckpt_store *s, const struct ckpt_info *set, const char *prefix)
+{
+	const uint8_t *p;
+	uint64_t off = 0, len;
+	size_t plen = strlen(prefix);
+
+	if (set->slot >= s->nr_slots || set->payload_len > ckpt_capacity(s))
+		return -EBADMSG;
+	p = slot_base(s, set->slot) + HDR_SIZE;
+	len = set->payload_len;
+	for (uint32_t i = 0; i < set->nr_files; i++) {
+		struct ckpt_file_entry e;
+
+		if (len - off < ENT_SIZE)
+			return -EBADMSG;
+		memcpy(&e, p + off, sizeof(e));
+		off += ENT_SIZE;
+		if (!entry_valid(&e, len - off))
+			return -EBADMSG;
+		if (!strncmp(e.name, prefix, plen))
+			return 1;
+		off += le64toh(e.size);
+	}
+	return 0;
+}
+
 static int newest_of_group(const struct ckpt_info *info, unsigned int n, const char *group)
 {
 	int best = -1;
@@ -796,6 +842,7 @@ int ckpt_read_open(struct ckpt_store *s, const struct ckpt_info *set,
 		return fail(s, -ESTALE, "set %" PRIu64 " in slot %u changed since it was listed",
 			    set->seq, set->slot);
 	r->s = s;
+	r->seq = now.seq;
 	r->payload = slot_base(s, set->slot) + HDR_SIZE;
 	r->len = now.payload_len;
 	r->files_left = now.nr_files;
@@ -806,7 +853,9 @@ int ckpt_read_open(struct ckpt_store *s, const struct ckpt_info *set,
 
 static int changed(struct ckpt_reader *r)
 {
-	return fail(r->s, -EBADMSG, "the set changed while it was read");
+	r->s->bad_seq = r->seq;
+	return fail(r->s, -EBADMSG, "set %" PRIu64 ": its payload does not match its checksum",
+		    r->seq);
 }
 
 int ckpt_read_file(struct ckpt_reader *r, struct ckpt_file *f)

@@ -34,6 +34,7 @@ struct ckpt_store {
 	int (*sync)(void *ctx, void *addr, uint64_t len);
 	void *sync_ctx;
 	char msg[256];
+	uint64_t bad_seq;		/* the set a failed read was of (-EBADMSG), or 0 */
 };
 
 /* Why a slot does or does not hold a restorable set. */
@@ -96,6 +97,21 @@ uint64_t ckpt_file_cost(uint64_t size);
  */
 int ckpt_list(struct ckpt_store *s, struct ckpt_info *info);
 
+/*
+ * The same from the headers alone: a set whose header is valid counts as
+ * valid, its payload unread.  For a reader that verifies what it uses as
+ * it copies it (ckpt_read_*) and calls ckpt_refuse when that fails: a
+ * restore then reads only the chain it restores, not every set.
+ */
+int ckpt_list_headers(struct ckpt_store *s, struct ckpt_info *info);
+/* Mark @slot's set as @why and apply the chain rule again (its children). */
+void ckpt_refuse(struct ckpt_info *info, unsigned int n, uint32_t slot, enum ckpt_status why);
+/*
+ * Does @set hold a file whose name starts with @prefix?  Walks the file
+ * entries only (bounds-checked, not checksummed): 1, 0, or -EBADMSG.
+ */
+int ckpt_set_has_file(struct ckpt_store *s, const struct ckpt_info *set, const char *prefix);
+
 /* The newest restorable set of @group and its chain; -ENOENT if none. */
 int ckpt_find(struct ckpt_store *s, const char *group, struct ckpt_chain *chain);
 /* The same from a list already taken. */
@@ -148,6 +164,7 @@ struct ckpt_reader {
 	uint64_t data_left;		/* of the current file */
 	uint32_t files_left;
 	uint32_t crc, want_crc;
+	uint64_t seq;
 };
 
 /*

@@ -409,39 +409,44 @@ static int cmd_dump(const struct ckpt_args *a)
 int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
 		     pid_t *pid, uint64_t *seq)
 {
-	struct ckpt_info info[CKPT_MAX_SLOTS];
-	struct ckpt_restore_result res;
+	struct ckpt_restore_result *res = malloc(sizeof(*res));
 	struct ckpt_store s;
 	struct ckpt_region r;
-	int n, rc;
+	int rc;
 
-	if (open_store(region, false, &r, &s))
+	if (!res) {
+		perror("orthrosctl");
 		return 1;
-	n = ckpt_list(&s, info);
+	}
+	if (open_store(region, false, &r, &s)) {
+		free(res);
+		return 1;
+	}
 	rc = ckpt_restore_group(&s, group, workdir ? workdir : DEFAULT_WORKDIR,
-				lazy ? &ckpt_criu_lazy : &ckpt_criu_libcriu, NULL, &res);
-	report_skipped(info, n, group, rc == -ENOENT ? 0 : res.seq);
+				lazy ? &ckpt_criu_lazy : &ckpt_criu_libcriu, NULL, res);
+	report_skipped(res->info, (int)res->n, group, rc == -ENOENT ? 0 : res->seq);
 	if (rc == -ENOENT) {
-		printf("no checkpoint for group %s: cold start (%s)\n", group, res.msg);
+		printf("no checkpoint for group %s: cold start (%s)\n", group, res->msg);
 		rc = EXIT_NO_CHECKPOINT;
 	} else if (rc) {
-		fprintf(stderr, "orthrosctl: ckpt restore: %s\n", res.msg);
+		fprintf(stderr, "orthrosctl: ckpt restore: %s\n", res->msg);
 		rc = 1;
 	} else {
 		printf("restored group %s from set %" PRIu64 " (%u sets, %u newer pre-dumps passed over): pid %d, extract %.1f ms, restore %.1f ms\n",
-		       group, res.seq, res.chain_len, res.skipped_predumps, (int)res.pid,
-		       ms(res.extract_ns), ms(res.restore_ns));
+		       group, res->seq, res->chain_len, res->skipped_predumps, (int)res->pid,
+		       ms(res->extract_ns), ms(res->restore_ns));
 		if (lazy) {
-			char images[sizeof(res.dir) + 32];
+			char images[sizeof(res->dir) + 32];
 
-			snprintf(images, sizeof(images), "%s/%" PRIu64, res.dir, res.seq);
+			snprintf(images, sizeof(images), "%s/%" PRIu64, res->dir, res->seq);
 			printf("lazy pages: daemon pid %d fills the rest from %s (keep it until it exits)\n",
 			       (int)ckpt_lazy_daemon(images), images);
 		}
-		*pid = res.pid;
-		*seq = res.seq;
+		*pid = res->pid;
+		*seq = res->seq;
 	}
 	ckpt_region_unmap(&r);
+	free(res);
 	return rc;
 }
 

@@ -28,7 +28,9 @@ while [ "$i" -le "$N" ]; do
 	act=$($CTL partition status | awk '$3 == "active" && $4 == "running" { print $1; exit }')
 	scripts/lab exec "$act" "grep 'link: PANIC from peer' /var/log/orthrosd.log | tail -n1;
 		grep 'A new membership.*Members left' /var/log/corosync/corosync.log | tail -n1;
-		grep '^takeover .*: answering' /var/log/orthrosd.log | tail -n1" >"$W/logs-$i" 2>&1
+		grep '^takeover .*: answering' /var/log/orthrosd.log | tail -n1;
+		sed -n '/early takeover of generation/,/early takeover done/p' /var/log/orthrosd.log |
+			tail -n 12 | sed 's/^/step /'" >"$W/logs-$i" 2>&1
 	awk -v i="$i" -v who="$act" '
 		function ms(line,   t, h) {
 			if (!match(line, /[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9][0-9][0-9]/)) return -1
@@ -45,6 +47,10 @@ while [ "$i" -le "$N" ]; do
 			}
 			printf "  %-5s %-9s %18d %18d %20d\n", i, who, m - n, a - n, a - m
 		}' "$W/logs-$i" || { cat "$W/logs-$i" >&2; exit 1; }
+	# Where the takeover's time went (its own steps, ms from "go").
+	sed -n 's/^step takeover \(+[0-9]* ms\) ([^)]*): /\1 /p' "$W/logs-$i" | tr '\n' ';' |
+		sed 's/;$//; s/;/; /g; s/^/#     /'
+	echo
 	i=$((i + 1))
 done
 echo "logs: $W"

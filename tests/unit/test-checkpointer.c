@@ -500,7 +500,7 @@ static void restore_passes_over_a_pre_dump_and_a_corrupt_set(void **state)
 	struct ckpt_result res;
 	struct ckpt_restore_result rr;
 	struct ckpt_info info[CKPT_MAX_SLOTS];
-	char dir[96];
+	char dir[96], cmd[256];
 	int n;
 
 	(void)state;
@@ -514,11 +514,46 @@ static void restore_passes_over_a_pre_dump_and_a_corrupt_set(void **state)
 			region[st.slots_offset + info[i].slot * st.slot_size + 128 + 300] ^= 0xff;
 	snprintf(dir, sizeof(dir), "%s/restore", work);
 	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
-	/* 3 refused by the store; 2 is a pre-dump; 1 is the dump used */
+	/* 3 refused when its extraction failed; 2 is a pre-dump; 1 is used */
 	assert_int_equal(rr.seq, 1);
 	assert_int_equal(rr.skipped_predumps, 1);
 	assert_int_equal(rr.chain_len, 1);
+	assert_int_equal(rr.refused, 1);
+	/* The failed extraction of 3 left no directory behind: one restore.* only. */
+	snprintf(cmd, sizeof(cmd), "test $(ls -d '%s'/restore.* | wc -l) -eq 1", dir);
+	assert_int_equal(system(cmd), 0);
+	for (unsigned int i = 0; i < rr.n; i++)
+		if (rr.info[i].header_valid && rr.info[i].seq == 3)
+			assert_int_equal(rr.info[i].status, CKPT_BAD_PAYLOAD_CRC);
 	assert_string_equal(fk.restored_from, "parent=");
+	checkpointer_fini(&c);
+}
+
+static void restore_reads_only_the_chain_it_restores(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	char dir[96], probe[600];
+	int n;
+
+	(void)state;
+	init(&c, false);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 2, full: its own chain */
+	/* Set 1 is not in 2's chain: damage there is none of the restore's business. */
+	n = ckpt_list(&st, info);
+	for (int i = 0; i < n; i++)
+		if (info[i].seq == 1)
+			region[st.slots_offset + info[i].slot * st.slot_size + 128 + 300] ^= 0xff;
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(rr.seq, 2);
+	assert_int_equal(rr.chain_len, 1);
+	assert_int_equal(rr.refused, 0);
+	snprintf(probe, sizeof(probe), "%s/1", rr.dir);
+	assert_int_not_equal(access(probe, F_OK), 0);	/* nothing of set 1 extracted */
 	checkpointer_fini(&c);
 }
 
@@ -602,6 +637,7 @@ int main(void)
 		T(without_stats_the_dump_call_bounds_the_freeze),
 		T(the_stored_set_is_the_images_directory),
 		T(restore_passes_over_a_pre_dump_and_a_corrupt_set),
+		T(restore_reads_only_the_chain_it_restores),
 		T(with_every_set_corrupt_there_is_no_checkpoint),
 		T(a_failed_restore_is_not_a_cold_start),
 		T(stats_images_are_parsed_and_bounded),

@@ -80,6 +80,16 @@ static struct ckpt_info info_of(uint64_t seq)
 	return info[0];
 }
 
+/* Where set @seq is in a list already taken. */
+static int index_of(const struct ckpt_info *info, int n, uint64_t seq)
+{
+	for (int i = 0; i < n; i++)
+		if (info[i].header_valid && info[i].seq == seq)
+			return i;
+	fail_msg("no slot holds set %llu", (unsigned long long)seq);
+	return 0;
+}
+
 static uint8_t *slot_at(uint32_t slot)
 {
 	return region + st.slots_offset + (uint64_t)slot * st.slot_size;
@@ -657,11 +667,62 @@ static void reading_checks_the_data_it_copies(void **state)
 		while (ckpt_read_data(&r, buf, sizeof(buf)) > 0)
 			;
 	assert_int_equal(ckpt_read_close(&r), -EBADMSG);
-	assert_non_null(strstr(ckpt_error(&st), "changed while it was read"));
+	assert_non_null(strstr(ckpt_error(&st), "does not match its checksum"));
+	assert_int_equal(st.bad_seq, chain.set[0].seq);	/* which set, for the caller to refuse */
 
 	/* And a header that changed is noticed at open. */
 	hdr_at(chain.set[0].slot)->seq ^= 1;
 	assert_int_equal(ckpt_read_open(&st, &chain.set[0], &r), -ESTALE);
+}
+
+static void a_header_listing_trusts_headers_until_a_read_refuses(void **state)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	struct ckpt_chain chain;
+	uint64_t a, b;
+	int n;
+
+	(void)state;
+	a = put("demo", 0, 1);
+	b = put("demo", a, 1);
+	/* Payload garbage the header cannot show: listed as fine, unread. */
+	payload_at(info_of(a).slot)[sizeof(struct ckpt_file_entry) + 5] ^= 1;
+	n = ckpt_list_headers(&st, info);
+	assert_true(n > 0);
+	assert_int_equal(ckpt_find_in(info, (unsigned int)n, "demo", &chain), 0);
+	assert_int_equal(chain.n, 2);
+	assert_int_equal(chain.set[0].seq, b);
+	/* The full listing reads every payload and refuses it, and b with it. */
+	assert_int_equal(ckpt_find(&st, "demo", &chain), -ENOENT);
+	/* A reader that found a refuses it: b hangs on it and goes too. */
+	ckpt_refuse(info, (unsigned int)n, info[index_of(info, n, a)].slot, CKPT_BAD_PAYLOAD_CRC);
+	assert_int_equal(info[index_of(info, n, a)].status, CKPT_BAD_PAYLOAD_CRC);
+	assert_int_equal(info[index_of(info, n, b)].status, CKPT_NO_PARENT);
+	assert_int_equal(ckpt_find_in(info, (unsigned int)n, "demo", &chain), -ENOENT);
+}
+
+static void the_file_walk_finds_names_without_reading_data(void **state)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	struct ckpt_info set;
+	uint64_t a;
+	int n;
+
+	(void)state;
+	a = put("demo", 0, 2);
+	n = ckpt_list_headers(&st, info);
+	set = info[index_of(info, n, a)];
+	assert_int_equal(ckpt_set_has_file(&st, &set, "pages-"), 1);
+	assert_int_equal(ckpt_set_has_file(&st, &set, "inventory"), 1);
+	assert_int_equal(ckpt_set_has_file(&st, &set, "core-"), 0);
+	/* Data is not read: garbage in it changes nothing here. */
+	payload_at(set.slot)[sizeof(struct ckpt_file_entry) + 1] ^= 0xff;
+	assert_int_equal(ckpt_set_has_file(&st, &set, "inventory"), 1);
+	/* An entry that does not parse is an error, not "no such file". */
+	memset(payload_at(set.slot), 0xff, sizeof(struct ckpt_file_entry));
+	assert_int_equal(ckpt_set_has_file(&st, &set, "core-"), -EBADMSG);
+	set.payload_len = UINT64_MAX;
+	assert_int_equal(ckpt_set_has_file(&st, &set, "pages-"), -EBADMSG);
 }
 
 static void sequence_numbers_never_wrap(void **state)
@@ -972,6 +1033,8 @@ int main(void)
 		T(sequence_numbers_increase_across_reopen),
 		T(a_bad_group_name_is_not_begun),
 		T(reading_checks_the_data_it_copies),
+		T(a_header_listing_trusts_headers_until_a_read_refuses),
+		T(the_file_walk_finds_names_without_reading_data),
 		T(sequence_numbers_never_wrap),
 		T(a_reader_may_skip_a_files_data),
 		T(an_entry_changed_after_listing_is_refused_on_reading),
