@@ -35,6 +35,14 @@ struct ckpt_store {
 	void *sync_ctx;
 	char msg[256];
 	uint64_t bad_seq;		/* the set a failed read was of (-EBADMSG), or 0 */
+	/*
+	 * ckpt_cache_verified(): the headers of sets whose payload this
+	 * process has checked (or written); a listing skips the payload of a
+	 * slot whose header is byte for byte the same.  NULL: every listing
+	 * reads every payload.
+	 */
+	struct ckpt_slot_header *verified;
+	uint8_t *verified_ok;
 };
 
 /* Why a slot does or does not hold a restorable set. */
@@ -104,6 +112,17 @@ int ckpt_list(struct ckpt_store *s, struct ckpt_info *info);
  * restore then reads only the chain it restores, not every set.
  */
 int ckpt_list_headers(struct ckpt_store *s, struct ckpt_info *info);
+/*
+ * For a long-lived writer (orthrosd): remember which sets were verified,
+ * so that each checkpoint's ckpt_begin reads only what is new, not every
+ * set in the store.  A slot is read again whenever its header changes
+ * (another writer, a new set); damage to a payload after it was verified
+ * is then found by the reader, which verifies what it extracts.
+ * -ENOMEM; ckpt_cache_free() releases it.
+ */
+int ckpt_cache_verified(struct ckpt_store *s);
+void ckpt_cache_free(struct ckpt_store *s);
+
 /* Mark @slot's set as @why and apply the chain rule again (its children). */
 void ckpt_refuse(struct ckpt_info *info, unsigned int n, uint32_t slot, enum ckpt_status why);
 /*

@@ -204,6 +204,14 @@ int protect_open(const struct orthros_conf *conf, const struct protect_opts *o,
 	rc = open_store(p, conf, o->region);
 	if (rc)
 		goto err;
+	/*
+	 * Only this daemon writes while it is the Active: verify each set
+	 * once, not the whole store at every checkpoint (under TCG a 49 KB
+	 * increment took 13 s to store beside two 512 MB dumps).
+	 */
+	rc = ckpt_cache_verified(&p->store);
+	if (rc)
+		goto err;
 	p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->efd < 0) {
 		rc = -errno;
@@ -295,6 +303,7 @@ void protect_close(struct protect *p)
 		checkpointer_fini(&p->g[i].c);
 	if (p->efd >= 0)
 		close(p->efd);
+	ckpt_cache_free(&p->store);
 	ckpt_region_unmap(&p->region);
 	free(p);
 }

@@ -725,6 +725,48 @@ static void the_file_walk_finds_names_without_reading_data(void **state)
 	assert_int_equal(ckpt_set_has_file(&st, &set, "pages-"), -EBADMSG);
 }
 
+static void a_writer_verifies_each_set_once_and_again_when_its_header_changes(void **state)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	struct ckpt_store other;
+	uint64_t a, b;
+	uint32_t sa;
+
+	(void)state;
+	assert_int_equal(ckpt_cache_verified(&st), 0);
+	a = put("demo", 0, 1);
+	sa = info_of(a).slot;
+	/* Damage after the write: the writer trusts what it wrote and verified... */
+	payload_at(sa)[sizeof(struct ckpt_file_entry) + 5] ^= 1;
+	ckpt_list(&st, info);
+	assert_int_equal(info[sa].status, CKPT_OK);
+	/* ...a fresh reader does not (and restore verifies what it extracts). */
+	memset(&other, 0, sizeof(other));
+	assert_int_equal(ckpt_open(&other, region, sizeof(region)), 0);
+	ckpt_list(&other, info);
+	assert_int_equal(info[sa].status, CKPT_BAD_PAYLOAD_CRC);
+	/* A set another writer put there is read in full the first time. */
+	b = 0;
+	{
+		struct ckpt_writer w;
+
+		assert_int_equal(ckpt_begin(&other, &w, "demo", 0, 7), 0);
+		assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, "xyz", 3), 0);
+		assert_int_equal(ckpt_commit(&w, &b), 0);
+		payload_at(w.slot)[sizeof(struct ckpt_file_entry) + 1] ^= 1;
+	}
+	ckpt_list(&st, info);
+	for (uint32_t i = 0; i < st.nr_slots; i++)
+		if (info[i].header_valid && info[i].seq == b)
+			assert_int_equal(info[i].status, CKPT_BAD_PAYLOAD_CRC);
+	/* A header that changed (here: resealed) is read again. */
+	reseal(sa);
+	ckpt_list(&st, info);
+	assert_int_equal(info[sa].status, CKPT_OK);
+	ckpt_cache_free(&st);
+	assert_null(st.verified);
+}
+
 static void sequence_numbers_never_wrap(void **state)
 {
 	struct ckpt_writer w;
@@ -1035,6 +1077,7 @@ int main(void)
 		T(reading_checks_the_data_it_copies),
 		T(a_header_listing_trusts_headers_until_a_read_refuses),
 		T(the_file_walk_finds_names_without_reading_data),
+		T(a_writer_verifies_each_set_once_and_again_when_its_header_changes),
 		T(sequence_numbers_never_wrap),
 		T(a_reader_may_skip_a_files_data),
 		T(an_entry_changed_after_listing_is_refused_on_reading),
