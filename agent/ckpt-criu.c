@@ -40,6 +40,16 @@ static int prepare(const struct ckpt_criu_req *r, criu_opts **o)
 	criu_local_set_track_mem(*o, r->track_mem);
 	/* The group runs in its own session, not on a terminal. */
 	criu_local_set_shell_job(*o, false);
+	/*
+	 * A client's connection is not the group's state: its partition is
+	 * gone after a crash and the service IP moves. CRIU would refuse to
+	 * dump a service with a connection open (or lock the network to
+	 * dump it with TCP repair); take them as closed, restore them closed
+	 * (the client reconnects), and pass over half-open ones in the
+	 * accept queue.
+	 */
+	criu_local_set_tcp_close(*o, true);
+	criu_local_set_tcp_skip_in_flight(*o, true);
 	return 0;
 err:
 	criu_local_free_opts(*o);

@@ -71,6 +71,7 @@ static int lazy_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 	char criu[256], lazy_verb[] = "lazy-pages", restore_verb[] = "restore";
 	char d_flag[] = "-D", daemon_flag[] = "--daemon", pidfile_flag[] = "--pidfile";
 	char o_flag[] = "-o", v_flag[] = "-v3", lazy_flag[] = "--lazy-pages", detach[] = "-d";
+	char tcp_close[] = "--tcp-close";	/* as ckpt-criu.c dumps and restores */
 	char lp_log[] = "lazy-pages.log";
 	char dir[512], log[128], lp_pid[600], rs_pid[600];
 	pid_t daemon;
@@ -87,8 +88,8 @@ static int lazy_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 	snprintf(rs_pid, sizeof(rs_pid), "%s/restore.pid", dir);
 	char *lazy_argv[] = { criu, lazy_verb, d_flag, dir, daemon_flag, pidfile_flag, lp_pid,
 			      o_flag, lp_log, v_flag, NULL };
-	char *restore_argv[] = { criu, restore_verb, d_flag, dir, lazy_flag, detach, pidfile_flag,
-				 rs_pid, o_flag, log, v_flag, NULL };
+	char *restore_argv[] = { criu, restore_verb, d_flag, dir, lazy_flag, detach, tcp_close,
+				 pidfile_flag, rs_pid, o_flag, log, v_flag, NULL };
 
 	rc = run_criu(lazy_argv);
 	if (rc)

@@ -133,6 +133,7 @@ for S in $SIZES; do
 	{
 		echo "# $S MB: interval ${interval}s, store ${store} MiB, partitions $mem"
 		grep "checkpoint set\|pre-dump set" "$D/a.orthrosd" | sed 's/^/#   A: /'
+		echo "#   A: checkpoints failed: $(grep -c "checkpoint of pid .* failed" "$D/a.orthrosd" || true)"
 		grep "restored group\|rc=" "$D/b.restore" | sed 's/^/#   B restore: /'
 		[ -f "$D/b.lazy" ] && grep "restored group\|rc=" "$D/b.lazy" | sed 's/^/#   B lazy: /'
 		sed 's/^/#   /' "$D/a.off" "$D/a.on"

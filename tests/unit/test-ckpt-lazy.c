@@ -40,7 +40,7 @@ static const char script[] =
 	"restore)\n"
 	"	[ -f \"$3/lazy-pages.socket\" ] || exit 1   # nobody listening\n"
 	"	[ -n \"${FAKE_RESTORE_FAILS:-}\" ] && exit 1\n"
-	"	echo 4242 >\"$7\"; exit 0 ;;\n"
+	"	echo 4242 >\"$8\"; exit 0 ;;\n"
 	"esac\n"
 	"exit 2\n";
 
@@ -103,7 +103,7 @@ static void the_daemon_listens_before_restore_and_the_pid_is_restores(void **sta
 	calls(got, sizeof(got));
 	snprintf(want, sizeof(want),
 		 "lazy-pages -D %s --daemon --pidfile %s/lazy-pages.pid -o lazy-pages.log -v3\n"
-		 "restore -D %s --lazy-pages -d --pidfile %s/restore.pid -o restore.log -v3\n",
+		 "restore -D %s --lazy-pages -d --tcp-close --pidfile %s/restore.pid -o restore.log -v3\n",
 		 images, images, images, images);
 	assert_string_equal(got, want);
 	d = ckpt_lazy_daemon(images);
