@@ -5,17 +5,22 @@
  * store.
  *
  * Incremental (checkpoint.incremental): a pre-dump first copies the pages
- * dirtied since the previous checkpoint while the tree runs (soft-dirty
- * tracking, track_mem), then the dump, on the pre-dump as its parent, only
- * has to copy what changed in between while the tree is frozen.  Both
- * become sets, the pre-dump's parent being the previous dump's set, so the
- * store holds the same chain CRIU wrote.  A new chain always starts with a
- * plain full dump: until that set is committed the previous chain stays
- * the newest one of the group, so the reclaim rule cannot take its slots
- * and a crash mid-dump never leaves the group without a checkpoint.  An
- * increment adds two sets, so a chain grows only while one slot stays free
- * for the next full dump; past that, or after any failure, the next
- * checkpoint is full again.
+ * while the tree runs (soft-dirty tracking, track_mem), then the dump, on
+ * the pre-dump as its parent, only has to copy what changed in between
+ * while the tree is frozen.  A new chain starts that way too (a pre-dump of
+ * all memory, no parent), so no checkpoint freezes the tree for a copy of
+ * all its memory; an increment's pre-dump has the previous dump as its
+ * parent and copies what changed since.  Both sets of a step go into the
+ * store, the pre-dump marked partial (never a restore point by itself),
+ * so the store holds the chain CRIU wrote and, until the new dump is
+ * committed, the group's previous dump stays its newest restore point and
+ * the reclaim rule keeps that chain: a crash mid-checkpoint never leaves
+ * the group without one.  The region must therefore hold the chain in use
+ * and the next step beside it: an increment is taken only while a new
+ * chain (two sets) still fits after it; a new chain starts with a
+ * pre-dump while two slots are free beside the old one, else (or without
+ * incremental) with a plain full dump, which freezes the tree for the
+ * whole copy.  After any failure the next checkpoint starts a new chain.
  */
 #include "config.h"
 
@@ -114,7 +119,13 @@ bool checkpointer_due(const struct checkpointer *c, uint64_t now_ns)
 bool checkpointer_next_incremental(const struct checkpointer *c)
 {
 	return c->pol.incremental && c->nchain > 0 && c->failures == 0 &&
-	       c->nchain + 2 <= c->store->nr_slots - 1;
+	       c->nchain + 2 + 2 <= c->store->nr_slots;
+}
+
+/* Would the next full checkpoint copy memory before the freeze? */
+static bool next_full_predumps(const struct checkpointer *c)
+{
+	return c->pol.incremental && c->nchain + 2 <= c->store->nr_slots;
 }
 
 /* A flat image directory (files and CRIU's "parent" link), and its log. */
@@ -167,7 +178,7 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 	char parent_rel[32], log[32];
 	struct ckpt_criu_req req = {
 		.pid = pid, .work_fd = work_fd, .leave_running = pre || !c->stop_tree,
-		.track_mem = true,
+		.track_mem = true, .pre_dump_read = pre,
 	};
 	struct ckpt_dump_stats ds;
 	uint64_t t0;
@@ -206,14 +217,14 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 }
 
 static int pack(struct checkpointer *c, const struct step *st, uint64_t parent_seq,
-		uint64_t *seq, struct ckpt_result *res)
+		uint32_t flags, uint64_t *seq, struct ckpt_result *res)
 {
 	char path[sizeof(c->workdir) + 32];
 	uint64_t t0 = c->clock();
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%u", c->workdir, st->dir);
-	rc = ckpt_pack_dir(c->store, c->group, parent_seq, path, real_ns(), seq);
+	rc = ckpt_pack_dir(c->store, c->group, parent_seq, flags, path, real_ns(), seq);
 	res->pack_ns += c->clock() - t0;
 	if (rc)
 		return fail(res, rc, "storing %s: %s", path, ckpt_error(c->store));
@@ -262,6 +273,7 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 {
 	struct step pre = { .fd = -1 }, dump = { .fd = -1 };
 	bool incremental = checkpointer_next_incremental(c);
+	bool predump = incremental || next_full_predumps(c);
 	uint64_t start = c->clock(), pseq = 0, seq = 0;
 	int work_fd, rc;
 
@@ -278,8 +290,9 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 		c->failures++;
 		return fail(res, -errno, "%s: %s", c->workdir, strerror(errno));
 	}
-	if (incremental) {
-		rc = criu_step(c, pid, true, &c->dir[c->nchain - 1], work_fd, &pre, res);
+	if (predump) {
+		rc = criu_step(c, pid, true, incremental ? &c->dir[c->nchain - 1] : NULL, work_fd,
+			       &pre, res);
 		if (rc)
 			goto failed;
 		rc = criu_step(c, pid, false, &pre.dir, work_fd, &dump, res);
@@ -291,21 +304,22 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 
 	res->freeze_ns = dump.freeze_ns;
 	res->predump_freeze_ns = pre.freeze_ns;
-	res->freeze_from_stats = dump.from_stats && (!incremental || pre.from_stats);
+	res->freeze_from_stats = dump.from_stats && (!predump || pre.from_stats);
 	res->over_max_freeze = c->pol.max_freeze_ns &&
 			       (dump.freeze_ns > c->pol.max_freeze_ns ||
 				pre.freeze_ns > c->pol.max_freeze_ns);
 	res->pages_written = pre.pages_written + dump.pages_written;
 
-	if (incremental) {
-		rc = pack(c, &pre, c->seq[c->nchain - 1], &pseq, res);
+	if (predump) {
+		rc = pack(c, &pre, incremental ? c->seq[c->nchain - 1] : 0, CKPT_SET_PARTIAL,
+			  &pseq, res);
 		if (rc)
 			goto failed;
 		res->predump_seq = pseq;
 		res->parent_seq = pseq;
 		res->bytes += payload_of(c->store, pseq);
 	}
-	rc = pack(c, &dump, pseq, &seq, res);
+	rc = pack(c, &dump, pseq, 0, &seq, res);
 	if (rc)
 		goto failed;
 	res->seq = seq;
@@ -313,7 +327,7 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 
 	if (!incremental)
 		drop_chain(c);
-	if (incremental) {
+	if (predump) {
 		c->dir[c->nchain] = pre.dir;
 		c->seq[c->nchain++] = pseq;
 	}
@@ -340,9 +354,9 @@ failed:
 	}
 	close(work_fd);
 	/*
-	 * The store may now hold a pre-dump whose dump never arrived: it
-	 * extends the chain, restore passes over it, and the next checkpoint
-	 * is a full one anyway.
+	 * The store may now hold a pre-dump whose dump never arrived: it is
+	 * partial, so no restore picks it and the reclaim rule takes its slot
+	 * first; the next checkpoint starts a new chain anyway.
 	 */
 	c->failures++;
 	drop_chain(c);

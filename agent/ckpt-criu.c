@@ -38,6 +38,8 @@ static int prepare(const struct ckpt_criu_req *r, criu_opts **o)
 		goto err;
 	criu_local_set_leave_running(*o, r->leave_running);
 	criu_local_set_track_mem(*o, r->track_mem);
+	if (r->pre_dump_read && (rc = criu_local_set_pre_dump_mode(*o, CRIU_PRE_DUMP_READ)) < 0)
+		goto err;
 	/* The group runs in its own session, not on a terminal. */
 	criu_local_set_shell_job(*o, false);
 	/*

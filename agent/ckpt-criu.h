@@ -20,6 +20,12 @@ struct ckpt_criu_req {
 	const char *log_file;		/* in work_fd */
 	bool leave_running;
 	bool track_mem;			/* soft-dirty: the next dump can be incremental */
+	/*
+	 * Pre-dump: read the pages after the tree is released
+	 * (process_vm_readv) instead of splicing them while it is frozen, so
+	 * the freeze does not grow with its memory.
+	 */
+	bool pre_dump_read;
 };
 
 struct ckpt_criu_ops {

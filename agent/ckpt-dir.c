@@ -106,7 +106,7 @@ static int pack_file(struct ckpt_writer *w, int dfd, const char *dir,
 }
 
 int ckpt_pack_dir(struct ckpt_store *s, const char *group, uint64_t parent_seq,
-		  const char *dir, uint64_t created_ns, uint64_t *seq)
+		  uint32_t flags, const char *dir, uint64_t created_ns, uint64_t *seq)
 {
 	struct ckpt_writer w;
 	struct dirent **names = NULL;
@@ -131,7 +131,7 @@ int ckpt_pack_dir(struct ckpt_store *s, const char *group, uint64_t parent_seq,
 		rc = fail(s, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = ckpt_begin(s, &w, group, parent_seq, created_ns);
+	rc = ckpt_begin(s, &w, group, parent_seq, created_ns, flags);
 	if (rc)
 		goto out;
 	for (int i = 0; i < n && !rc; i++) {

@@ -46,6 +46,15 @@
  */
 #define CKPT_MAX_FILES		65536u
 
+/*
+ * A partial set (a CRIU pre-dump: memory only, no task state) is never a
+ * restore point of its own, only a parent: the chain rule passes over it
+ * when it picks a group's newest set, so the reclaim rule keeps the
+ * group's last complete chain while a new chain is only half written.
+ */
+#define CKPT_SET_PARTIAL	0x1u
+#define CKPT_SET_KNOWN		CKPT_SET_PARTIAL
+
 enum ckpt_slot_state {
 	CKPT_STATE_EMPTY = 0,		/* never written, or a write given up */
 	CKPT_STATE_WRITING = 1,		/* a writer owns the slot: invisible */
@@ -78,7 +87,7 @@ struct ckpt_slot_header {
 	uint32_t nr_files;		/*  48 file entries in the payload */
 	uint32_t payload_crc;		/*  52 CRC-32 of the payload_len bytes */
 	char group[CKPT_GROUP_LEN];	/*  56 [A-Za-z0-9_.-]{1,63}, NUL-terminated */
-	uint32_t reserved;		/* 120 zero */
+	uint32_t flags;			/* 120 CKPT_SET_*; zero in sets written before flags existed */
 	uint32_t header_crc;		/* 124 CRC-32 of this structure with header_crc = 0 */
 };
 

@@ -162,6 +162,7 @@ const char *ckpt_status_name(enum ckpt_status st)
 	case CKPT_DUP_SEQ: return "sequence number used by another set";
 	case CKPT_BAD_PARENT: return "parent is in another group";
 	case CKPT_NO_PARENT: return "parent set missing or not restorable";
+	case CKPT_BAD_FLAGS: return "unknown set flags";
 	}
 	return "?";
 }
@@ -327,6 +328,7 @@ static enum ckpt_status check_header(const struct ckpt_store *s, uint32_t slot,
 	info->payload_len = le64toh(h->payload_len);
 	info->nr_files = le32toh(h->nr_files);
 	info->payload_crc = le32toh(h->payload_crc);
+	info->flags = le32toh(h->flags);
 	if (memchr(h->group, '\0', sizeof(h->group)))
 		memcpy(info->group, h->group, sizeof(info->group));
 
@@ -342,6 +344,8 @@ static enum ckpt_status check_header(const struct ckpt_store *s, uint32_t slot,
 		return CKPT_BAD_GROUP;
 	if (info->payload_len > ckpt_capacity(s) || info->nr_files > CKPT_MAX_FILES)
 		return CKPT_BAD_LENGTH;
+	if (info->flags & ~CKPT_SET_KNOWN)
+		return CKPT_BAD_FLAGS;
 	return CKPT_OK;
 }
 
@@ -577,8 +581,8 @@ static int newest_of_group(const struct ckpt_info *info, unsigned int n, const c
 	int best = -1;
 
 	for (unsigned int i = 0; i < n; i++)
-		if (info[i].status == CKPT_OK && !strcmp(info[i].group, group) &&
-		    (best < 0 || info[i].seq > info[best].seq))
+		if (info[i].status == CKPT_OK && !(info[i].flags & CKPT_SET_PARTIAL) &&
+		    !strcmp(info[i].group, group) && (best < 0 || info[i].seq > info[best].seq))
 			best = (int)i;
 	return best;
 }
@@ -687,7 +691,7 @@ static int write_header(struct ckpt_writer *w)
 /* ---- writing ---- */
 
 int ckpt_begin(struct ckpt_store *s, struct ckpt_writer *w, const char *group,
-	       uint64_t parent_seq, uint64_t created_ns)
+	       uint64_t parent_seq, uint64_t created_ns, uint32_t flags)
 {
 	struct ckpt_info info[CKPT_MAX_SLOTS];
 	int n, slot, parent = -1, rc;
@@ -698,6 +702,8 @@ int ckpt_begin(struct ckpt_store *s, struct ckpt_writer *w, const char *group,
 	s->msg[0] = '\0';
 	if (!ckpt_group_valid(group))
 		return fail(s, -EINVAL, "'%.64s' is not a group name (1-63 of A-Z a-z 0-9 _ - .)", group);
+	if (flags & ~CKPT_SET_KNOWN)
+		return fail(s, -EINVAL, "unknown set flags 0x%x", flags & ~CKPT_SET_KNOWN);
 	n = ckpt_list(s, info);
 	if (n < 0)
 		return n;
@@ -726,6 +732,7 @@ int ckpt_begin(struct ckpt_store *s, struct ckpt_writer *w, const char *group,
 	w->hdr.parent_seq = htole64(parent_seq);
 	w->hdr.format_id = htole64(s->format_id);
 	w->hdr.created_ns = htole64(created_ns);
+	w->hdr.flags = htole32(flags);
 	snprintf(w->hdr.group, sizeof(w->hdr.group), "%s", group);
 	/*
 	 * The slot's old set dies here, before any payload byte is written:

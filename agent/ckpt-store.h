@@ -62,6 +62,7 @@ enum ckpt_status {
 	CKPT_DUP_SEQ,
 	CKPT_BAD_PARENT,	/* parent names another group or a later set */
 	CKPT_NO_PARENT,		/* parent missing or itself not restorable */
+	CKPT_BAD_FLAGS,		/* flags this reader does not know */
 };
 
 const char *ckpt_status_name(enum ckpt_status st);
@@ -73,6 +74,7 @@ struct ckpt_info {
 	uint32_t state;
 	uint64_t seq, parent_seq, created_ns, payload_len;
 	uint32_t nr_files, payload_crc;
+	uint32_t flags;			/* CKPT_SET_* */
 	char group[CKPT_GROUP_LEN];
 };
 
@@ -131,7 +133,10 @@ void ckpt_refuse(struct ckpt_info *info, unsigned int n, uint32_t slot, enum ckp
  */
 int ckpt_set_has_file(struct ckpt_store *s, const struct ckpt_info *set, const char *prefix);
 
-/* The newest restorable set of @group and its chain; -ENOENT if none. */
+/*
+ * The newest restorable set of @group that is not partial, and its chain;
+ * -ENOENT if none.
+ */
 int ckpt_find(struct ckpt_store *s, const char *group, struct ckpt_chain *chain);
 /* The same from a list already taken. */
 int ckpt_find_in(const struct ckpt_info *info, unsigned int n, const char *group,
@@ -154,11 +159,11 @@ struct ckpt_writer {
 
 /*
  * Take a slot by the reclaim rule and mark it WRITING.  @parent_seq is 0 or
- * a restorable set of @group this one is an increment of.  -ENOSPC when
- * every slot holds a set that must be kept.
+ * a restorable set of @group this one is an increment of; @flags is 0 or
+ * CKPT_SET_PARTIAL.  -ENOSPC when every slot holds a set that must be kept.
  */
 int ckpt_begin(struct ckpt_store *s, struct ckpt_writer *w, const char *group,
-	       uint64_t parent_seq, uint64_t created_ns);
+	       uint64_t parent_seq, uint64_t created_ns, uint32_t flags);
 int ckpt_file_open(struct ckpt_writer *w, const char *name, uint32_t mode);
 int ckpt_file_write(struct ckpt_writer *w, const void *buf, size_t len);
 int ckpt_file_close(struct ckpt_writer *w);
@@ -206,7 +211,7 @@ int ckpt_read_close(struct ckpt_reader *r);
  * skipped; anything else that is not a regular file is refused).
  */
 int ckpt_pack_dir(struct ckpt_store *s, const char *group, uint64_t parent_seq,
-		  const char *dir, uint64_t created_ns, uint64_t *seq);
+		  uint32_t flags, const char *dir, uint64_t created_ns, uint64_t *seq);
 /*
  * Write @chain under @dir in CRIU's layout: DIR/<seq>/ per set, each with
  * a "parent" symlink to ../<parent seq>.  DIR is created if missing; the

@@ -237,7 +237,9 @@ static const char *refused(enum ckpt_status st)
 
 static void print_slot(const struct ckpt_info *in)
 {
-	const char *what = in->status == CKPT_OK ? "restorable" : ckpt_status_name(in->status);
+	/* A pre-dump is sound but only ever a parent: not a restore point. */
+	const char *what = in->status != CKPT_OK ? ckpt_status_name(in->status) :
+			   in->flags & CKPT_SET_PARTIAL ? "partial" : "restorable";
 	char when[32];
 
 	if (!in->header_valid) {
@@ -291,7 +293,7 @@ static int cmd_put(const struct ckpt_args *a, const char *dir)
 
 	if (open_store(a->region, true, &r, &s))
 		return 1;
-	rc = ckpt_pack_dir(&s, a->group, a->has_parent ? a->parent : 0, dir, realtime_ns(), &seq);
+	rc = ckpt_pack_dir(&s, a->group, a->has_parent ? a->parent : 0, 0, dir, realtime_ns(), &seq);
 	if (rc)
 		fprintf(stderr, "orthrosctl: ckpt put: %s\n", ckpt_error(&s));
 	else

@@ -166,7 +166,7 @@ struct orthros_conf {
 #define CONF_DEFAULT_HB_TIMEOUT_US 50000u
 #define CONF_DEFAULT_CKPT_INTERVAL_US 1000000u
 #define CONF_DEFAULT_CKPT_MAX_FREEZE_US 100000u
-#define CONF_DEFAULT_CKPT_KEEP 3u
+#define CONF_DEFAULT_CKPT_KEEP 5u
 
 /*
  * Parse and validate.  Returns 0 when the configuration is usable (warnings

@@ -55,10 +55,11 @@ sed -e "s|^  interval: 1s$|  interval: ${INTERVAL_S}s|" \
     "$SRCDIR/config/orthros.yaml" >"$D/orthros.yaml"
 "$ORTHROSCTL" config check "$D/orthros.yaml" >/dev/null || bail "test configuration invalid"
 
-# The store: a power of two for ivshmem; 4 slots of 128 MiB hold a full
+# The store: a power of two for ivshmem; 6 slots of 85 MiB (keep 5: a chain of a
+# full checkpoint and an increment, and the next chain beside it) each hold a full
 # dump of the service (64 MiB of pattern plus its binaries' pages).
 truncate -s 512M "$D/store"
-fmt=$("$ORTHROSCTL" ckpt format --region "$D/store" --keep 3) || bail "cannot format the store"
+fmt=$("$ORTHROSCTL" ckpt format --region "$D/store" --keep 5) || bail "cannot format the store"
 slot_size=$(echo "$fmt" | sed -n 's/.* slots of \([0-9]*\) bytes.*/\1/p')
 
 start() {	# name

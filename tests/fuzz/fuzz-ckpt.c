@@ -85,20 +85,28 @@ static void walk_headers(struct ckpt_store *s)
 	}
 }
 
-/* Write a set (an increment of @parent if not 0) and look for it. */
+/*
+ * Write a set (an increment of @parent if not 0) and look for it; a
+ * partial one must never be what a restore picks.
+ */
 static void write_and_find(struct ckpt_store *s, const char *group, uint64_t parent,
-			   const uint8_t *data, size_t size)
+			   uint32_t flags, const uint8_t *data, size_t size)
 {
 	static struct ckpt_chain chain;
 	struct ckpt_writer w;
 	uint64_t seq;
 
-	if (ckpt_begin(s, &w, group, parent, 1))
+	if (ckpt_begin(s, &w, group, parent, 1, flags))
 		return;		/* no slot may be taken, or no sequence left */
 	if (ckpt_add_file(&w, "pages-1.img", 0600, data, size < 300 ? size : 300) ||
 	    ckpt_commit(&w, &seq)) {
 		ckpt_abort(&w);
 		return;		/* too big for these slots */
+	}
+	if (flags & CKPT_SET_PARTIAL) {
+		if (!ckpt_find(s, group, &chain) && chain.set[0].seq == seq)
+			abort();
+		return;
 	}
 	if (ckpt_find(s, group, &chain) || chain.set[0].seq != seq)
 		abort();
@@ -156,10 +164,10 @@ static void run(uint8_t *region, size_t size, const uint8_t *data)
 			char group[CKPT_GROUP_LEN];
 
 			memcpy(group, info[i].group, sizeof(group));
-			write_and_find(&s, group, info[i].seq, data, size);
+			write_and_find(&s, group, info[i].seq, size & 1 ? CKPT_SET_PARTIAL : 0, data, size);
 			break;
 		}
-	write_and_find(&s, "fuzz", 0, data, size);
+	write_and_find(&s, "fuzz", 0, 0, data, size);
 	read_chains(&s);
 }
 

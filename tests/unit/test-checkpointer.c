@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The checkpoint policy and the restore path, on a fake CRIU: when a
- * checkpoint is due, full or incremental (pre-dump, then dump on it), what
+ * checkpoint is due, full or incremental (pre-dump, then dump on it; a
+ * full one pre-dumps too when the store has room beside the chain), what
  * CRIU is asked for, what reaches the store, that a failed dump leaves no
  * visible set, that a freeze longer than max_freeze is reported (from
  * CRIU's stats-dump, or the dump call's duration without it), and which set
@@ -182,7 +183,8 @@ static int setup(void **state)
 	memset(&st, 0, sizeof(st));
 	snprintf(work, sizeof(work), "/tmp/orthros-test-ckpt.XXXXXX");
 	assert_non_null(mkdtemp(work));
-	return ckpt_format(&st, region, sizeof(region), 3, 0x77);
+	/* keep 5: 6 slots, a chain of full + increment and the next chain beside it */
+	return ckpt_format(&st, region, sizeof(region), 5, 0x77);
 }
 
 static int teardown(void **state)
@@ -219,6 +221,7 @@ static void the_first_checkpoint_is_full_and_due_at_once(void **state)
 {
 	struct checkpointer c;
 	struct ckpt_result res;
+	struct ckpt_chain chain;
 
 	(void)state;
 	init(&c, true);
@@ -226,17 +229,33 @@ static void the_first_checkpoint_is_full_and_due_at_once(void **state)
 	assert_false(checkpointer_next_incremental(&c));
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_int_equal(res.kind, CKPT_FULL);
-	assert_int_equal(res.seq, 1);
-	assert_int_equal(res.parent_seq, 0);
-	assert_int_equal(fk.pre_dumps, 0);
+	/*
+	 * All memory is copied by a pre-dump while the tree runs (pages read
+	 * after it is released); the dump on it copies what changed since.
+	 */
+	assert_int_equal(fk.pre_dumps, 1);
 	assert_int_equal(fk.dumps, 1);
+	assert_true(fk.pre[0]);
+	assert_string_equal(fk.parent[0], "");
+	assert_true(fk.last[0].pre_dump_read);
+	assert_false(fk.pre[1]);
+	assert_string_equal(fk.parent[1], "../1");
+	assert_false(fk.last[1].pre_dump_read);
+	assert_int_equal(res.predump_seq, 1);
+	assert_int_equal(res.seq, 2);
+	assert_int_equal(res.parent_seq, 1);
 	/* The tree keeps running and its memory is tracked for the next one. */
 	assert_int_equal(fk.last[0].pid, 42);
-	assert_true(fk.last[0].leave_running);
-	assert_true(fk.last[0].track_mem);
-	assert_string_equal(fk.parent[0], "");
-	assert_int_equal(visible_sets(), 1);
-	assert_true(res.bytes > 3000);
+	assert_true(fk.last[0].leave_running && fk.last[1].leave_running);
+	assert_true(fk.last[0].track_mem && fk.last[1].track_mem);
+	/* Both sets are stored; the pre-dump is only a parent, never restored alone. */
+	assert_int_equal(visible_sets(), 2);
+	assert_int_equal(ckpt_find(&st, "web", &chain), 0);
+	assert_int_equal(chain.n, 2);
+	assert_int_equal(chain.set[0].seq, 2);
+	assert_int_equal(chain.set[0].flags, 0);
+	assert_int_equal(chain.set[1].flags, CKPT_SET_PARTIAL);
+	assert_true(res.bytes > 6000);
 	checkpointer_fini(&c);
 }
 
@@ -259,46 +278,96 @@ static void incremental_is_a_pre_dump_then_a_dump_on_it(void **state)
 {
 	struct checkpointer c;
 	struct ckpt_result res;
+	struct ckpt_chain chain;
 
 	(void)state;
 	init(&c, true);
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
 	assert_true(checkpointer_next_incremental(&c));
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_int_equal(res.kind, CKPT_INCREMENTAL);
 	/* pre-dump on the previous dump's images, dump on the pre-dump's */
-	assert_true(fk.pre[1]);
-	assert_string_equal(fk.parent[1], "../1");
-	assert_false(fk.pre[2]);
+	assert_true(fk.pre[2]);
 	assert_string_equal(fk.parent[2], "../2");
-	assert_true(fk.last[1].track_mem && fk.last[1].leave_running);
-	/* the store holds the same chain: 3 -> 2 -> 1 */
-	assert_int_equal(res.predump_seq, 2);
-	assert_int_equal(res.seq, 3);
-	assert_int_equal(res.parent_seq, 2);
-	struct ckpt_chain chain;
-
+	assert_false(fk.pre[3]);
+	assert_string_equal(fk.parent[3], "../3");
+	assert_true(fk.last[2].track_mem && fk.last[2].leave_running);
+	/* the store holds the same chain: 4 -> 3 -> 2 -> 1 */
+	assert_int_equal(res.predump_seq, 3);
+	assert_int_equal(res.seq, 4);
+	assert_int_equal(res.parent_seq, 3);
 	assert_int_equal(ckpt_find(&st, "web", &chain), 0);
-	assert_int_equal(chain.n, 3);
-	assert_int_equal(chain.set[0].seq, 3);
-	assert_int_equal(chain.set[1].seq, 2);
-	assert_int_equal(chain.set[2].seq, 1);
+	assert_int_equal(chain.n, 4);
+	for (unsigned int i = 0; i < 4; i++)
+		assert_int_equal(chain.set[i].seq, 4 - i);
 	/*
-	 * 4 slots (keep 3): another increment would fill the region and leave
-	 * no slot for the next full dump, so the next one is full.
+	 * 6 slots (keep 5): another increment would leave no room for a new
+	 * chain (pre-dump + dump) beside this one, so the next one is full.
 	 */
 	assert_false(checkpointer_next_incremental(&c));
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_int_equal(res.kind, CKPT_FULL);
-	assert_int_equal(res.seq, 4);
-	assert_string_equal(fk.parent[3], "");
-	/* and a chain starts again from it, in reclaimed slots */
+	assert_int_equal(res.predump_seq, 5);
+	assert_int_equal(res.seq, 6);
+	assert_string_equal(fk.parent[4], "");
+	assert_int_equal(ckpt_find(&st, "web", &chain), 0);
+	assert_int_equal(chain.n, 2);
+	/* and a chain grows again from it, in reclaimed slots */
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_int_equal(res.kind, CKPT_INCREMENTAL);
-	assert_int_equal(res.seq, 6);
+	assert_int_equal(res.seq, 8);
 	assert_int_equal(ckpt_find(&st, "web", &chain), 0);
-	assert_int_equal(chain.n, 3);
-	assert_int_equal(chain.set[2].seq, 4);
+	assert_int_equal(chain.n, 4);
+	assert_int_equal(chain.set[3].seq, 5);
+	checkpointer_fini(&c);
+}
+
+/*
+ * With keep 3 (4 slots) there is never room for an increment and a new
+ * chain beside it: every checkpoint is a new chain, still pre-dumped, its
+ * sets taking slots outside the previous chain, which stays restorable
+ * until the new dump is stored.  With keep 2 (3 slots) not even that
+ * beside a chain of two sets: a plain full dump.
+ */
+static void a_new_chain_takes_slots_beside_the_previous_one(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_chain chain;
+
+	(void)state;
+	memset(region, 0, sizeof(region));
+	assert_int_equal(ckpt_format(&st, region, sizeof(region), 3, 0x78), 0);
+	init(&c, true);
+	for (uint64_t i = 1; i <= 4; i++) {
+		assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+		assert_int_equal(res.kind, CKPT_FULL);
+		assert_int_equal(res.predump_seq, 2 * i - 1);
+		assert_int_equal(res.seq, 2 * i);
+		assert_false(checkpointer_next_incremental(&c));
+		assert_int_equal(ckpt_find(&st, "web", &chain), 0);
+		assert_int_equal(chain.n, 2);
+		assert_int_equal(chain.set[0].seq, 2 * i);
+	}
+	assert_int_equal(fk.pre_dumps, 4);
+	checkpointer_fini(&c);
+
+	memset(&fk, 0, sizeof(fk));
+	fk.probe_fd = -1;
+	fk.call_ns = 300 * MS;
+	memset(region, 0, sizeof(region));
+	assert_int_equal(ckpt_format(&st, region, sizeof(region), 2, 0x79), 0);
+	init(&c, true);
+	/* beside a chain of two sets a plain dump; beside one set, a pre-dump again */
+	for (uint64_t i = 0, want[3][2] = { { 1, 2 }, { 0, 3 }, { 4, 5 } }; i < 3; i++) {
+		assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+		assert_int_equal(res.kind, CKPT_FULL);
+		assert_int_equal(res.predump_seq, want[i][0]);
+		assert_int_equal(res.seq, want[i][1]);
+		assert_int_equal(ckpt_find(&st, "web", &chain), 0);
+		assert_int_equal(chain.set[0].seq, want[i][1]);
+	}
+	assert_int_equal(fk.pre_dumps, 2);
 	checkpointer_fini(&c);
 }
 
@@ -313,12 +382,12 @@ static void the_final_checkpoint_stops_the_tree(void **state)
 	assert_int_equal(checkpointer_final(&c, 42, &res), 0);
 	assert_int_equal(res.kind, CKPT_INCREMENTAL);
 	/* the pre-dump leaves it running, the dump does not */
-	assert_true(fk.pre[1] && fk.last[1].leave_running);
-	assert_false(fk.pre[2]);
-	assert_false(fk.last[2].leave_running);
+	assert_true(fk.pre[2] && fk.last[2].leave_running);
+	assert_false(fk.pre[3]);
+	assert_false(fk.last[3].leave_running);
 	/* an ordinary checkpoint afterwards leaves it running again */
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_true(fk.last[3].leave_running);
+	assert_true(fk.last[4].leave_running && fk.last[5].leave_running);
 	checkpointer_fini(&c);
 }
 
@@ -342,15 +411,15 @@ static void a_checkpoint_holds_the_store_lock_throughout(void **state)
 	init(&c, true);
 	c.lock_fd = mine;
 	fk.probe_fd = other;
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* pre-dump + dump */
-	assert_int_equal(fk.calls, 3);
-	assert_int_equal(fk.locked_calls, 3);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* the same on it */
+	assert_int_equal(fk.calls, 4);
+	assert_int_equal(fk.locked_calls, 4);
 	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
 	flock(other, LOCK_UN);
-	fk.fail_at = 4;
+	fk.fail_at = 5;
 	assert_true(checkpointer_run(&c, 42, &res) < 0);
-	assert_int_equal(fk.locked_calls, 4);
+	assert_int_equal(fk.locked_calls, 5);
 	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
 	checkpointer_fini(&c);
 	close(mine);
@@ -383,20 +452,20 @@ static void a_failed_dump_leaves_no_visible_set(void **state)
 
 	(void)state;
 	init(&c, true);
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	fk.fail_at = 3;		/* the dump after a good pre-dump */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	fk.fail_at = 4;		/* the dump after a good pre-dump */
 	assert_int_equal(checkpointer_run(&c, 42, &res), -52);
 	assert_non_null(strstr(res.msg, "criu dump of pid 42 failed"));
-	assert_non_null(strstr(res.msg, "3.log"));
-	assert_int_equal(visible_sets(), 1);
+	assert_non_null(strstr(res.msg, "4.log"));
+	assert_int_equal(visible_sets(), 2);
 	struct ckpt_chain chain;
 
 	assert_int_equal(ckpt_find(&st, "web", &chain), 0);
-	assert_int_equal(chain.set[0].seq, 1);
+	assert_int_equal(chain.set[0].seq, 2);
 	/* nothing CRIU wrote is left on tmpfs, and the next one starts afresh */
-	snprintf(path, sizeof(path), "%s/web/2", work);
-	assert_int_equal(stat(path, &sb), -1);
 	snprintf(path, sizeof(path), "%s/web/3", work);
+	assert_int_equal(stat(path, &sb), -1);
+	snprintf(path, sizeof(path), "%s/web/4", work);
 	assert_int_equal(stat(path, &sb), -1);
 	assert_false(checkpointer_next_incremental(&c));
 	fk.fail_at = 0;
@@ -438,7 +507,7 @@ static void a_freeze_longer_than_max_freeze_is_reported(void **state)
 	assert_true(res.freeze_from_stats);
 	assert_int_equal(res.freeze_ns, 50 * MS);
 	assert_false(res.over_max_freeze);
-	assert_int_equal(res.pages_written, 11);
+	assert_int_equal(res.pages_written, 22);	/* pre-dump and dump */
 
 	fk.frozen_us = 148000;	/* 150 ms > 100 ms */
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
@@ -482,50 +551,86 @@ static void the_stored_set_is_the_images_directory(void **state)
 	snprintf(dir, sizeof(dir), "%s/restore", work);
 	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
 	assert_int_equal(rr.pid, 4242);
-	assert_int_equal(rr.seq, 3);
-	assert_int_equal(rr.chain_len, 3);
+	assert_int_equal(rr.seq, 4);
+	assert_int_equal(rr.chain_len, 4);
 	assert_int_equal(rr.skipped_predumps, 0);
-	assert_string_equal(fk.restored_from, "parent=../2");
+	assert_string_equal(fk.restored_from, "parent=../3");
 	assert_non_null(strstr(fk.restored_files, "core-42.img"));
 	/* byte for byte what CRIU wrote, each set in its own directory */
-	snprintf(cmp, sizeof(cmp), "diff -r '%s/web/1' '%s/1' && diff -r '%s/web/2' '%s/2' >/dev/null",
+	snprintf(cmp, sizeof(cmp), "diff -r '%s/web/1' '%s/1' && diff -r '%s/web/3' '%s/3' >/dev/null",
 		 work, rr.dir, work, rr.dir);
 	assert_int_equal(system(cmp), 0);
 	checkpointer_fini(&c);
 }
 
-static void restore_passes_over_a_pre_dump_and_a_corrupt_set(void **state)
+static void corrupt_set(uint64_t seq)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	int n = ckpt_list(&st, info);
+
+	for (int i = 0; i < n; i++)
+		if (info[i].header_valid && info[i].seq == seq)
+			region[st.slots_offset + info[i].slot * st.slot_size + 128 + 300] ^= 0xff;
+}
+
+static void restore_passes_over_a_corrupt_set_and_its_pre_dump(void **state)
 {
 	struct checkpointer c;
 	struct ckpt_result res;
 	struct ckpt_restore_result rr;
-	struct ckpt_info info[CKPT_MAX_SLOTS];
 	char dir[96], cmd[256];
-	int n;
 
 	(void)state;
 	init(&c, true);
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 */
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 2 pre, 3 dump */
-	/* A stray write in the newest dump's payload. */
-	n = ckpt_list(&st, info);
-	for (int i = 0; i < n; i++)
-		if (info[i].seq == 3)
-			region[st.slots_offset + info[i].slot * st.slot_size + 128 + 300] ^= 0xff;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 3 pre, 4 dump */
+	corrupt_set(4);		/* a stray write in the newest dump's payload */
 	snprintf(dir, sizeof(dir), "%s/restore", work);
 	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
-	/* 3 refused when its extraction failed; 2 is a pre-dump; 1 is used */
-	assert_int_equal(rr.seq, 1);
-	assert_int_equal(rr.skipped_predumps, 1);
-	assert_int_equal(rr.chain_len, 1);
+	/* 4 refused when its extraction failed; 3 is partial; 2 (on 1) is used */
+	assert_int_equal(rr.seq, 2);
+	assert_int_equal(rr.chain_len, 2);
 	assert_int_equal(rr.refused, 1);
-	/* The failed extraction of 3 left no directory behind: one restore.* only. */
+	/* The failed extraction of 4 left no directory behind: one restore.* only. */
 	snprintf(cmd, sizeof(cmd), "test $(ls -d '%s'/restore.* | wc -l) -eq 1", dir);
 	assert_int_equal(system(cmd), 0);
 	for (unsigned int i = 0; i < rr.n; i++)
-		if (rr.info[i].header_valid && rr.info[i].seq == 3)
+		if (rr.info[i].header_valid && rr.info[i].seq == 4)
 			assert_int_equal(rr.info[i].status, CKPT_BAD_PAYLOAD_CRC);
-	assert_string_equal(fk.restored_from, "parent=");
+	assert_string_equal(fk.restored_from, "parent=../1");
+	checkpointer_fini(&c);
+}
+
+/*
+ * A pre-dump stored before sets carried flags is told by its content (no
+ * core image) and passed over the same way.
+ */
+static void an_unflagged_pre_dump_is_passed_over(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	char dir[96], legacy[96];
+	uint64_t seq;
+	int dfd;
+
+	(void)state;
+	init(&c, false);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1, full */
+	snprintf(legacy, sizeof(legacy), "%s/legacy", work);
+	assert_int_equal(mkdir(legacy, 0700), 0);
+	dfd = open(legacy, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	put(dfd, "pages-1.img", "pages", 5);
+	put(dfd, "pagemap-42.img", "map", 3);
+	close(dfd);
+	assert_int_equal(ckpt_pack_dir(&st, "web", 1, 0, legacy, 1, &seq), 0);
+	assert_int_equal(seq, 2);
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(rr.seq, 1);
+	assert_int_equal(rr.skipped_predumps, 1);
+	assert_int_equal(rr.chain_len, 1);
 	checkpointer_fini(&c);
 }
 
@@ -628,6 +733,7 @@ int main(void)
 		T(the_first_checkpoint_is_full_and_due_at_once),
 		T(checkpoints_are_due_one_interval_after_the_last_began),
 		T(incremental_is_a_pre_dump_then_a_dump_on_it),
+		T(a_new_chain_takes_slots_beside_the_previous_one),
 		T(the_final_checkpoint_stops_the_tree),
 		T(a_checkpoint_holds_the_store_lock_throughout),
 		T(without_incremental_every_checkpoint_is_full),
@@ -636,7 +742,8 @@ int main(void)
 		T(a_freeze_longer_than_max_freeze_is_reported),
 		T(without_stats_the_dump_call_bounds_the_freeze),
 		T(the_stored_set_is_the_images_directory),
-		T(restore_passes_over_a_pre_dump_and_a_corrupt_set),
+		T(restore_passes_over_a_corrupt_set_and_its_pre_dump),
+		T(an_unflagged_pre_dump_is_passed_over),
 		T(restore_reads_only_the_chain_it_restores),
 		T(with_every_set_corrupt_there_is_no_checkpoint),
 		T(a_failed_restore_is_not_a_cold_start),

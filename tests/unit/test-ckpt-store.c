@@ -46,18 +46,23 @@ static int setup_keep3(void **state)
 }
 
 /* A set of one file whose bytes are all @fill; its sequence number. */
-static uint64_t put(const char *group, uint64_t parent, uint8_t fill)
+static uint64_t put_flags(const char *group, uint64_t parent, uint8_t fill, uint32_t flags)
 {
 	struct ckpt_writer w;
 	uint8_t data[100];
 	uint64_t seq = 0;
 
 	memset(data, fill, sizeof(data));
-	assert_int_equal(ckpt_begin(&st, &w, group, parent, 1000 + fill), 0);
+	assert_int_equal(ckpt_begin(&st, &w, group, parent, 1000 + fill, flags), 0);
 	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, data, sizeof(data)), 0);
 	assert_int_equal(ckpt_add_file(&w, "inventory.img", 0644, "inv", 3), 0);
 	assert_int_equal(ckpt_commit(&w, &seq), 0);
 	return seq;
+}
+
+static uint64_t put(const char *group, uint64_t parent, uint8_t fill)
+{
+	return put_flags(group, parent, fill, 0);
 }
 
 /* The newest restorable set of @group, 0 if none. */
@@ -193,7 +198,7 @@ static void a_set_being_written_is_invisible(void **state)
 
 	(void)state;
 	first = put("demo", 0, 1);
-	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 5), 0);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 5, 0), 0);
 	assert_int_equal(ckpt_add_file(&w, "core-1.img", 0600, "x", 1), 0);
 	assert_int_equal(found("demo"), first);
 	assert_int_equal(info_of(first + 1).status, CKPT_WRITING);
@@ -316,8 +321,8 @@ static void an_increment_of_a_missing_parent_is_not_begun(void **state)
 
 	(void)state;
 	put("demo", 0, 1);
-	assert_int_equal(ckpt_begin(&st, &w, "demo", 7, 1), -ENOENT);
-	assert_int_equal(ckpt_begin(&st, &w, "other", 1, 1), -ENOENT);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 7, 1, 0), -ENOENT);
+	assert_int_equal(ckpt_begin(&st, &w, "other", 1, 1, 0), -ENOENT);
 	assert_non_null(strstr(ckpt_error(&st), "parent set 1 is not a restorable set of group other"));
 }
 
@@ -357,9 +362,64 @@ static void a_parent_needed_by_the_newest_chain_is_not_reclaimed(void **state)
 	assert_int_equal(chain.n, 4);
 	assert_int_equal(chain.set[3].seq, s2);
 	/* Every slot is in the newest chain now: nothing may be taken. */
-	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), -ENOSPC);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0), -ENOSPC);
 	assert_non_null(strstr(ckpt_error(&st), "must be kept"));
 	assert_int_equal(found("demo"), s5);
+}
+
+/*
+ * A new chain's pre-dump is partial: never a group's newest restore point,
+ * so while its dump is not committed the previous chain stays restorable
+ * and the reclaim rule keeps it (keep 3: 4 slots, two chains of two).
+ */
+static void a_partial_set_is_only_ever_a_parent(void **state)
+{
+	uint64_t p1, d1, p2, d2, p3;
+	uint32_t slot_p1;
+
+	(void)state;
+	p1 = put_flags("demo", 0, 1, CKPT_SET_PARTIAL);
+	slot_p1 = info_of(p1).slot;
+	assert_int_equal(info_of(p1).status, CKPT_OK);
+	assert_int_equal(info_of(p1).flags, CKPT_SET_PARTIAL);
+	assert_int_equal(found("demo"), 0);	/* memory only: nothing to restore */
+	d1 = put("demo", p1, 2);
+	assert_int_equal(found("demo"), d1);
+	p2 = put_flags("demo", 0, 3, CKPT_SET_PARTIAL);
+	assert_int_equal(found("demo"), d1);	/* the crash here restores d1 */
+	d2 = put("demo", p2, 4);
+	assert_int_equal(found("demo"), d2);
+	/* the next pre-dump may only take the old chain's slots */
+	p3 = put_flags("demo", 0, 5, CKPT_SET_PARTIAL);
+	assert_int_equal(found("demo"), d2);
+	assert_int_equal(info_of(d2).status, CKPT_OK);
+	assert_int_equal(info_of(p2).status, CKPT_OK);
+	assert_int_equal(info_of(p3).slot, slot_p1);
+	assert_int_equal(info_of(d1).status, CKPT_NO_PARENT);
+	/* an increment of a partial set is a restore point with its parent */
+	struct ckpt_chain chain;
+
+	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
+	assert_int_equal(chain.n, 2);
+	assert_int_equal(chain.set[1].seq, p2);
+}
+
+static void unknown_set_flags_are_refused(void **state)
+{
+	struct ckpt_writer w;
+	uint64_t a, b;
+	uint32_t slot;
+
+	(void)state;
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0x2), -EINVAL);
+	assert_non_null(strstr(ckpt_error(&st), "unknown set flags"));
+	a = put("demo", 0, 1);
+	b = put("demo", 0, 2);
+	slot = info_of(b).slot;
+	hdr_at(slot)->flags = htole32(0x80000000u);
+	reseal(slot);
+	assert_int_equal(info_of(b).status, CKPT_BAD_FLAGS);
+	assert_int_equal(found("demo"), a);
 }
 
 static void the_newest_set_of_every_group_is_kept(void **state)
@@ -382,7 +442,7 @@ static void file_names_with_slash_or_dotdot_are_refused(void **state)
 	uint32_t slot;
 
 	(void)state;
-	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), 0);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(ckpt_file_open(&w, bad[i], 0600), -EINVAL);
 	ckpt_abort(&w);
@@ -601,7 +661,7 @@ static void a_set_too_big_for_a_slot_fails_cleanly(void **state)
 	old = put("demo", 0, 1);
 	big = calloc(1, n);
 	assert_non_null(big);
-	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), 0);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0), 0);
 	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, big,
 				       n - sizeof(struct ckpt_file_entry) + 1), -EFBIG);
 	assert_non_null(strstr(ckpt_error(&st), "does not fit in a slot"));
@@ -609,7 +669,7 @@ static void a_set_too_big_for_a_slot_fails_cleanly(void **state)
 	assert_int_equal(found("demo"), old);
 
 	/* Exactly full fits. */
-	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), 0);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0), 0);
 	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, big,
 				       n - sizeof(struct ckpt_file_entry)), 0);
 	assert_int_equal(ckpt_commit(&w, &seq), 0);
@@ -632,7 +692,7 @@ static void sequence_numbers_increase_across_reopen(void **state)
 		assert_int_equal(ckpt_open(&st, region, sizeof(region)), 0);
 	}
 	/* A set given up still used its number. */
-	assert_int_equal(ckpt_begin(&st, &w, "a", 0, 1), 0);
+	assert_int_equal(ckpt_begin(&st, &w, "a", 0, 1, 0), 0);
 	ckpt_abort(&w);
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(ckpt_open(&st, region, sizeof(region)), 0);
@@ -644,9 +704,9 @@ static void a_bad_group_name_is_not_begun(void **state)
 	struct ckpt_writer w;
 
 	(void)state;
-	assert_int_equal(ckpt_begin(&st, &w, "", 0, 1), -EINVAL);
-	assert_int_equal(ckpt_begin(&st, &w, "a b", 0, 1), -EINVAL);
-	assert_int_equal(ckpt_begin(&st, &w, "..", 0, 1), -EINVAL);
+	assert_int_equal(ckpt_begin(&st, &w, "", 0, 1, 0), -EINVAL);
+	assert_int_equal(ckpt_begin(&st, &w, "a b", 0, 1, 0), -EINVAL);
+	assert_int_equal(ckpt_begin(&st, &w, "..", 0, 1, 0), -EINVAL);
 	assert_true(ckpt_group_valid("demo-service_1.x"));
 }
 
@@ -750,7 +810,7 @@ static void a_writer_verifies_each_set_once_and_again_when_its_header_changes(vo
 	{
 		struct ckpt_writer w;
 
-		assert_int_equal(ckpt_begin(&other, &w, "demo", 0, 7), 0);
+		assert_int_equal(ckpt_begin(&other, &w, "demo", 0, 7, 0), 0);
 		assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, "xyz", 3), 0);
 		assert_int_equal(ckpt_commit(&w, &b), 0);
 		payload_at(w.slot)[sizeof(struct ckpt_file_entry) + 1] ^= 1;
@@ -778,7 +838,7 @@ static void sequence_numbers_never_wrap(void **state)
 	slot = info_of(seq).slot;
 	hdr_at(slot)->seq = htole64(UINT64_MAX);
 	reseal(slot);
-	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), -EOVERFLOW);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0), -EOVERFLOW);
 	assert_non_null(strstr(ckpt_error(&st), "exhausted"));
 }
 
@@ -840,7 +900,7 @@ static void a_failed_sync_leaves_the_set_invisible(void **state)
 	st.sync = failing_sync;
 	sync_calls = 0;
 	sync_fails_on_call = 2;	/* the payload's ordering point */
-	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1), 0);
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0), 0);
 	assert_int_equal(ckpt_add_file(&w, "core-1.img", 0600, "x", 1), 0);
 	assert_int_equal(ckpt_commit(&w, &seq), -EIO);
 	assert_non_null(strstr(ckpt_error(&st), "cannot sync the region"));
@@ -968,12 +1028,12 @@ static void a_directory_round_trips_with_parent_links(void **state)
 	assert_int_equal(mkdir(src, 0700), 0);
 	write_file(src, "inventory.img", "one", 0644);
 	write_file(src, "pages-1.img", "pages", 0600);
-	assert_int_equal(ckpt_pack_dir(&st, "demo", 0, src, 1, &s1), 0);
+	assert_int_equal(ckpt_pack_dir(&st, "demo", 0, 0, src, 1, &s1), 0);
 	/* CRIU's parent link in an increment's directory is not a file. */
 	snprintf(path, sizeof(path), "%s/parent", src);
 	assert_int_equal(symlink("../1", path), 0);
 	write_file(src, "pages-1.img", "more", 0600);
-	assert_int_equal(ckpt_pack_dir(&st, "demo", s1, src, 2, &s2), 0);
+	assert_int_equal(ckpt_pack_dir(&st, "demo", s1, 0, src, 2, &s2), 0);
 
 	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
 	assert_int_equal(ckpt_extract_dir(&st, &chain, out), 0);
@@ -1012,7 +1072,7 @@ static void a_directory_with_more_than_files_is_refused(void **state)
 	write_file(src, "core-1.img", "x", 0600);
 	snprintf(path, sizeof(path), "%s/sub", src);
 	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(ckpt_pack_dir(&st, "demo", 0, src, 1, &seq), -EINVAL);
+	assert_int_equal(ckpt_pack_dir(&st, "demo", 0, 0, src, 1, &seq), -EINVAL);
 	assert_non_null(strstr(ckpt_error(&st), "is not a regular file"));
 	/* Nothing was taken for it. */
 	assert_int_equal(ckpt_list(&st, info), 3);
@@ -1037,7 +1097,7 @@ static void a_directory_too_big_takes_no_slot(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)ckpt_capacity(&st)), 0);
 	close(fd);
-	assert_int_equal(ckpt_pack_dir(&st, "demo", 0, src, 1, &seq), -EFBIG);
+	assert_int_equal(ckpt_pack_dir(&st, "demo", 0, 0, src, 1, &seq), -EFBIG);
 	/* The oldest kept set was not sacrificed to a set that cannot fit. */
 	assert_int_equal(info_of(1).status, CKPT_OK);
 	assert_int_equal(found("demo"), old);
@@ -1063,6 +1123,8 @@ int main(void)
 		T(an_increment_of_a_missing_parent_is_not_begun),
 		T(a_parent_in_another_group_is_refused),
 		T3(a_parent_needed_by_the_newest_chain_is_not_reclaimed),
+		T3(a_partial_set_is_only_ever_a_parent),
+		T(unknown_set_flags_are_refused),
 		T3(the_newest_set_of_every_group_is_kept),
 		T(file_names_with_slash_or_dotdot_are_refused),
 		T(two_files_with_one_name_are_refused),
