@@ -5,7 +5,10 @@
 # clock is compared with another's):
 #   cold TAG      start orthros-ckpt-demo (it builds HOLD_MB MB of state);
 #                 "t0 MS" and the first request answer's "first MS ..."
-#   rate TAG S    requests back to back for S seconds -> "rate R n N ..."
+#   rate TAG S    requests back to back for S seconds -> "rate R n N ...",
+#                 and "checkpoints N" orthrosd committed meanwhile
+#   full          one plain full dump by hand (orthrosctl ckpt dump): the
+#                 freeze a checkpoint without a pre-dump costs
 #   ckpt          orthrosd checkpointing the service (NAME.orthrosd)
 #   restore TAG   orthrosctl ckpt restore; t0, its output, "restored MS",
 #                 then the first request answer
@@ -71,8 +74,16 @@ while :; do
 			finish "${cmd#cold }" ;;
 		rate\ *)
 			set -- ${cmd#rate }
+			n0=$(grep -c "checkpoint set" "$D/$name.orthrosd" 2>/dev/null)
 			python3 "$SRCDIR/bench/req-client.py" rate "$RPORT" "$2" >"$D/$name.$1.tmp" 2>&1
+			n1=$(grep -c "checkpoint set" "$D/$name.orthrosd" 2>/dev/null)
+			echo "checkpoints $((${n1:-0} - ${n0:-0}))" >>"$D/$name.$1.tmp"
 			mv "$D/$name.$1.tmp" "$D/$name.$1" ;;
+		full)
+			"$CTL" ckpt dump --region auto --group demo --pid "$(cat "$PIDDIR/demo.pid")" \
+				>"$D/$name.full.tmp" 2>&1
+			echo "rc=$?" >>"$D/$name.full.tmp"
+			mv "$D/$name.full.tmp" "$D/$name.full" ;;
 		ckpt)
 			"$ORTHROSD" --device none --no-attributes --config "$D/orthros.yaml" \
 				--region auto --pid-dir "$PIDDIR" >"$D/$name.orthrosd" 2>&1 </dev/null &

@@ -5,16 +5,24 @@
 #   cold      start of the service until its first answer (it builds the
 #             state: the cold restart a failover without checkpoints pays)
 #   rate off  request throughput without checkpointing (20 s)
-#   freeze    orthrosd's checkpoints: the full dump's and the incremental
-#             (pre-dump + dump) freezes, from CRIU's stats
+#   full      one plain full dump by hand (orthrosctl ckpt dump): the
+#             freeze of a checkpoint that copies all memory frozen
+#   freeze    orthrosd's checkpoints, from CRIU's stats: a new chain
+#             (pre-dump of all memory, then the dump) and an increment
+#             (pre-dump of what changed, then the dump), each the sum of
+#             its pre-dump's and its dump's freezes
 #   rate on   throughput over two checkpoint intervals once checkpointing
-#             runs (full and incremental rounds, as the policy alternates)
+#             runs (new chains and increments, as the policy alternates),
+#             and how many checkpoints were committed meanwhile
 # then the partition is killed (a crash) and a second one, on the same
 # store, times:
 #   restore   `orthrosctl ckpt restore` until the first answer (full)
 #   lazy      the same with --lazy (pages on demand), when available
 #   cold      a cold start there too
 # Times are the partition's own clock; ratios are taken within the run.
+# The first partition is shaped like an ActiveOS: SMP_A vCPUs (default 2),
+# so the checkpointer does not run on the service's only core; the second,
+# which restores, like the BackupOS that takes over: one vCPU.
 #
 # usage: bench/protected.sh [SIZE_MB...]   (root; builds nothing: run
 #        ./scripts/run-tests or make in _build/release first)
@@ -33,9 +41,11 @@ qemu=""
 trap '[ -n "$qemu" ] && kill -9 $qemu 2>/dev/null; [ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$W"' EXIT
 die() { echo "protected: $*" >&2; exit 1; }
 PORT=7000 RPORT=7001
+SMP_A=${SMP_A:-2}
+KEEP=5
 
-boot() {	# dir name mem
-	"$top/scripts/guest/run-partition" --name "$2" --mem "$3" --rw "$1" --store "$1/store" \
+boot() {	# dir name mem vcpus
+	"$top/scripts/guest/run-partition" --name "$2" --mem "$3" --smp "$4" --rw "$1" --store "$1/store" \
 		--console "$1/$2.console" --run "$top/bench/protected-payload.sh" 2>>"$1/run.log" &
 	qemu=$!
 	i=0
@@ -67,10 +77,27 @@ wait_log() {	# file pattern seconds [count]
 # first answer after t0, in ms, from a result file
 gap() { awk '/^t0 / { t = $2 } /^first [0-9]/ { f = $2 } END { if (t && f) print f - t; else print "-" }' "$1"; }
 rate() { awk '/^rate / { print $2 }' "$1"; }
+# Freeze per checkpoint of a kind (full/incremental) in orthrosd's log, in
+# ms: the dump's, plus its pre-dump's (logged on the next line) if any.
+freezes() {
+	awk -v kind="$1" '
+		function flush() { if (pend != "") { print pend + pre; pend = "" } }
+		/checkpoint set [0-9]* \(/ {
+			flush()
+			if ($0 ~ "\\(" kind ",") {
+				s = $0; sub(/.*\), freeze /, "", s); sub(/ ms.*/, "", s); pend = s; pre = 0
+			}
+			next
+		}
+		/pre-dump set [0-9]*, freeze/ && pend != "" {
+			s = $0; sub(/.*freeze /, "", s); sub(/ ms.*/, "", s); pre = s; flush()
+		}
+		END { flush() }' "$2"
+}
 pow2() { p=1; while [ $p -lt "$1" ]; do p=$((p * 2)); done; echo $p; }
 
-echo "# bench/protected.sh $(date -u +%Y-%m-%dT%H:%MZ), sizes $SIZES MB, TCG; times in ms on the partition's clock"
-printf '%-5s %7s %7s %7s %7s %6s %7s %7s %7s %7s %7s\n' MB cold-A full-fz inc-fz inc/fu rateoff rate-on loss% restore lazy cold-B
+echo "# bench/protected.sh $(date -u +%Y-%m-%dT%H:%MZ), sizes $SIZES MB, TCG, A $SMP_A vCPU(s), B 1, keep $KEEP; times in ms on the partition's clock"
+printf '%-5s %7s %7s %7s %7s %6s %6s %7s %7s %6s %3s %7s %7s %7s\n' MB cold-A full-fz chain-fz inc-fz ch/fu inc/fu rateoff rate-on loss% ck restore lazy cold-B
 for S in $SIZES; do
 	D=$W/$S
 	mkdir -p "$D"
@@ -79,22 +106,24 @@ for S in $SIZES; do
 	# restored service.
 	mem=$((3 * S + 640))M
 	interval=$((S / 25 > 5 ? S / 25 : 5))
-	# 4 slots (keep 3), each a full dump of S MB and the binaries' pages.
-	store=$(pow2 $((4 * (S + S / 8 + 48))))
+	# keep + 1 slots, each a full dump of S MB and the binaries' pages.
+	store=$(pow2 $(((KEEP + 1) * (S + S / 8 + 48))))
 	truncate -s "${store}M" "$D/store"
-	"$CTL" ckpt format --region "$D/store" --keep 3 >/dev/null
+	"$CTL" ckpt format --region "$D/store" --keep $KEEP >/dev/null
 	sed -e "s|^  interval: 1s$|  interval: ${interval}s|" \
 	    -e "s|command: \[.*\]|command: [$bin/ckpt-demo, --port, \"$PORT\"]|" \
 	    -e "s|ports: \[7000\]|ports: [$PORT]|" "$top/config/orthros.yaml" >"$D/orthros.yaml"
 	printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nHOLD_MB=%s\nPORT=%s\nRPORT=%s\nSRCDIR=%s\n' \
 		"$CTL" "$bin/orthrosd" "$bin/ckpt-demo" "$S" "$PORT" "$RPORT" "$top" >"$D/env"
 
-	boot "$D" a "$mem"
+	boot "$D" a "$mem" "$SMP_A"
 	cmd "$D" a "cold cold" cold 600
 	# Warm up first: the first seconds after a boot and a cold start run
 	# slower (page cache, Python), which would flatter "on".
 	cmd "$D" a "rate warm 10" warm 120
 	cmd "$D" a "rate off 20" off 120
+	cmd "$D" a full full 900
+	grep -q "^rc=0" "$D/a.full" || die "$S MB: the plain full dump failed: $(cat "$D/a.full")"
 	cmd "$D" a ckpt ckpt 30
 	wait_log "$D/a.orthrosd" "checkpoint set [0-9]* (full" 900
 	cmd "$D" a "rate on $((2 * interval))" on $((4 * interval + 300))
@@ -106,7 +135,7 @@ for S in $SIZES; do
 	wait "$qemu" 2>/dev/null || true
 	qemu=""
 
-	boot "$D" b "$mem"
+	boot "$D" b "$mem" 1
 	# Each restore twice, alternating, the second of each reported: the
 	# first restore in a fresh partition pays for first touches (the
 	# store's mapping, tmpfs pages) that would bias whichever runs first.
@@ -131,16 +160,21 @@ for S in $SIZES; do
 	wait "$qemu" 2>/dev/null || true
 	qemu=""
 
-	full=$(sed -n 's/.*(full, .*freeze \([0-9.]*\) ms.*/\1/p' "$D/a.orthrosd" | head -n1)
-	inc=$(sed -n 's/.*(incremental, .*freeze \([0-9.]*\) ms.*/\1/p' "$D/a.orthrosd" | head -n1)
+	full=$(sed -n 's/.*: full, freeze \([0-9.]*\) ms.*/\1/p' "$D/a.full")
+	chain=$(freezes full "$D/a.orthrosd" | head -n1)
+	inc=$(freezes incremental "$D/a.orthrosd" | head -n1)
 	off=$(rate "$D/a.off") on=$(rate "$D/a.on")
-	printf '%-5s %7s %7s %7s %7s %6s %7s %7s %7s %7s %7s\n' "$S" "$(gap "$D/a.cold")" "$full" "$inc" \
+	printf '%-5s %7s %7s %7s %7s %6s %6s %7s %7s %6s %3s %7s %7s %7s\n' "$S" "$(gap "$D/a.cold")" "$full" "$chain" "$inc" \
+		"$(awk -v i="$chain" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" \
 		"$(awk -v i="$inc" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" "$off" "$on" \
 		"$(awk -v a="$off" -v b="$on" 'BEGIN { printf "%.1f", a ? 100 * (a - b) / a : 0 }')" \
+		"$(sed -n 's/^checkpoints //p' "$D/a.on")" \
 		"$(gap "$D/b.restore")" "$lazy" "$(gap "$D/b.cold")"
 	{
 		echo "# $S MB: interval ${interval}s, store ${store} MiB, partitions $mem"
+		sed 's/^/#   A plain full dump by hand: /' "$D/a.full"
 		grep "checkpoint set\|pre-dump set" "$D/a.orthrosd" | sed 's/^/#   A: /'
+		echo "#   A: freeze per checkpoint (pre-dump + dump), new chains: $(freezes full "$D/a.orthrosd" | tr '\n' ' ')ms; increments: $(freezes incremental "$D/a.orthrosd" | tr '\n' ' ')ms"
 		echo "#   A: checkpoints failed: $(grep -c "checkpoint of pid .* failed" "$D/a.orthrosd" || true)"
 		for round in 1 2; do
 			[ -f "$D/b.lazy$round" ] && grep "restored group\|refused\|skipped" "$D/b.lazy$round" |
@@ -160,4 +194,4 @@ for S in $SIZES; do
 	} >>"$W/details"
 done
 cat "$W/details"
-echo "# inc/fu = incremental freeze / full freeze; loss% = throughput lost with checkpointing on"
+echo "# full-fz = a plain full dump's freeze; chain-fz, inc-fz = orthrosd's first new chain and first increment (pre-dump + dump freezes); ch/fu, inc/fu = those / full-fz; loss% = throughput lost with checkpointing on; ck = checkpoints committed during rate-on"
