@@ -285,6 +285,25 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 			remove_dir(c, c->failed_log[i], false);
 	memset(c->failed_log, 0, sizeof(c->failed_log));
 	c->next_ns = start + c->pol.interval_ns;
+	if (c->stop_tree) {
+		/*
+		 * The final dump ends the tree before its images are stored: a
+		 * store without room for them would lose the group's state.
+		 * Find out now, while the tree still runs.
+		 */
+		int spare = ckpt_spare_slots(c->store);
+
+		if (spare < 2 && predump) {
+			predump = incremental = false;
+			res->kind = CKPT_FULL;
+		}
+		if (spare < 1) {
+			c->failures++;
+			return fail(res, spare < 0 ? spare : -ENOSPC,
+				    "no slot in the store for the final checkpoint (%s); the group keeps running",
+				    spare < 0 ? ckpt_error(c->store) : "every slot holds a chain that must be kept");
+		}
+	}
 	work_fd = open(c->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (work_fd < 0) {
 		c->failures++;

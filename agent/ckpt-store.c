@@ -667,6 +667,23 @@ static int pick_slot(const struct ckpt_info *info, unsigned int n, int parent)
 	return best;
 }
 
+int ckpt_spare_slots(struct ckpt_store *s)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	bool keep[CKPT_MAX_SLOTS] = { false };
+	int n = ckpt_list(s, info), spare = 0;
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		if (info[i].status == CKPT_OK &&
+		    newest_of_group(info, (unsigned int)n, info[i].group) == i)
+			protect_chain(info, (unsigned int)n, i, keep);
+	for (int i = 0; i < n; i++)
+		spare += !keep[i];
+	return spare;
+}
+
 /* The highest sequence number any valid header in the region carries. */
 static uint64_t max_seq(const struct ckpt_info *info, unsigned int n)
 {

@@ -142,6 +142,13 @@ int ckpt_find(struct ckpt_store *s, const char *group, struct ckpt_chain *chain)
 int ckpt_find_in(const struct ckpt_info *info, unsigned int n, const char *group,
 		 struct ckpt_chain *chain);
 
+/*
+ * Slots a writer may take without touching the newest chain of any group:
+ * how many sets can be written (each the parent of the next) before
+ * ckpt_begin fails with -ENOSPC.  < 0 on error.
+ */
+int ckpt_spare_slots(struct ckpt_store *s);
+
 /* ---- writing a set ---- */
 struct ckpt_writer {
 	struct ckpt_store *s;

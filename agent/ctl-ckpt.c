@@ -57,9 +57,12 @@ static const char ckpt_usage[] =
 	"                     running) into a new self-contained set; prints its\n"
 	"                     number and the freeze time (orthrosd does this on the\n"
 	"                     configured policy, incremental included).  --final:\n"
-	"                     a planned stop's last checkpoint; CRIU ends the tree\n"
-	"                     once dumped, so nothing after it is lost (if the\n"
-	"                     dump fails the tree keeps running).  Waits for a\n"
+	"                     a planned stop's last checkpoint: a pre-dump copies\n"
+	"                     the memory while the tree still serves, then the\n"
+	"                     dump takes what changed and CRIU ends the tree, so\n"
+	"                     nothing after it is lost (if the dump fails the\n"
+	"                     tree keeps running; without room for the pre-dump\n"
+	"                     it is one plain dump).  Waits for a\n"
 	"                     checkpoint in flight in this partition to finish\n"
 	"  restore --region FILE --group NAME [--workdir DIR] [--lazy]\n"
 	"                     restore NAME, detached, from its newest restorable\n"
@@ -372,7 +375,12 @@ static double ms(uint64_t ns)
 
 static int cmd_dump(const struct ckpt_args *a)
 {
-	struct ckpt_policy pol = { .incremental = false };
+	/*
+	 * A planned stop's service gap is the final dump's freeze, so it
+	 * pre-dumps first like orthrosd's checkpoints; a dump by hand stays
+	 * one plain dump (what a checkpoint without pre-dumps costs).
+	 */
+	struct ckpt_policy pol = { .incremental = a->final };
 	struct checkpointer c;
 	struct ckpt_result res;
 	struct ckpt_store s;
@@ -398,6 +406,12 @@ static int cmd_dump(const struct ckpt_args *a)
 			checkpointer_run(&c, (pid_t)a->pid, &res);
 	if (rc)
 		fprintf(stderr, "orthrosctl: ckpt dump: %s\n", res.msg);
+	else if (res.predump_seq)
+		printf("set %" PRIu64 " of group %s: %s, freeze %.1f ms (%s), pre-dump set %" PRIu64
+		       " freeze %.1f ms, dump %.1f ms, store %.1f ms, %" PRIu64 " bytes\n",
+		       res.seq, a->group, "full, final (the tree is stopped)", ms(res.freeze_ns),
+		       res.freeze_from_stats ? "criu stats" : "dump call", res.predump_seq,
+		       ms(res.predump_freeze_ns), ms(res.dump_ns), ms(res.pack_ns), res.bytes);
 	else
 		printf("set %" PRIu64 " of group %s: %s, freeze %.1f ms (%s), dump %.1f ms, store %.1f ms, %" PRIu64 " bytes\n",
 		       res.seq, a->group, a->final ? "full, final (the tree is stopped)" : "full",

@@ -391,6 +391,66 @@ static void the_final_checkpoint_stops_the_tree(void **state)
 	checkpointer_fini(&c);
 }
 
+static void reformat(uint32_t keep)
+{
+	memset(region, 0, sizeof(region));
+	assert_int_equal(ckpt_format(&st, region, sizeof(region), keep, 0x80 + keep), 0);
+}
+
+/* A self-contained set of another group, as another protected group's checkpoint. */
+static void other_group_set(const char *group)
+{
+	char dir[96];
+	uint64_t seq;
+	int dfd;
+
+	snprintf(dir, sizeof(dir), "%s/%s", work, group);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	put(dfd, "core-7.img", "core", 4);
+	close(dfd);
+	assert_int_equal(ckpt_pack_dir(&st, group, 0, 0, dir, 1, &seq), 0);
+}
+
+/*
+ * The final dump ends the tree before its images reach the store, so the
+ * room for them is made sure of first: no room for a pre-dump beside the
+ * kept chains, one plain dump; no slot at all, no dump, the tree runs on.
+ */
+static void a_final_checkpoint_without_room_is_plain_or_not_taken(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	reformat(2);		/* 3 slots */
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	assert_int_equal(ckpt_spare_slots(&st), 1);
+	assert_int_equal(checkpointer_final(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_int_equal(res.predump_seq, 0);
+	assert_int_equal(res.seq, 3);
+	assert_int_equal(fk.pre_dumps, 1);
+	assert_false(fk.last[2].leave_running);
+	assert_string_equal(fk.parent[2], "");
+	checkpointer_fini(&c);
+
+	reformat(2);
+	other_group_set("db");
+	other_group_set("cache");
+	init(&c, false);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* the third slot */
+	assert_int_equal(ckpt_spare_slots(&st), 0);
+	int calls = fk.calls;
+
+	assert_int_equal(checkpointer_final(&c, 42, &res), -ENOSPC);
+	assert_int_equal(fk.calls, calls);	/* CRIU was never asked */
+	assert_non_null(strstr(res.msg, "keeps running"));
+	checkpointer_fini(&c);
+}
+
 /*
  * orthrosd and an `orthrosctl ckpt dump` (the resource agent's final
  * checkpoint) in one partition: each holds the store's lock for the whole
@@ -735,6 +795,7 @@ int main(void)
 		T(incremental_is_a_pre_dump_then_a_dump_on_it),
 		T(a_new_chain_takes_slots_beside_the_previous_one),
 		T(the_final_checkpoint_stops_the_tree),
+		T(a_final_checkpoint_without_room_is_plain_or_not_taken),
 		T(a_checkpoint_holds_the_store_lock_throughout),
 		T(without_incremental_every_checkpoint_is_full),
 		T(a_failed_dump_leaves_no_visible_set),
