@@ -10,7 +10,10 @@
  * while the tree is frozen.  A new chain starts that way too (a pre-dump of
  * all memory, no parent), so no checkpoint freezes the tree for a copy of
  * all its memory; an increment's pre-dump has the previous dump as its
- * parent and copies what changed since.  Both sets of a step go into the
+ * parent and copies what changed since.  When the group dirtied few pages
+ * over the last interval (CRIU's stats say how many), an increment is one
+ * dump straight on the previous dump: one freeze instead of two, each
+ * costing CRIU's fixed seize-and-parasite time.  Both sets of a step go into the
  * store, the pre-dump marked partial (never a restore point by itself),
  * so the store holds the chain CRIU wrote and, until the new dump is
  * committed, the group's previous dump stays its newest restore point and
@@ -116,10 +119,18 @@ bool checkpointer_due(const struct checkpointer *c, uint64_t now_ns)
 	return now_ns >= c->next_ns;
 }
 
+/* Would the next increment be one dump on the previous one? */
+static bool next_direct(const struct checkpointer *c)
+{
+	return c->dirty_known && c->dirty_pages <= CKPT_DIRECT_MAX_PAGES;
+}
+
 bool checkpointer_next_incremental(const struct checkpointer *c)
 {
+	unsigned int sets = next_direct(c) ? 1 : 2;
+
 	return c->pol.incremental && c->nchain > 0 && c->failures == 0 &&
-	       c->nchain + 2 + 2 <= c->store->nr_slots;
+	       c->nchain + sets + 2 <= c->store->nr_slots;
 }
 
 /* Would the next full checkpoint copy memory before the freeze? */
@@ -273,7 +284,8 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 {
 	struct step pre = { .fd = -1 }, dump = { .fd = -1 };
 	bool incremental = checkpointer_next_incremental(c);
-	bool predump = incremental || next_full_predumps(c);
+	bool direct = incremental && next_direct(c);
+	bool predump = incremental ? !direct : next_full_predumps(c);
 	uint64_t start = c->clock(), pseq = 0, seq = 0;
 	int work_fd, rc;
 
@@ -294,7 +306,7 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 		int spare = ckpt_spare_slots(c->store);
 
 		if (spare < 2 && predump) {
-			predump = incremental = false;
+			predump = incremental = direct = false;
 			res->kind = CKPT_FULL;
 		}
 		if (spare < 1) {
@@ -315,6 +327,8 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 		if (rc)
 			goto failed;
 		rc = criu_step(c, pid, false, &pre.dir, work_fd, &dump, res);
+	} else if (direct) {
+		rc = criu_step(c, pid, false, &c->dir[c->nchain - 1], work_fd, &dump, res);
 	} else {
 		rc = criu_step(c, pid, false, NULL, work_fd, &dump, res);
 	}
@@ -338,7 +352,9 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 		res->parent_seq = pseq;
 		res->bytes += payload_of(c->store, pseq);
 	}
-	rc = pack(c, &dump, pseq, 0, &seq, res);
+	if (direct)
+		res->parent_seq = c->seq[c->nchain - 1];
+	rc = pack(c, &dump, res->parent_seq, 0, &seq, res);
 	if (rc)
 		goto failed;
 	res->seq = seq;
@@ -353,6 +369,14 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 	c->dir[c->nchain] = dump.dir;
 	c->seq[c->nchain++] = seq;
 	c->failures = 0;
+	/*
+	 * What the group dirtied over about an interval: since the previous
+	 * dump (an increment's pre-dump, a direct dump), or during the
+	 * pre-dump of a new chain (seconds under TCG); unknown after a plain
+	 * full dump.
+	 */
+	c->dirty_known = dump.from_stats && (incremental ? !predump || pre.from_stats : predump);
+	c->dirty_pages = incremental && predump ? pre.pages_written : dump.pages_written;
 	if (pre.fd >= 0)
 		close(pre.fd);
 	close(dump.fd);
@@ -378,6 +402,7 @@ failed:
 	 * first; the next checkpoint starts a new chain anyway.
 	 */
 	c->failures++;
+	c->dirty_known = false;
 	drop_chain(c);
 	return rc;
 }

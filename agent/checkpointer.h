@@ -29,7 +29,7 @@ enum ckpt_kind { CKPT_FULL, CKPT_INCREMENTAL };
 struct ckpt_result {
 	enum ckpt_kind kind;
 	uint64_t seq, parent_seq;	/* the dump's set and its parent */
-	uint64_t predump_seq;		/* the pre-dump's set (incremental), or 0 */
+	uint64_t predump_seq;		/* the pre-dump's set, or 0 (plain or direct dump) */
 	uint64_t freeze_ns;		/* the dump's freeze */
 	uint64_t predump_freeze_ns;	/* the pre-dump's, if any */
 	bool freeze_from_stats;		/* CRIU's figures, not the dump call's duration */
@@ -62,6 +62,14 @@ struct checkpointer {
 	uint64_t seq[CKPT_MAX_DIRS];
 	unsigned int next_dir;
 	unsigned int failures;		/* in a row */
+	/*
+	 * Pages the group dirtied over about one interval, as the last
+	 * checkpoint's CRIU stats showed (dirty_known): few enough, and the
+	 * next increment is one dump straight on the previous one, a single
+	 * freeze that copies them, instead of a pre-dump and a dump.
+	 */
+	uint64_t dirty_pages;
+	bool dirty_known;
 	unsigned int failed_log[2];	/* the last failure's CRIU logs, kept for the reason */
 	bool stop_tree;			/* the final dump: the tree does not run on */
 	/*
@@ -81,6 +89,13 @@ int checkpointer_init(struct checkpointer *c, struct ckpt_store *s, const char *
 		      const char *workdir, const struct ckpt_policy *pol,
 		      const struct ckpt_criu_ops *ops, void *ops_ctx);
 bool checkpointer_due(const struct checkpointer *c, uint64_t now_ns);
+/*
+ * An increment whose group dirtied at most this many pages (16 MiB) over
+ * the last interval is one dump on the previous one: copying them frozen
+ * costs less than a second freeze (CRIU's fixed cost, ~100 ms under TCG).
+ */
+#define CKPT_DIRECT_MAX_PAGES 4096u
+
 /* Would the next checkpoint be incremental? */
 bool checkpointer_next_incremental(const struct checkpointer *c);
 /*

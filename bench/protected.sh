@@ -20,9 +20,12 @@
 #   lazy      the same with --lazy (pages on demand), when available
 #   cold      a cold start there too
 # Times are the partition's own clock; ratios are taken within the run.
-# The first partition is shaped like an ActiveOS: SMP_A vCPUs (default 2),
-# so the checkpointer does not run on the service's only core; the second,
-# which restores, like the BackupOS that takes over: one vCPU.
+# The first partition is shaped like an ActiveOS: SMP_A vCPUs (default 2);
+# the service and the bench's client are pinned to CPU 0 and orthrosd (its
+# CRIU calls, its copies into the store) to the last CPU, as an operator
+# pins orthrosd to a housekeeping core (systemd CPUAffinity=).  The second
+# partition, which restores, is shaped like the BackupOS that takes over:
+# one vCPU.  SMP_A=1 measures everything on one core.
 #
 # usage: bench/protected.sh [SIZE_MB...]   (root; builds nothing: run
 #        ./scripts/run-tests or make in _build/release first)

@@ -44,6 +44,7 @@ static struct {
 	bool pre[8];
 	int fail_at;			/* call number (1-based) that fails, 0: none */
 	uint32_t freezing_us, frozen_us;
+	uint64_t pages;			/* pages_written in each stats-dump */
 	bool no_stats;
 	uint64_t call_ns;		/* fake time a call takes */
 	char restored_from[512];
@@ -122,7 +123,7 @@ static int fake_call(const struct ckpt_criu_req *r, bool pre)
 	if (!pre)
 		put(r->images_fd, "core-42.img", "core", 4);
 	if (!fk.no_stats)
-		put(r->images_fd, "stats-dump", stats, stats_image(stats, fk.freezing_us, fk.frozen_us, 11));
+		put(r->images_fd, "stats-dump", stats, stats_image(stats, fk.freezing_us, fk.frozen_us, fk.pages));
 	return 0;
 }
 
@@ -177,6 +178,7 @@ static int setup(void **state)
 	fk.probe_fd = -1;
 	fk.freezing_us = 1000;
 	fk.frozen_us = 20000;
+	fk.pages = 100000;	/* a busy group: increments pre-dump */
 	fk.call_ns = 300 * MS;
 	fake_now = 1000 * MS;
 	memset(region, 0, sizeof(region));
@@ -323,6 +325,51 @@ static void incremental_is_a_pre_dump_then_a_dump_on_it(void **state)
 }
 
 /*
+ * A group that dirtied few pages over the last interval: the increment is
+ * one dump on the previous dump, one freeze; once it dirties many, the
+ * next increment pre-dumps again.  A direct increment is one set, so a
+ * chain grows by more of them (keep 5: full, increment, increment).
+ */
+static void a_quiet_group_gets_one_dump_per_increment(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_chain chain;
+
+	(void)state;
+	fk.pages = CKPT_DIRECT_MAX_PAGES;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	assert_int_equal(res.predump_seq, 0);
+	assert_int_equal(res.seq, 3);
+	assert_int_equal(res.parent_seq, 2);
+	assert_int_equal(fk.calls, 3);
+	assert_false(fk.pre[2]);
+	assert_string_equal(fk.parent[2], "../2");	/* on the previous dump's images */
+	assert_true(fk.last[2].leave_running && fk.last[2].track_mem);
+	fk.pages = CKPT_DIRECT_MAX_PAGES + 1;		/* this interval it got busy */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	assert_int_equal(res.predump_seq, 0);
+	assert_int_equal(res.seq, 4);
+	assert_int_equal(ckpt_find(&st, "web", &chain), 0);
+	assert_int_equal(chain.n, 4);
+	/* 4 sets in 6 slots: no room for another and a new chain beside it */
+	assert_false(checkpointer_next_incremental(&c));
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_int_equal(res.predump_seq, 5);
+	/* the busy group's next increment pre-dumps */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	assert_int_equal(res.predump_seq, 7);
+	assert_int_equal(res.seq, 8);
+	checkpointer_fini(&c);
+}
+
+/*
  * With keep 3 (4 slots) there is never room for an increment and a new
  * chain beside it: every checkpoint is a new chain, still pre-dumped, its
  * sets taking slots outside the previous chain, which stays restorable
@@ -354,6 +401,7 @@ static void a_new_chain_takes_slots_beside_the_previous_one(void **state)
 
 	memset(&fk, 0, sizeof(fk));
 	fk.probe_fd = -1;
+	fk.pages = 100000;
 	fk.call_ns = 300 * MS;
 	memset(region, 0, sizeof(region));
 	assert_int_equal(ckpt_format(&st, region, sizeof(region), 2, 0x79), 0);
@@ -567,7 +615,7 @@ static void a_freeze_longer_than_max_freeze_is_reported(void **state)
 	assert_true(res.freeze_from_stats);
 	assert_int_equal(res.freeze_ns, 50 * MS);
 	assert_false(res.over_max_freeze);
-	assert_int_equal(res.pages_written, 22);	/* pre-dump and dump */
+	assert_int_equal(res.pages_written, 200000);	/* pre-dump and dump */
 
 	fk.frozen_us = 148000;	/* 150 ms > 100 ms */
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
@@ -794,6 +842,7 @@ int main(void)
 		T(checkpoints_are_due_one_interval_after_the_last_began),
 		T(incremental_is_a_pre_dump_then_a_dump_on_it),
 		T(a_new_chain_takes_slots_beside_the_previous_one),
+		T(a_quiet_group_gets_one_dump_per_increment),
 		T(the_final_checkpoint_stops_the_tree),
 		T(a_final_checkpoint_without_room_is_plain_or_not_taken),
 		T(a_checkpoint_holds_the_store_lock_throughout),
