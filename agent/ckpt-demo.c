@@ -22,6 +22,12 @@
  * that walks every page), so it costs one page, not the whole hold: what
  * the throughput bench counts, and what a lazy restore can answer before
  * the rest of the memory has arrived.
+ *
+ * With --state FILE the hold is also the service's persistent state, as a
+ * database's or a cache's snapshot is: a start that finds FILE loads the
+ * hold from it and checks every word, the cold restart of a service whose
+ * state must be rebuilt from storage (what a warm restore is measured
+ * against); a start without FILE computes the hold and writes FILE.
  */
 #include "config.h"
 
@@ -38,6 +44,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +91,65 @@ static void check_boot(void)
 		snprintf(boot, sizeof(boot), "%s", now);
 		resumed = counter;
 	}
+}
+
+/* Load the hold from @path: 0, 1 if there is no usable file, -1 if it is corrupt. */
+static int load_state(const char *path)
+{
+	size_t len = nwords * sizeof(uint64_t), done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) || (uint64_t)st.st_size != len) {
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	while (done < len) {
+		ssize_t n = read(fd, (char *)mem + done, len - done > (1u << 20) ? 1u << 20 : len - done);
+
+		if (n <= 0) {
+			close(fd);
+			return 1;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	for (size_t i = 0; i < nwords; i++)
+		if (mem[i] != pattern(i)) {
+			fprintf(stderr, "orthros-ckpt-demo: %s: word %zu is corrupt\n", path, i);
+			return -1;
+		}
+	return 0;
+}
+
+/* Write the hold to @path, atomically. */
+static int save_state(const char *path)
+{
+	size_t len = nwords * sizeof(uint64_t), done = 0;
+	char tmp[4096];
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)mem + done, len - done);
+
+		if (n <= 0) {
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) || close(fd) || rename(tmp, path)) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
 }
 
 static uint64_t mono_ns(void)
@@ -189,14 +255,15 @@ int main(int argc, char **argv)
 		{ "hold", required_argument, NULL, 'm' },
 		{ "pidfile", required_argument, NULL, 'f' },
 		{ "request-port", required_argument, NULL, 'r' },
+		{ "state", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char usage[] = "Usage: orthros-ckpt-demo --port PORT --hold MB [--pidfile FILE]\n"
-		"                         [--request-port PORT]\n";
+		"                         [--request-port PORT] [--state FILE]\n";
 	struct itimerspec its = { .it_interval = { 0, TICK_NS }, .it_value = { 0, TICK_NS } };
 	uint64_t port = 0, hold = 0, rport = 0;
-	const char *pidfile = NULL;
+	const char *pidfile = NULL, *state = NULL;
 	int opt, lfd, rfd = -1, tfd;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -222,6 +289,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 's':
+			state = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -244,8 +314,18 @@ int main(int argc, char **argv)
 			perror("orthros-ckpt-demo: mmap");
 			return 1;
 		}
-		for (size_t i = 0; i < nwords; i++)
-			mem[i] = pattern(i);
+		int loaded = state ? load_state(state) : 1;
+
+		if (loaded < 0)
+			return 1;
+		if (loaded) {
+			for (size_t i = 0; i < nwords; i++)
+				mem[i] = pattern(i);
+			if (state && save_state(state)) {
+				fprintf(stderr, "orthros-ckpt-demo: %s: %s\n", state, strerror(errno));
+				return 1;
+			}
+		}
 	}
 	lfd = listen_on(port);
 	if (lfd < 0 || (rport && (rfd = listen_on(rport)) < 0))

@@ -3,7 +3,9 @@
 # the host drops in the shared directory (NAME.cmd -> NAME.TAG), timing on
 # the partition's own clock (epoch ms; one partition at a time, so no
 # clock is compared with another's):
-#   cold TAG      start orthros-ckpt-demo (it builds HOLD_MB MB of state);
+#   cold TAG      start orthros-ckpt-demo: the first time it computes
+#                 HOLD_MB MB of state and persists it on the data disk
+#                 (/dev/vda), later it loads it from there;
 #                 "t0 MS" and the first request answer's "first MS ..."
 #   rate TAG S    requests back to back for S seconds -> "rate R n N ...",
 #                 and "checkpoints N" orthrosd committed meanwhile
@@ -24,6 +26,12 @@ PIDDIR=/run/orthros/protected
 mkdir -p "$PIDDIR"
 . "$SRCDIR/scripts/guest/criu-prep"
 criu_prep "$D/$name.failed" || exit 1
+DATA=/run/orthros/data
+mkdir -p "$DATA"
+modprobe virtio_blk 2>/dev/null; modprobe ext4 2>/dev/null
+i=0
+until [ -b /dev/vda ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+mount /dev/vda "$DATA" 2>>"$D/$name.failed" || { echo "cannot mount the data disk" >>"$D/$name.failed"; exit 1; }
 rm -f "$D/$name.failed"
 touch "$D/$name.ready"
 
@@ -80,7 +88,7 @@ while :; do
 			echo 30000 >/proc/sys/kernel/ns_last_pid
 			client first "$RPORT" 600
 			echo "t0 $(now)" >"$D/$name.${cmd#cold }.tmp"
-			$svc setsid "$DEMO" --port "$PORT" --request-port "$RPORT" --hold "$HOLD_MB" \
+			$svc setsid "$DEMO" --port "$PORT" --request-port "$RPORT" --hold "$HOLD_MB" --state "$DATA/demo.state" \
 				--pidfile "$PIDDIR/demo.pid" </dev/null >/dev/null 2>&1 &
 			finish "${cmd#cold }" ;;
 		rate\ *)

@@ -2,8 +2,8 @@
 # Protected processes, side by side in one run (issue 5's figures): for
 # each size of held state (default 64 256 512 MB), in a partition under
 # TCG with the checkpoint store attached:
-#   cold      start of the service until its first answer (it builds the
-#             state: the cold restart a failover without checkpoints pays)
+#   cold      first start of the service until its first answer: it
+#             computes its state and persists it on its data disk
 #   rate off  request throughput without checkpointing (20 s)
 #   full      one plain full dump by hand (orthrosctl ckpt dump): the
 #             freeze of a checkpoint that copies all memory frozen
@@ -18,7 +18,9 @@
 # store, times:
 #   restore   `orthrosctl ckpt restore` until the first answer (full)
 #   lazy      the same with --lazy (pages on demand), when available
-#   cold      a cold start there too
+#   cold      a cold restart there: the service rebuilds the same state
+#             from its data disk (loads it and checks every word), the
+#             restart a failover without checkpoints pays
 # Times are the partition's own clock; ratios are taken within the run.
 # The first partition is shaped like an ActiveOS: SMP_A vCPUs (default 2);
 # the service and the bench's client are pinned to CPU 0 and orthrosd (its
@@ -48,6 +50,7 @@ SMP_A=${SMP_A:-2}
 KEEP=5
 
 boot() {	# dir name mem vcpus
+	ORTHROS_QEMU_ARGS="-drive file=$1/data.img,if=virtio,format=raw" \
 	"$top/scripts/guest/run-partition" --name "$2" --mem "$3" --smp "$4" --rw "$1" --store "$1/store" \
 		--console "$1/$2.console" --run "$top/bench/protected-payload.sh" 2>>"$1/run.log" &
 	qemu=$!
@@ -112,6 +115,9 @@ for S in $SIZES; do
 	# keep + 1 slots, each a full dump of S MB and the binaries' pages.
 	store=$(pow2 $(((KEEP + 1) * (S + S / 8 + 48))))
 	truncate -s "${store}M" "$D/store"
+	# The service's data disk: its state persisted, for the cold restart.
+	truncate -s "$((S + S / 8 + 64))M" "$D/data.img"
+	mkfs.ext4 -q -F -J size=4 "$D/data.img"
 	"$CTL" ckpt format --region "$D/store" --keep $KEEP >/dev/null
 	sed -e "s|^  interval: 1s$|  interval: ${interval}s|" \
 	    -e "s|command: \[.*\]|command: [$bin/ckpt-demo, --port, \"$PORT\"]|" \
