@@ -21,6 +21,7 @@
 #include "checkpointer.h"
 #include "ckpt-region.h"
 #include "ckpt-store.h"
+#include "conf.h"
 #include "ctl.h"
 #include "units.h"
 
@@ -40,7 +41,7 @@ static const char ckpt_usage[] =
 	"\n"
 	"Commands:\n"
 	"  format --region FILE [--keep K] [--size SIZE]\n"
-	"                     lay out a new store keeping K sets (2..64, default 3);\n"
+	"                     lay out a new store keeping K sets (2..64, default 5);\n"
 	"                     a regular file is sized to SIZE (e.g. 1GiB)\n"
 	"  list --region FILE every slot: sequence, parent, group, files, bytes,\n"
 	"                     time, and whether it is restorable or why not\n"
@@ -214,7 +215,7 @@ static int cmd_format(const struct ckpt_args *a)
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 		id = realtime_ns() ^ (uint64_t)getpid();
 	s.sync = ckpt_region_sync(&r);
-	rc = ckpt_format(&s, r.base, r.size, a->has_keep ? (uint32_t)a->keep : 3, id);
+	rc = ckpt_format(&s, r.base, r.size, a->has_keep ? (uint32_t)a->keep : CONF_DEFAULT_CKPT_KEEP, id);
 	if (rc)
 		fprintf(stderr, "orthrosctl: %s: %s\n", a->region, ckpt_error(&s));
 	else

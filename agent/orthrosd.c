@@ -68,7 +68,9 @@ static const char usage[] =
 	"    always, with --device none), and once more at SIGTERM (a planned\n"
 	"    stop).  A group's leader pid is read from DIR/NAME.pid (default\n"
 	"    /run/orthros/protected); images pass through --ckpt-dir (tmpfs,\n"
-	"    default /run/orthros/ckpt).\n"
+	"    default /run/orthros/ckpt).  SIGUSR1 pauses the periodic rounds\n"
+	"    (a round in flight completes; the planned stop's checkpoint is still\n"
+	"    taken), SIGUSR2 resumes them: a backup or benchmark window.\n"
 	"Logs to standard error.  Exit status: 0 stopped by a signal, 1 failure,\n"
 	"2 usage.\n";
 
@@ -397,12 +399,35 @@ static bool is_active(void)
 	return !orthros_link_info(g.link, &info) && info.role == ORTHROS_ROLE_ACTIVE;
 }
 
+/*
+ * Checkpointing paused by hand (SIGUSR1, SIGUSR2 resumes): a window in
+ * which the group must not be frozen or its CPU shared, such as a backup
+ * or a measurement of what checkpointing costs.  Never across a planned
+ * stop: its final checkpoint is what keeps the group's state.
+ */
+static bool ckpt_paused, ckpt_pause_told;
+
+static int32_t on_pause(int32_t sig, void *data)
+{
+	(void)data;
+	if (sig == SIGUSR2 && ckpt_paused)
+		qb_log(LOG_NOTICE, "periodic checkpoints resumed (SIGUSR2)");
+	ckpt_paused = sig == SIGUSR1;
+	ckpt_pause_told = false;
+	return 0;
+}
+
 static void on_protect_tick(void *data)
 {
 	qb_loop_timer_handle t;
 
 	(void)data;
-	if (is_active())
+	if (ckpt_paused && !ckpt_pause_told && !protect_busy(g.protect)) {
+		/* Said once no round is in flight: from here nothing is frozen. */
+		qb_log(LOG_NOTICE, "periodic checkpoints paused (SIGUSR1), no round in flight");
+		ckpt_pause_told = true;
+	}
+	if (is_active() && !ckpt_paused)
 		protect_tick(g.protect, now_ns());
 	qb_loop_timer_add(g.loop, QB_LOOP_LOW, 100 * 1000000ull, NULL, on_protect_tick, &t);
 }
@@ -499,6 +524,8 @@ int main(int argc, char **argv)
 	}
 	qb_loop_signal_add(g.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_signal, NULL);
 	qb_loop_signal_add(g.loop, QB_LOOP_HIGH, SIGINT, NULL, on_signal, NULL);
+	qb_loop_signal_add(g.loop, QB_LOOP_HIGH, SIGUSR1, NULL, on_pause, NULL);
+	qb_loop_signal_add(g.loop, QB_LOOP_HIGH, SIGUSR2, NULL, on_pause, NULL);
 
 	/* Listen first, then sweep: nothing added in between is missed. */
 	g.uevent_fd = uevent_open();

@@ -262,6 +262,11 @@ int protect_fd(const struct protect *p)
 	return p->efd;
 }
 
+bool protect_busy(const struct protect *p)
+{
+	return p->busy;
+}
+
 void protect_tick(struct protect *p, uint64_t now_ns)
 {
 	bool any = false;

@@ -31,6 +31,8 @@ int protect_open(const struct orthros_conf *conf, const struct protect_opts *o,
 int protect_fd(const struct protect *p);
 /* Start a round for the groups that are due, unless one is running. */
 void protect_tick(struct protect *p, uint64_t now_ns);
+/* Is a round in flight? */
+bool protect_busy(const struct protect *p);
 /* The worker signalled: collect and log its round. */
 void protect_collect(struct protect *p);
 /* Planned stop: wait for a round in flight, then checkpoint every group. */

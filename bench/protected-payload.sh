@@ -12,6 +12,10 @@
 #   full          one plain full dump by hand (orthrosctl ckpt dump): the
 #                 freeze a checkpoint without a pre-dump costs
 #   ckpt          orthrosd checkpointing the service (NAME.orthrosd)
+#   pause, resume SIGUSR1 / SIGUSR2 to orthrosd: its periodic checkpoints
+#                 stop (once no round is in flight) and start again
+#   settle        sync and drop the page cache (after the first start wrote
+#                 its state), so what follows does not pay for writeback
 #   restore TAG   orthrosctl ckpt restore; t0, its output, "restored MS",
 #                 then the first request answer
 #   lazy TAG      the same restore with pages on demand (--lazy)
@@ -103,9 +107,24 @@ while :; do
 				>"$D/$name.full.tmp" 2>&1
 			echo "rc=$?" >>"$D/$name.full.tmp"
 			mv "$D/$name.full.tmp" "$D/$name.full" ;;
+		pause|resume)
+			[ "$cmd" = pause ] && sig=USR1 word=paused || sig=USR2 word=resumed
+			n0=$(grep -c "periodic checkpoints $word" "$D/$name.orthrosd")
+			kill -"$sig" "$(cat "$D/$name.orthrosd.pid")"
+			i=0
+			while [ "$(grep -c "periodic checkpoints $word" "$D/$name.orthrosd")" -le "$n0" ] && [ $i -lt 1800 ]; do
+				sleep 0.1
+				i=$((i + 1))
+			done
+			touch "$D/$name.$cmd" ;;
+		settle)
+			sync
+			echo 3 >/proc/sys/vm/drop_caches
+			touch "$D/$name.settle" ;;
 		ckpt)
 			$ckpt "$ORTHROSD" --device none --no-attributes --config "$D/orthros.yaml" \
 				--region auto --pid-dir "$PIDDIR" >"$D/$name.orthrosd" 2>&1 </dev/null &
+			echo $! >"$D/$name.orthrosd.pid"
 			touch "$D/$name.ckpt" ;;
 		restore\ *)
 			restore "${cmd#restore }" ;;

@@ -4,16 +4,19 @@
 # TCG with the checkpoint store attached:
 #   cold      first start of the service until its first answer: it
 #             computes its state and persists it on its data disk
-#   rate off  request throughput without checkpointing (20 s)
+#   rate      request throughput, checkpointing paused and running, in
+#             three alternating pairs of windows of two intervals each
+#             (orthrosd paused by SIGUSR1 once no round is in flight,
+#             resumed by SIGUSR2), summed per mode: one pair is noisy under
+#             TCG, and windows side by side share the partition's state
 #   full      one plain full dump by hand (orthrosctl ckpt dump): the
 #             freeze of a checkpoint that copies all memory frozen
 #   freeze    orthrosd's checkpoints, from CRIU's stats: a new chain
 #             (pre-dump of all memory, then the dump) and an increment
 #             (pre-dump of what changed, then the dump), each the sum of
 #             its pre-dump's and its dump's freezes
-#   rate on   throughput over two checkpoint intervals once checkpointing
-#             runs (new chains and increments, as the policy alternates),
-#             and how many checkpoints were committed meanwhile
+#             (the checkpoints committed during the running windows are
+#             counted: new chains and increments, as the policy alternates)
 # then the partition is killed (a crash) and a second one, on the same
 # store, times:
 #   restore   `orthrosctl ckpt restore` until the first answer (full)
@@ -82,7 +85,8 @@ wait_log() {	# file pattern seconds [count]
 }
 # first answer after t0, in ms, from a result file
 gap() { awk '/^t0 / { t = $2 } /^first [0-9]/ { f = $2 } END { if (t && f) print f - t; else print "-" }' "$1"; }
-rate() { awk '/^rate / { print $2 }' "$1"; }
+# Requests per second over every window in the file: counts and times summed.
+rate() { awk '/^rate / && $2 > 0 { n += $4; t += $4 / $2 } END { if (t) printf "%.1f", n / t }' "$1"; }
 # Freeze per checkpoint of a kind (full/incremental) in orthrosd's log, in
 # ms: the dump's, plus its pre-dump's (logged on the next line) if any.
 freezes() {
@@ -127,15 +131,23 @@ for S in $SIZES; do
 
 	boot "$D" a "$mem" "$SMP_A"
 	cmd "$D" a "cold cold" cold 600
+	cmd "$D" a settle settle 600
 	# Warm up first: the first seconds after a boot and a cold start run
 	# slower (page cache, Python), which would flatter "on".
 	cmd "$D" a "rate warm 10" warm 120
-	cmd "$D" a "rate off 20" off 120
 	cmd "$D" a full full 900
 	grep -q "^rc=0" "$D/a.full" || die "$S MB: the plain full dump failed: $(cat "$D/a.full")"
 	cmd "$D" a ckpt ckpt 30
 	wait_log "$D/a.orthrosd" "checkpoint set [0-9]* (full" 900
-	cmd "$D" a "rate on $((2 * interval))" on $((4 * interval + 300))
+	win=$((2 * interval))
+	for r in 1 2 3; do
+		cmd "$D" a pause pause 900
+		cmd "$D" a "rate off$r $win" "off$r" $((2 * win + 300))
+		cmd "$D" a resume resume 60
+		cmd "$D" a "rate on$r $win" "on$r" $((2 * win + 300))
+	done
+	cat "$D"/a.off[123] >"$D/a.off"
+	cat "$D"/a.on[123] >"$D/a.on"
 	# Crash right after an increment is committed: B restores a chain
 	# (full dump, pre-dump, dump), the common case with incremental on.
 	n_inc=$(grep -c "checkpoint set [0-9]* (incremental" "$D/a.orthrosd" || true)
@@ -177,7 +189,7 @@ for S in $SIZES; do
 		"$(awk -v i="$chain" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" \
 		"$(awk -v i="$inc" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" "$off" "$on" \
 		"$(awk -v a="$off" -v b="$on" 'BEGIN { printf "%.1f", a ? 100 * (a - b) / a : 0 }')" \
-		"$(sed -n 's/^checkpoints //p' "$D/a.on")" \
+		"$(awk '/^checkpoints / { n += $2 } END { print n }' "$D/a.on")" \
 		"$(gap "$D/b.restore")" "$lazy" "$(gap "$D/b.cold")"
 	{
 		echo "# $S MB: interval ${interval}s, store ${store} MiB, partitions $mem"
@@ -191,7 +203,9 @@ for S in $SIZES; do
 			grep "restored group\|refused\|skipped" "$D/b.restore$round" |
 				sed "s/^/#   B restore $round ($(gap "$D/b.restore$round") ms to the first answer): /"
 		done
-		sed 's/^/#   /' "$D/a.off" "$D/a.on"
+		for r in 1 2 3; do
+			echo "#   window pair $r: paused $(grep '^rate' "$D/a.off$r"), running $(grep '^rate' "$D/a.on$r"), $(grep '^checkpoints' "$D/a.on$r") committed"
+		done
 		r=$(gap "$D/b.restore") c=$(gap "$D/b.cold")
 		if [ -f "$D/b.lazy" ]; then
 			all=$(awk '/^t0 / { t = $2 } /^allin / { a = $2 } END { if (t && a) print a - t; else print "-" }' "$D/b.lazy")

@@ -86,6 +86,11 @@ while :; do
 			sleep 0.5
 			rm -rf /run/orthros/ckpt/restore.*
 			touch "$D/$name.stopped" ;;
+		pause|resume)
+			# SIGUSR1 pauses orthrosd's periodic checkpoints, SIGUSR2 resumes them
+			[ "$cmd" = pause ] && sig=USR1 || sig=USR2
+			kill -"$sig" "$(cat "$D/$name.orthrosd.pid")"
+			touch "$D/$name.$cmd" ;;
 		planned-stop)
 			op=$(cat "$D/$name.orthrosd.pid")
 			kill -TERM "$op"

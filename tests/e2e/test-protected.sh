@@ -151,7 +151,16 @@ kill -9 "$a_qemu"
 wait "$a_qemu" 2>/dev/null
 t_crash=$(now_ms)
 c_last=$(field counter "$D/a.last")
-"$ORTHROSCTL" ckpt list --region "$D/store" | sed 's/^/# store after the crash: /'
+"$ORTHROSCTL" ckpt list --region "$D/store" >"$D/list.crash"
+sed 's/^/# store after the crash: /' "$D/list.crash"
+# Every chain starts with a pre-dump, stored as a partial set: never what
+# a restore picks (checked below: B restores one of orthrosd's dumps).
+if grep -q ' partial$' "$D/list.crash" && grep -q "pre-dump set [0-9]*, freeze" "$D/a.orthrosd"; then
+	ok "A: checkpoints pre-dump the memory before the freeze; the pre-dumps are partial sets in the store"
+else
+	not_ok "A: checkpoints pre-dump the memory before the freeze; the pre-dumps are partial sets in the store" \
+		"$(cat "$D/list.crash")" "$(grep "checkpoint set\|pre-dump set" "$D/a.orthrosd")"
+fi
 # The dumps orthrosd committed, newest last.
 dumps=$(sed -n 's/.*checkpoint set \([0-9]*\) .*/\1/p' "$D/a.orthrosd" | tr '\n' ' ')
 
@@ -246,6 +255,23 @@ fi
 rm -f "$D/b.started"
 cmd b start started 120
 wait_for "$D/b.orthrosd" "checkpoint set" 60
+# Paused (SIGUSR1), orthrosd takes no periodic checkpoint; resumed
+# (SIGUSR2), the next one comes at once.
+cmd b pause pause 30
+wait_for "$D/b.orthrosd" "periodic checkpoints paused" 120	# once no round is in flight
+n_paused=$(grep -c "checkpoint set" "$D/b.orthrosd")
+sleep $((2 * INTERVAL_S + 1))
+n_after=$(grep -c "checkpoint set" "$D/b.orthrosd")
+cmd b resume resume 30
+i=0
+while [ "$(grep -c "checkpoint set" "$D/b.orthrosd")" -le "$n_after" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+if [ "$n_after" -eq "$n_paused" ] && [ "$(grep -c "checkpoint set" "$D/b.orthrosd")" -gt "$n_after" ] &&
+   grep -q "periodic checkpoints resumed" "$D/b.orthrosd"; then
+	ok "paused by SIGUSR1, orthrosd takes no checkpoint for two intervals; SIGUSR2 resumes"
+else
+	not_ok "paused by SIGUSR1, orthrosd takes no checkpoint; SIGUSR2 resumes" \
+		"checkpoints: $n_paused at the pause, $n_after two intervals later" "$(tail -n 5 "$D/b.orthrosd")"
+fi
 cmd b "query before" before 60
 c_before=$(field counter "$D/b.before")
 cmd b planned-stop planned 150
@@ -281,10 +307,11 @@ sleep 1
 cmd b "query later6" later6 60
 c_later6=$(field counter "$D/b.later6")
 if grep -q '^rc=0$' "$D/b.stop6" && [ -n "$final6" ] && [ ! -s "$D/b.gone6" ] &&
+   grep -q "final checkpoint: set $final6 .* pre-dump set [0-9]* freeze" "$D/b.stop6" &&
    grep -q '^rc=0$' "$D/b.start6" && grep -q "restored warm: .*from set $final6 " "$D/b.start6" &&
    grep -q "pattern ok" "$D/b.after6" && [ -n "$c_res6" ] && [ -n "$c_before6" ] &&
    [ "$c_res6" -ge "$c_before6" ] && [ -n "$c_later6" ] && [ "$c_later6" -gt "$c_res6" ]; then
-	ok "the agent's stop takes the final checkpoint ($final6) and its start restores warm from it ($c_before6 before, $c_res6 after)"
+	ok "the agent's stop takes the final checkpoint ($final6, pre-dumped while the service still served) and its start restores warm from it ($c_before6 before, $c_res6 after)"
 else
 	not_ok "the agent's stop is a planned stop that loses nothing" "final set '$final6'; after the stop: '$(cat "$D/b.gone6" 2>/dev/null)'" \
 		"$(cat "$D/b.stop6" 2>/dev/null)" "$(cat "$D/b.start6" 2>/dev/null)" "after: $(cat "$D/b.after6" 2>/dev/null)" \
