@@ -234,9 +234,16 @@ static void print_time(uint64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/*
+ * An increment whose parent is gone is no damage: the reclaim rule takes
+ * the oldest set of a chain no longer kept first, leaving its increments
+ * orphaned until their slots are taken too.
+ */
 static const char *refused(enum ckpt_status st)
 {
-	return st == CKPT_OK || st == CKPT_EMPTY || st == CKPT_WRITING ? "" : "refused: ";
+	if (st == CKPT_OK || st == CKPT_EMPTY || st == CKPT_WRITING)
+		return "";
+	return st == CKPT_NO_PARENT ? "orphaned: " : "refused: ";
 }
 
 static void print_slot(const struct ckpt_info *in)
@@ -262,7 +269,7 @@ static int cmd_list(const struct ckpt_args *a, bool verify)
 	struct ckpt_info info[CKPT_MAX_SLOTS];
 	struct ckpt_store s;
 	struct ckpt_region r;
-	unsigned int good = 0, bad = 0;
+	unsigned int good = 0, bad = 0, orphans = 0;
 	int n;
 
 	if (open_store(a->region, false, &r, &s))
@@ -274,6 +281,8 @@ static int cmd_list(const struct ckpt_args *a, bool verify)
 	for (int i = 0; i < n; i++) {
 		if (info[i].status == CKPT_OK)
 			good++;
+		else if (info[i].status == CKPT_NO_PARENT)
+			orphans++;
 		else if (info[i].status != CKPT_EMPTY && info[i].status != CKPT_WRITING)
 			bad++;
 		if (!verify)
@@ -283,7 +292,8 @@ static int cmd_list(const struct ckpt_args *a, bool verify)
 			       ckpt_status_name(info[i].status));
 	}
 	if (verify)
-		printf("%s: %d slots, %u restorable, %u refused\n", a->region, n, good, bad);
+		printf("%s: %d slots, %u restorable, %u refused, %u orphaned (an increment whose parent is gone)\n",
+		       a->region, n, good, bad, orphans);
 	ckpt_region_unmap(&r);
 	return verify && bad ? 1 : 0;
 }

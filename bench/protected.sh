@@ -104,6 +104,7 @@ freezes() {
 		}
 		END { flush() }' "$2"
 }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "-" }'; }
 pow2() { p=1; while [ $p -lt "$1" ]; do p=$((p * 2)); done; echo $p; }
 
 echo "# bench/protected.sh $(date -u +%Y-%m-%dT%H:%MZ), sizes $SIZES MB, TCG, A $SMP_A vCPU(s), B 1, keep $KEEP; times in ms on the partition's clock"
@@ -182,8 +183,8 @@ for S in $SIZES; do
 	qemu=""
 
 	full=$(sed -n 's/.*: full, freeze \([0-9.]*\) ms.*/\1/p' "$D/a.full")
-	chain=$(freezes full "$D/a.orthrosd" | head -n1)
-	inc=$(freezes incremental "$D/a.orthrosd" | head -n1)
+	chain=$(freezes full "$D/a.orthrosd" | median)
+	inc=$(freezes incremental "$D/a.orthrosd" | median)
 	off=$(rate "$D/a.off") on=$(rate "$D/a.on")
 	printf '%-5s %7s %7s %7s %7s %6s %6s %7s %7s %6s %3s %7s %7s %7s\n' "$S" "$(gap "$D/a.cold")" "$full" "$chain" "$inc" \
 		"$(awk -v i="$chain" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" \
@@ -217,4 +218,4 @@ for S in $SIZES; do
 	} >>"$W/details"
 done
 cat "$W/details"
-echo "# full-fz = a plain full dump's freeze; chain-fz, inc-fz = orthrosd's first new chain and first increment (pre-dump + dump freezes); ch/fu, inc/fu = those / full-fz; loss% = throughput lost with checkpointing on; ck = checkpoints committed during rate-on"
+echo "# full-fz = a plain full dump's freeze; chain-fz, inc-fz = the median freeze of orthrosd's new chains and increments (pre-dump + dump freezes); ch/fu, inc/fu = those / full-fz; loss% = throughput lost with checkpointing on; ck = checkpoints committed during rate-on"
