@@ -49,11 +49,19 @@ static void read_chains(struct ckpt_store *s)
 	int n = ckpt_list(s, info);
 
 	for (int i = 0; i < n; i++) {
+		int none;
+
 		if (info[i].status != CKPT_OK)
 			continue;
-		if (ckpt_find_in(info, (unsigned int)n, info[i].group, &chain) ||
-		    chain.set[0].seq < info[i].seq)
+		none = ckpt_find_in(info, (unsigned int)n, info[i].group, &chain);
+		if (!none && (chain.set[0].flags & CKPT_SET_PARTIAL))
+			abort();	/* a pre-dump is never a restore point */
+		if (info[i].flags & CKPT_SET_PARTIAL) {
+			if (none)
+				continue;	/* only pre-dumps: nothing to restore */
+		} else if (none || chain.set[0].seq < info[i].seq) {
 			abort();	/* a restorable set and nothing newer found */
+		}
 		for (unsigned int k = 0; k < chain.n; k++)
 			read_set(s, &chain.set[k]);
 	}

@@ -11,6 +11,7 @@ SLOT = struct.Struct('<IIQQQQQII64sII')
 ENTRY = struct.Struct('<QII240s')
 FORMAT_ID = 0x0123456789abcdef
 WRITING, COMMITTED = 1, 2
+PARTIAL = 1  # slot header flags: a pre-dump, only ever a parent
 
 
 def superblock(size, keep, off, slot_size, version=1):
@@ -27,11 +28,11 @@ def payload(files):
     return out
 
 
-def slot(seq, group, files, parent=0, state=COMMITTED, nfiles=None, crc=None):
+def slot(seq, group, files, parent=0, state=COMMITTED, nfiles=None, crc=None, flags=0):
     p = payload(files)
     f = [0x534B434F, state, seq, parent, FORMAT_ID, 1_700_000_000_000_000_000 + seq, len(p),
          len(files) if nfiles is None else nfiles, zlib.crc32(p) if crc is None else crc,
-         group.ljust(64, b'\0'), 0, 0]
+         group.ljust(64, b'\0'), flags, 0]
     f[-1] = zlib.crc32(SLOT.pack(*f))
     return SLOT.pack(*f) + p
 
@@ -60,6 +61,12 @@ seeds = {
                          1: slot(2, b'demo', [(b'a', 0o600, b''), (b'a', 0o600, b'')])}),
     'broken-chain': region({0: slot(5, b'demo', IMG, parent=4), 1: slot(6, b'demo', IMG, parent=5)}),
     'page-slots': region({0: slot(9, b'demo', IMG)}, keep=2, slot_size=4096, off=4096),
+    # a new chain's pre-dump on top (its dump never came), and a group with
+    # nothing but a pre-dump: neither is ever a restore point
+    'partial-newest': region({0: slot(1, b'demo', IMG, flags=PARTIAL), 1: slot(2, b'demo', IMG, parent=1),
+                              2: slot(3, b'demo', IMG, flags=PARTIAL), 3: slot(4, b'solo', IMG, flags=PARTIAL)},
+                             keep=3),
+    'unknown-flags': region({0: slot(1, b'demo', IMG), 1: slot(2, b'demo', IMG, flags=6)}),
     'full': region({0: slot(1, b'demo', IMG), 1: slot(2, b'demo', IMG, parent=1),
                     2: slot(3, b'demo', IMG, parent=2)}, slot_size=768),
 }
