@@ -5,10 +5,11 @@
  * detached.
  *
  * The store's chain rule already passed over torn, corrupt and orphaned
- * sets.  What it cannot know is that a set is a pre-dump (memory only, no
- * task state): one is the newest when its dump failed or was never
- * committed.  Those are passed over here, down the same chain, to the
- * dump below them, whose chain is complete by construction.
+ * sets, and pre-dumps flagged partial.  A pre-dump stored before sets
+ * carried flags (memory only, no task state) can still be the newest when
+ * its dump failed or was never committed: it is told by its content and
+ * passed over here, down the same chain, to the dump below it, whose chain
+ * is complete by construction.
  */
 #include "config.h"
 
