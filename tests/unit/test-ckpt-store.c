@@ -404,6 +404,26 @@ static void a_partial_set_is_only_ever_a_parent(void **state)
 	assert_int_equal(chain.set[1].seq, p2);
 }
 
+/*
+ * Spare slots: what a writer may still take without touching a kept chain
+ * (keep 3: 4 slots), each new set counted as the parent of the next.
+ */
+static void spare_slots_count_what_a_writer_may_take(void **state)
+{
+	uint64_t a, b;
+
+	(void)state;
+	assert_int_equal(ckpt_spare_slots(&st), 4);
+	a = put("demo", 0, 1);
+	b = put("demo", a, 2);
+	assert_int_equal(ckpt_spare_slots(&st), 2);	/* the chain b -> a is kept */
+	put_flags("demo", 0, 3, CKPT_SET_PARTIAL);
+	assert_int_equal(ckpt_spare_slots(&st), 2);	/* a lone pre-dump is kept by nothing */
+	put("other", 0, 4);				/* takes the empty slot */
+	assert_int_equal(ckpt_spare_slots(&st), 1);	/* the pre-dump's is still to take */
+	(void)b;
+}
+
 static void unknown_set_flags_are_refused(void **state)
 {
 	struct ckpt_writer w;
@@ -1124,6 +1144,7 @@ int main(void)
 		T(a_parent_in_another_group_is_refused),
 		T3(a_parent_needed_by_the_newest_chain_is_not_reclaimed),
 		T3(a_partial_set_is_only_ever_a_parent),
+		T3(spare_slots_count_what_a_writer_may_take),
 		T(unknown_set_flags_are_refused),
 		T3(the_newest_set_of_every_group_is_kept),
 		T(file_names_with_slash_or_dotdot_are_refused),
