@@ -34,10 +34,12 @@ rm -f "$D/$name.failed"
 touch "$D/$name.ready"
 
 query() {	# -> one line from the service, or nothing
-	# A connection made while a checkpoint holds the service can come back
-	# empty: ask again.
+	# socat stops waiting for the answer -t seconds after its own input
+	# ends (0.5 s by default), which the whole-hold check of every answer
+	# can outlast under TCG, all the more during a checkpoint's freeze:
+	# wait as long as -T.  Ask again if the connection still fails.
 	for _ in 1 2 3 4 5; do
-		line=$(socat -T 20 - "TCP:127.0.0.1:$PORT" </dev/null 2>/dev/null)
+		line=$(socat -t 20 -T 20 - "TCP:127.0.0.1:$PORT" </dev/null 2>/dev/null)
 		[ -n "$line" ] && { echo "$line"; return 0; }
 		sleep 0.2
 	done
@@ -96,7 +98,8 @@ while :; do
 			kill -TERM "$op"
 			i=0
 			while kill -0 "$op" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
-			if socat -T 5 - "TCP:127.0.0.1:$PORT" </dev/null 2>/dev/null | grep -q counter; then
+			# -t: a slow answer is still an answer, not "not answering"
+			if socat -t 5 -T 5 - "TCP:127.0.0.1:$PORT" </dev/null 2>/dev/null | grep -q counter; then
 				echo answering >"$D/$name.planned.tmp"
 			else
 				echo "not answering" >"$D/$name.planned.tmp"
