@@ -50,7 +50,7 @@ static bool is_dot(const char *name)
 static int survey(struct ckpt_store *s, int dfd, const char *dir,
 		  struct dirent **names, int n)
 {
-	uint64_t total = 0;
+	uint64_t total = 0, chunks = 0;
 
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
@@ -64,10 +64,11 @@ static int survey(struct ckpt_store *s, int dfd, const char *dir,
 			continue;	/* CRIU's link to the previous set */
 		if (!S_ISREG(st.st_mode))
 			return fail(s, -EINVAL, "%s/%s is not a regular file", dir, name);
-		if (!ckpt_name_valid(name))
+		if (!ckpt_name_valid(name) || !strcmp(name, CKPT_CHUNKS_NAME))
 			return fail(s, -EINVAL, "%s/%s: the name cannot be stored", dir, name);
 		total += ckpt_file_cost((uint64_t)st.st_size);
-		if (total > ckpt_capacity(s))
+		chunks += ckpt_chunks_of((uint64_t)st.st_size);
+		if (total > ckpt_capacity(s) || ckpt_chunks_cost(chunks) > ckpt_capacity(s) - total)
 			return fail(s, -EFBIG, "%s does not fit in a slot (%" PRIu64 " bytes of payload)",
 				    dir, ckpt_capacity(s));
 	}

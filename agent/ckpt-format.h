@@ -55,6 +55,23 @@
 #define CKPT_SET_PARTIAL	0x1u
 #define CKPT_SET_KNOWN		CKPT_SET_PARTIAL
 
+/*
+ * Every set written since chunk tables exist ends with one: a file of this
+ * reserved name holding the CRC-32 of each CKPT_CHUNK_SIZE piece of every
+ * file before it, so that a reader can verify the piece it needs without
+ * reading the whole payload (a lazy restore serves pages as they fault).
+ * The payload CRC still covers everything, the table included.
+ *
+ *   struct ckpt_chunks_head
+ *   uint32_t crc[nr_chunks]	files in payload order, each file's chunks
+ *				from its first byte; the last may be short;
+ *				an empty file has none
+ *   uint32_t table_crc		CRC-32 of the head and the crc array
+ */
+#define CKPT_CHUNKS_NAME	"orthros.chunks"
+#define CKPT_CHUNKS_MAGIC	0x43434b4fu	/* "OKCC" */
+#define CKPT_CHUNK_SIZE		65536u
+
 enum ckpt_slot_state {
 	CKPT_STATE_EMPTY = 0,		/* never written, or a write given up */
 	CKPT_STATE_WRITING = 1,		/* a writer owns the slot: invisible */
@@ -98,6 +115,15 @@ struct ckpt_file_entry {
 	char name[CKPT_NAME_LEN];	/*  16 a plain file name, NUL-terminated */
 };
 
+struct ckpt_chunks_head {
+	uint32_t magic;			/*  0 CKPT_CHUNKS_MAGIC */
+	uint32_t chunk_size;		/*  4 CKPT_CHUNK_SIZE (the only size read) */
+	uint32_t nr_files;		/*  8 files before the table */
+	uint32_t reserved;		/* 12 zero */
+	uint64_t nr_chunks;		/* 16 entries of the crc array */
+};
+
+static_assert(sizeof(struct ckpt_chunks_head) == 24, "chunk table head is 24 bytes");
 static_assert(sizeof(struct ckpt_super) == 64, "superblock is 64 bytes");
 static_assert(sizeof(struct ckpt_slot_header) == 128, "slot header is 128 bytes");
 static_assert(sizeof(struct ckpt_file_entry) == 256, "file entry is 256 bytes");

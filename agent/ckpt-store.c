@@ -774,6 +774,8 @@ int ckpt_file_open(struct ckpt_writer *w, const char *name, uint32_t mode)
 		return fail(w->s, -EINVAL, "no set being written, or a file is still open");
 	if (!ckpt_name_valid(name))
 		return fail(w->s, -EINVAL, "'%.240s' is not a plain file name", name);
+	if (!strcmp(name, CKPT_CHUNKS_NAME))
+		return fail(w->s, -EINVAL, "'%s' is the name of the set's own chunk table", name);
 	if (mode & ~0777u)
 		return fail(w->s, -EINVAL, "mode 0%o of %s has more than permission bits", mode, name);
 	if (le32toh(w->hdr.nr_files) >= CKPT_MAX_FILES)
@@ -787,22 +789,56 @@ int ckpt_file_open(struct ckpt_writer *w, const char *name, uint32_t mode)
 	w->len += ENT_SIZE;
 	w->file_size = 0;
 	w->file_crc = crc_init();
+	w->chunk_crc = crc_init();
+	w->chunk_fill = 0;
 	w->in_file = true;
+	return 0;
+}
+
+static int push_chunk(struct ckpt_writer *w)
+{
+	if (w->nr_chunks == w->chunks_cap) {
+		uint64_t cap = w->chunks_cap ? 2 * w->chunks_cap : 256;
+		uint32_t *p = cap <= SIZE_MAX / sizeof(*p) ?
+			realloc(w->chunks, (size_t)cap * sizeof(*p)) : NULL;
+
+		if (!p)
+			return fail(w->s, -ENOMEM, "out of memory for the chunk table");
+		w->chunks = p;
+		w->chunks_cap = cap;
+	}
+	w->chunks[w->nr_chunks++] = htole32(w->chunk_crc);
+	/* The file's CRC from its chunks': the data is read once. */
+	w->file_crc = (uint32_t)crc32_combine(w->file_crc, w->chunk_crc, (z_off_t)w->chunk_fill);
+	w->chunk_crc = crc_init();
+	w->chunk_fill = 0;
 	return 0;
 }
 
 int ckpt_file_write(struct ckpt_writer *w, const void *buf, size_t len)
 {
+	const uint8_t *p = buf;
+
 	if (!w->in_file)
 		return fail(w->s, -EINVAL, "no file open");
 	if (len > w->cap - w->len)
 		return too_big(w);
-	if (!len)
-		return 0;	/* buf may be NULL */
-	memcpy(w->payload + w->len, buf, len);
-	w->file_crc = crc_update(w->file_crc, buf, len);
-	w->len += len;
-	w->file_size += len;
+	while (len) {
+		size_t n = CKPT_CHUNK_SIZE - w->chunk_fill;
+		int rc;
+
+		if (n > len)
+			n = len;
+		memcpy(w->payload + w->len, p, n);
+		w->chunk_crc = crc_update(w->chunk_crc, p, n);
+		w->chunk_fill += (uint32_t)n;
+		w->len += n;
+		w->file_size += n;
+		p += n;
+		len -= n;
+		if (w->chunk_fill == CKPT_CHUNK_SIZE && (rc = push_chunk(w)))
+			return rc;
+	}
 	return 0;
 }
 
@@ -812,8 +848,12 @@ int ckpt_file_write(struct ckpt_writer *w, const void *buf, size_t len)
  */
 int ckpt_file_close(struct ckpt_writer *w)
 {
+	int rc;
+
 	if (!w->in_file)
 		return fail(w->s, -EINVAL, "no file open");
+	if (w->chunk_fill && (rc = push_chunk(w)))
+		return rc;
 	w->ent.size = htole64(w->file_size);
 	memcpy(w->payload + w->entry, &w->ent, sizeof(w->ent));
 	w->crc = crc_update(w->crc, &w->ent, sizeof(w->ent));
@@ -843,12 +883,72 @@ int ckpt_add_file(struct ckpt_writer *w, const char *name, uint32_t mode,
  * leaves a header whose CRC fails.  Either way the set is invisible and
  * every other slot is as it was.
  */
+static uint64_t table_size(uint64_t nr_chunks)
+{
+	return sizeof(struct ckpt_chunks_head) + 4 * nr_chunks + 4;
+}
+
+uint64_t ckpt_chunks_of(uint64_t size)
+{
+	return size / CKPT_CHUNK_SIZE + (size % CKPT_CHUNK_SIZE != 0);
+}
+
+uint64_t ckpt_chunks_cost(uint64_t nr_chunks)
+{
+	return ckpt_file_cost(table_size(nr_chunks));
+}
+
+/* The table is written like a file, but its own data is not chunked. */
+static int add_table(struct ckpt_writer *w)
+{
+	struct ckpt_chunks_head head = {
+		.magic = htole32(CKPT_CHUNKS_MAGIC),
+		.chunk_size = htole32(CKPT_CHUNK_SIZE),
+		.nr_files = w->hdr.nr_files,
+		.nr_chunks = htole64(w->nr_chunks),
+	};
+	uint64_t size = table_size(w->nr_chunks);
+	uint32_t tcrc;
+	uint8_t *p;
+
+	if (w->cap - w->len < ENT_SIZE || size > w->cap - w->len - ENT_SIZE)
+		return too_big(w);
+	memset(&w->ent, 0, sizeof(w->ent));
+	w->ent.size = htole64(size);
+	w->ent.mode = htole32(0400);
+	snprintf(w->ent.name, sizeof(w->ent.name), "%s", CKPT_CHUNKS_NAME);
+	p = w->payload + w->len;
+	memcpy(p, &w->ent, ENT_SIZE);
+	memcpy(p + ENT_SIZE, &head, sizeof(head));
+	if (w->nr_chunks)
+		memcpy(p + ENT_SIZE + sizeof(head), w->chunks, 4 * w->nr_chunks);
+	tcrc = crc_update(crc_init(), p + ENT_SIZE, size - 4);
+	tcrc = htole32(tcrc);
+	memcpy(p + ENT_SIZE + size - 4, &tcrc, 4);
+	/* The payload CRC over what is now in the region's copy. */
+	w->crc = crc_update(w->crc, p, ENT_SIZE + size);
+	w->len += ENT_SIZE + size;
+	w->hdr.nr_files = htole32(le32toh(w->hdr.nr_files) + 1);
+	return 0;
+}
+
+static void drop_chunks(struct ckpt_writer *w)
+{
+	free(w->chunks);
+	w->chunks = NULL;
+	w->nr_chunks = w->chunks_cap = 0;
+}
+
 int ckpt_commit(struct ckpt_writer *w, uint64_t *seq)
 {
 	int rc;
 
 	if (!w->active || w->in_file)
 		return fail(w->s, -EINVAL, "no set being written, or a file is still open");
+	rc = add_table(w);
+	if (rc)
+		return rc;
+	drop_chunks(w);
 	rc = order(w->s, w->payload, w->len);
 	if (rc)
 		return rc;
@@ -872,6 +972,7 @@ int ckpt_commit(struct ckpt_writer *w, uint64_t *seq)
  */
 void ckpt_abort(struct ckpt_writer *w)
 {
+	drop_chunks(w);
 	if (!w->active)
 		return;
 	w->hdr.state = htole32(CKPT_STATE_EMPTY);
@@ -939,6 +1040,13 @@ int ckpt_read_file(struct ckpt_reader *r, struct ckpt_file *f)
 	f->size = le64toh(e.size);
 	r->data_left = f->size;
 	r->files_left--;
+	if (!r->files_left && !strcmp(f->name, CKPT_CHUNKS_NAME)) {
+		/* The set's own table: checked with the payload, not a file of it. */
+		r->crc = crc_update(r->crc, r->payload + r->off, r->data_left);
+		r->off += r->data_left;
+		r->data_left = 0;
+		return 0;
+	}
 	return 1;
 }
 
@@ -961,4 +1069,173 @@ int ckpt_read_close(struct ckpt_reader *r)
 	if (r->files_left || r->data_left || r->off != r->len || r->crc != r->want_crc)
 		return changed(r);
 	return 0;
+}
+
+/* ---- random access (lazy restore) ---- */
+
+static int map_bad(struct ckpt_map *m, const char *why)
+{
+	m->s->bad_seq = m->set.seq;
+	return fail(m->s, -EBADMSG, "set %" PRIu64 ": %s", m->set.seq, why);
+}
+
+/* The table, copied out and checked against the entries before it. */
+static int map_table(struct ckpt_map *m, uint64_t off, uint64_t size, uint64_t want)
+{
+	struct ckpt_chunks_head head;
+	uint32_t tcrc;
+	uint8_t *copy;
+
+	if (size < sizeof(head) + 4 || (size - sizeof(head) - 4) / 4 != want ||
+	    (size - sizeof(head) - 4) % 4)
+		return map_bad(m, "its chunk table does not fit its files");
+	copy = malloc(size);
+	if (!copy)
+		return fail(m->s, -ENOMEM, "out of memory");
+	memcpy(copy, m->payload + off, size);
+	memcpy(&head, copy, sizeof(head));
+	memcpy(&tcrc, copy + size - 4, 4);
+	if (le32toh(tcrc) != crc_update(crc_init(), copy, size - 4) ||
+	    le32toh(head.magic) != CKPT_CHUNKS_MAGIC || le32toh(head.chunk_size) != CKPT_CHUNK_SIZE ||
+	    le32toh(head.nr_files) != m->nr_files || head.reserved || le64toh(head.nr_chunks) != want) {
+		free(copy);
+		return map_bad(m, "its chunk table is not valid");
+	}
+	memmove(copy, copy + sizeof(head), 4 * want);
+	m->crc = (uint32_t *)(void *)copy;
+	m->nr_chunks = want;
+	return 0;
+}
+
+int ckpt_map_open(struct ckpt_store *s, const struct ckpt_info *set, struct ckpt_map *m)
+{
+	struct ckpt_slot_header h;
+	struct ckpt_info now;
+	struct ckpt_file_entry e;
+	uint64_t off = 0, chunks = 0;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->s = s;
+	m->bounce_file = -1;
+	if (set->slot >= s->nr_slots)
+		return fail(s, -EINVAL, "no slot %u", set->slot);
+	if (check_header(s, set->slot, &h, &now) != CKPT_OK || now.seq != set->seq ||
+	    now.payload_len != set->payload_len || now.payload_crc != set->payload_crc ||
+	    now.nr_files != set->nr_files || now.state != CKPT_STATE_COMMITTED)
+		return fail(s, -ESTALE, "set %" PRIu64 " in slot %u changed since it was listed",
+			    set->seq, set->slot);
+	m->set = now;
+	m->payload = slot_base(s, set->slot) + HDR_SIZE;
+	if (walk_files(m->payload, now.payload_len, now.nr_files) != CKPT_OK)
+		return map_bad(m, "its file entries are not valid");
+	if (!now.nr_files)
+		return fail(s, -ENOTSUP, "set %" PRIu64 " has no chunk table", now.seq);
+	m->files = calloc(now.nr_files, sizeof(*m->files));
+	m->bounce = malloc(CKPT_CHUNK_SIZE);
+	if (!m->files || !m->bounce) {
+		ckpt_map_close(m);
+		return fail(s, -ENOMEM, "out of memory");
+	}
+	/* walk_files proved every entry in bounds and every name unique. */
+	for (uint32_t i = 0; i < now.nr_files; i++) {
+		struct ckpt_map_file *f = &m->files[i];
+
+		memcpy(&e, m->payload + off, sizeof(e));
+		off += ENT_SIZE;
+		memcpy(f->name, e.name, sizeof(f->name));
+		f->mode = le32toh(e.mode);
+		f->size = le64toh(e.size);
+		f->data_off = off;
+		f->first_chunk = chunks;
+		chunks += ckpt_chunks_of(f->size);
+		off += f->size;
+	}
+	m->nr_files = now.nr_files - 1;
+	if (strcmp(m->files[m->nr_files].name, CKPT_CHUNKS_NAME)) {
+		ckpt_map_close(m);
+		return fail(s, -ENOTSUP, "set %" PRIu64 " has no chunk table", now.seq);
+	}
+	rc = map_table(m, m->files[m->nr_files].data_off, m->files[m->nr_files].size,
+		       m->files[m->nr_files].first_chunk);
+	if (rc)
+		ckpt_map_close(m);
+	return rc;
+}
+
+int ckpt_map_find(const struct ckpt_map *m, const char *name)
+{
+	for (uint32_t i = 0; i < m->nr_files; i++)
+		if (!strcmp(m->files[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+/* Copy chunk @c of @f into @dst and check the copy. */
+static int copy_chunk(struct ckpt_map *m, const struct ckpt_map_file *f, uint64_t c, uint8_t *dst,
+		      uint64_t *len)
+{
+	uint64_t start = c * CKPT_CHUNK_SIZE;
+
+	*len = f->size - start < CKPT_CHUNK_SIZE ? f->size - start : CKPT_CHUNK_SIZE;
+	memcpy(dst, m->payload + f->data_off + start, *len);
+	if (crc_update(crc_init(), dst, *len) != le32toh(m->crc[f->first_chunk + c]))
+		return map_bad(m, "a chunk of its data does not match its checksum");
+	return 0;
+}
+
+ssize_t ckpt_map_read(struct ckpt_map *m, uint32_t file, uint64_t off, void *buf, size_t len)
+{
+	const struct ckpt_map_file *f;
+	uint8_t *out = buf;
+	size_t done = 0;
+
+	if (file >= m->nr_files)
+		return fail(m->s, -EINVAL, "no file %u in set %" PRIu64, file, m->set.seq);
+	f = &m->files[file];
+	if (off >= f->size)
+		return 0;
+	if (len > f->size - off)
+		len = (size_t)(f->size - off);
+	if (len > (size_t)1 << 30)
+		len = (size_t)1 << 30;
+	while (done < len) {
+		uint64_t pos = off + done, c = pos / CKPT_CHUNK_SIZE, in = pos % CKPT_CHUNK_SIZE, clen;
+		size_t n;
+		int rc;
+
+		if (!in && len - done >= CKPT_CHUNK_SIZE) {
+			/* A whole chunk: straight into the caller's buffer. */
+			rc = copy_chunk(m, f, c, out + done, &clen);
+			if (rc)
+				return rc;
+			done += (size_t)clen;
+			continue;
+		}
+		if (m->bounce_file != (int64_t)file || m->bounce_chunk != c) {
+			m->bounce_file = -1;
+			rc = copy_chunk(m, f, c, m->bounce, &clen);
+			if (rc)
+				return rc;
+			m->bounce_file = file;
+			m->bounce_chunk = c;
+		}
+		clen = f->size - c * CKPT_CHUNK_SIZE;
+		if (clen > CKPT_CHUNK_SIZE)
+			clen = CKPT_CHUNK_SIZE;
+		n = (size_t)(clen - in) < len - done ? (size_t)(clen - in) : len - done;
+		memcpy(out + done, m->bounce + in, n);
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+void ckpt_map_close(struct ckpt_map *m)
+{
+	free(m->files);
+	free(m->crc);
+	free(m->bounce);
+	m->files = NULL;
+	m->crc = NULL;
+	m->bounce = NULL;
 }

@@ -100,6 +100,9 @@ int ckpt_open(struct ckpt_store *s, void *base, uint64_t size);
 /* Bytes of payload a slot holds, and what a file of @size costs in it. */
 uint64_t ckpt_capacity(const struct ckpt_store *s);
 uint64_t ckpt_file_cost(uint64_t size);
+/* The chunks a file of @size has, and what a set's table of @nr costs. */
+uint64_t ckpt_chunks_of(uint64_t size);
+uint64_t ckpt_chunks_cost(uint64_t nr_chunks);
 
 /*
  * One entry per slot in @info (CKPT_MAX_SLOTS entries), with the chain rule
@@ -161,6 +164,9 @@ struct ckpt_writer {
 	uint64_t file_size;		/* bytes of the open file so far */
 	uint32_t crc;			/* payload CRC up to the open file's entry */
 	uint32_t file_crc;		/* CRC of the open file's data */
+	uint32_t chunk_crc, chunk_fill;	/* the open file's current chunk */
+	uint32_t *chunks;		/* the chunk table so far (malloc'd) */
+	uint64_t nr_chunks, chunks_cap;
 	bool in_file, active;
 };
 
@@ -176,7 +182,10 @@ int ckpt_file_write(struct ckpt_writer *w, const void *buf, size_t len);
 int ckpt_file_close(struct ckpt_writer *w);
 int ckpt_add_file(struct ckpt_writer *w, const char *name, uint32_t mode,
 		  const void *data, uint64_t size);
-/* Make the set visible, atomically; its sequence number in *seq. */
+/*
+ * Append the chunk table, then make the set visible, atomically; its
+ * sequence number in *seq.
+ */
 int ckpt_commit(struct ckpt_writer *w, uint64_t *seq);
 /* Give the slot up (EMPTY); the set never becomes visible. */
 void ckpt_abort(struct ckpt_writer *w);
@@ -205,11 +214,57 @@ struct ckpt_reader {
  */
 int ckpt_read_open(struct ckpt_store *s, const struct ckpt_info *set,
 		   struct ckpt_reader *r);
-/* 1 and the next file, 0 at the end, < 0 on a refused entry. */
+/*
+ * 1 and the next file, 0 at the end, < 0 on a refused entry.  The chunk
+ * table is not one of the files: it is read (and checked) but not returned.
+ */
 int ckpt_read_file(struct ckpt_reader *r, struct ckpt_file *f);
 /* Up to @len bytes of the current file; 0 at its end. */
 ssize_t ckpt_read_data(struct ckpt_reader *r, void *buf, size_t len);
 int ckpt_read_close(struct ckpt_reader *r);
+
+/*
+ * Random access to one set, each piece verified against the set's chunk
+ * table as it is copied out, without reading the rest of the payload:
+ * what a lazy restore serves from.  The file entries and the table are
+ * checked at open; the data only when read.
+ */
+struct ckpt_map_file {
+	char name[CKPT_NAME_LEN];
+	uint32_t mode;
+	uint64_t size;
+	uint64_t data_off;		/* in the payload */
+	uint64_t first_chunk;		/* its first entry in the table */
+};
+
+struct ckpt_map {
+	struct ckpt_store *s;
+	struct ckpt_info set;
+	const uint8_t *payload;
+	uint32_t nr_files;		/* not counting the table */
+	struct ckpt_map_file *files;
+	uint32_t *crc;
+	uint64_t nr_chunks;
+	uint8_t *bounce;		/* the last chunk verified, for reads within it */
+	int64_t bounce_file;
+	uint64_t bounce_chunk;
+};
+
+/*
+ * -ENOTSUP: the set has no chunk table (written before tables existed);
+ * -EBADMSG: its entries or its table are not valid (s->bad_seq says which
+ * set); -ESTALE: the slot changed since @set was listed.
+ */
+int ckpt_map_open(struct ckpt_store *s, const struct ckpt_info *set, struct ckpt_map *m);
+/* The index of file @name, or -ENOENT. */
+int ckpt_map_find(const struct ckpt_map *m, const char *name);
+/*
+ * Copy bytes [@off, @off + @len) of file @file into @buf (short at the
+ * file's end): the count, or -EBADMSG if a chunk they lie in does not
+ * match its CRC (nothing of it is copied out).
+ */
+ssize_t ckpt_map_read(struct ckpt_map *m, uint32_t file, uint64_t off, void *buf, size_t len);
+void ckpt_map_close(struct ckpt_map *m);
 
 /* ---- directories (ckpt-dir.c) ---- */
 

@@ -172,7 +172,7 @@ static void a_committed_set_is_found(void **state)
 	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
 	assert_int_equal(chain.n, 1);
 	assert_int_equal(chain.set[0].seq, seq);
-	assert_int_equal(chain.set[0].nr_files, 2);
+	assert_int_equal(chain.set[0].nr_files, 3);	/* and the chunk table */
 	assert_int_equal(chain.set[0].created_ns, 1000 + 0x11);
 
 	assert_int_equal(ckpt_read_open(&st, &chain.set[0], &r), 0);
@@ -688,11 +688,18 @@ static void a_set_too_big_for_a_slot_fails_cleanly(void **state)
 	ckpt_abort(&w);
 	assert_int_equal(found("demo"), old);
 
-	/* Exactly full fits. */
+	/* Full up to the room its chunk table needs fits... */
+	n -= sizeof(struct ckpt_file_entry) + (size_t)ckpt_chunks_cost(ckpt_chunks_of(n));
 	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0), 0);
-	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, big,
-				       n - sizeof(struct ckpt_file_entry)), 0);
+	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, big, n), 0);
 	assert_int_equal(ckpt_commit(&w, &seq), 0);
+	assert_int_equal(found("demo"), seq);
+
+	/* ...and without that room the commit fails, the set invisible. */
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0), 0);
+	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, big, n + 8), 0);
+	assert_int_equal(ckpt_commit(&w, NULL), -EFBIG);
+	ckpt_abort(&w);
 	assert_int_equal(found("demo"), seq);
 	free(big);
 }
@@ -1127,6 +1134,207 @@ static void a_directory_too_big_takes_no_slot(void **state)
 #define T3(f) cmocka_unit_test_setup(f, setup_keep3)
 #define TD(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
+
+/* ---- chunk tables and random access ---- */
+
+#define BIG_SIZE (1024 * 1024)
+static uint8_t big_region[BIG_SIZE] __attribute__((aligned(4096)));
+static struct ckpt_store bst;
+
+static uint8_t pattern_at(uint64_t i)
+{
+	return (uint8_t)(i * 7 + (i >> 16));
+}
+
+/* A set of a 3.5-chunk "pages" file, an empty file and a small one. */
+static struct ckpt_info put_big(void)
+{
+	const uint64_t size = 3 * CKPT_CHUNK_SIZE + CKPT_CHUNK_SIZE / 2;
+	struct ckpt_writer w;
+	struct ckpt_chain chain;
+	uint8_t *data = malloc(size);
+	uint64_t seq;
+
+	assert_non_null(data);
+	for (uint64_t i = 0; i < size; i++)
+		data[i] = pattern_at(i);
+	memset(big_region, 0, sizeof(big_region));
+	assert_int_equal(ckpt_format(&bst, big_region, sizeof(big_region), 2, 7), 0);
+	assert_int_equal(ckpt_begin(&bst, &w, "demo", 0, 1, 0), 0);
+	assert_int_equal(ckpt_add_file(&w, "empty.img", 0600, NULL, 0), 0);
+	/* Written in odd pieces: chunks must not follow the writes. */
+	assert_int_equal(ckpt_file_open(&w, "pages-1.img", 0600), 0);
+	for (uint64_t off = 0; off < size; off += 5000)
+		assert_int_equal(ckpt_file_write(&w, data + off, size - off < 5000 ? size - off : 5000), 0);
+	assert_int_equal(ckpt_file_close(&w), 0);
+	assert_int_equal(ckpt_add_file(&w, "inventory.img", 0644, "inv", 3), 0);
+	assert_int_equal(ckpt_commit(&w, &seq), 0);
+	free(data);
+	assert_int_equal(ckpt_find(&bst, "demo", &chain), 0);
+	assert_int_equal(chain.set[0].seq, seq);
+	return chain.set[0];
+}
+
+static void a_set_is_read_at_random_through_its_chunk_table(void **state)
+{
+	struct ckpt_info set;
+	struct ckpt_map m;
+	uint8_t buf[3 * CKPT_CHUNK_SIZE];
+	const uint64_t offs[] = { 0, 4096, CKPT_CHUNK_SIZE - 10, 2 * CKPT_CHUNK_SIZE, 3 * CKPT_CHUNK_SIZE + 1 };
+	int pages;
+
+	(void)state;
+	set = put_big();
+	assert_int_equal(ckpt_map_open(&bst, &set, &m), 0);
+	assert_int_equal(m.nr_files, 3);	/* the table is not one of them */
+	assert_int_equal(m.nr_chunks, 5);	/* 4 + the inventory's one, none for the empty file */
+	assert_int_equal(ckpt_map_find(&m, CKPT_CHUNKS_NAME), -ENOENT);
+	pages = ckpt_map_find(&m, "pages-1.img");
+	assert_true(pages >= 0);
+	assert_int_equal(m.files[pages].size, 3 * CKPT_CHUNK_SIZE + CKPT_CHUNK_SIZE / 2);
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		for (size_t len = 1; len <= sizeof(buf); len = len * 3 + 4095) {
+			uint64_t want = m.files[pages].size - offs[i];
+			ssize_t got = ckpt_map_read(&m, (uint32_t)pages, offs[i], buf, len);
+
+			assert_int_equal(got, len < want ? len : want);
+			for (ssize_t k = 0; k < got; k++)
+				assert_int_equal(buf[k], pattern_at(offs[i] + (uint64_t)k));
+		}
+	}
+	assert_int_equal(ckpt_map_read(&m, (uint32_t)pages, m.files[pages].size, buf, 10), 0);
+	assert_int_equal(ckpt_map_read(&m, (uint32_t)ckpt_map_find(&m, "empty.img"), 0, buf, 10), 0);
+	assert_int_equal(ckpt_map_read(&m, (uint32_t)ckpt_map_find(&m, "inventory.img"), 1, buf, 10), 2);
+	assert_memory_equal(buf, "nv", 2);
+	assert_int_equal(ckpt_map_read(&m, 3, 0, buf, 10), -EINVAL);
+	ckpt_map_close(&m);
+}
+
+static void a_corrupt_chunk_is_refused_where_it_is_read(void **state)
+{
+	struct ckpt_info set;
+	struct ckpt_map m;
+	uint8_t buf[CKPT_CHUNK_SIZE];
+	uint32_t pages;
+
+	(void)state;
+	set = put_big();
+	assert_int_equal(ckpt_map_open(&bst, &set, &m), 0);
+	pages = (uint32_t)ckpt_map_find(&m, "pages-1.img");
+	/* A read warms the bounce buffer with chunk 2, then the region changes under it. */
+	assert_int_equal(ckpt_map_read(&m, pages, 2 * CKPT_CHUNK_SIZE + 8, buf, 8), 8);
+	big_region[(size_t)(m.payload - big_region) + m.files[pages].data_off + 2 * CKPT_CHUNK_SIZE + 100] ^= 0x40;
+	/* Other chunks still read; one that was verified and copied out is served from the copy. */
+	assert_int_equal(ckpt_map_read(&m, pages, 0, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(ckpt_map_read(&m, pages, 3 * CKPT_CHUNK_SIZE, buf, 16), 16);
+	bst.bad_seq = 0;
+	assert_int_equal(ckpt_map_read(&m, pages, 2 * CKPT_CHUNK_SIZE + 90, buf, 20), -EBADMSG);
+	assert_int_equal(bst.bad_seq, set.seq);
+	assert_non_null(strstr(ckpt_error(&bst), "does not match its checksum"));
+	assert_int_equal(ckpt_map_read(&m, pages, CKPT_CHUNK_SIZE, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(ckpt_map_read(&m, pages, 2 * CKPT_CHUNK_SIZE, buf, sizeof(buf)), -EBADMSG);
+	ckpt_map_close(&m);
+	/* The whole-payload CRC sees it too. */
+	{
+		struct ckpt_chain chain;
+
+		assert_int_equal(ckpt_find(&bst, "demo", &chain), -ENOENT);
+	}
+}
+
+/* The last entry of @set in the big region (its chunk table). */
+static struct ckpt_file_entry *table_entry(const struct ckpt_info *set, uint8_t **data)
+{
+	uint8_t *p = big_region + bst.slots_offset + set->slot * bst.slot_size +
+		     sizeof(struct ckpt_slot_header);
+	struct ckpt_file_entry *e = NULL;
+
+	*data = NULL;
+	for (uint32_t i = 0; i < set->nr_files; i++) {
+		e = (struct ckpt_file_entry *)(void *)p;
+		p += sizeof(*e);
+		*data = p;
+		p += le64toh(e->size);
+	}
+	return e;
+}
+
+static void big_reseal(const struct ckpt_info *set)
+{
+	struct ckpt_slot_header *h = (struct ckpt_slot_header *)(void *)(big_region + bst.slots_offset +
+									 set->slot * bst.slot_size);
+	uint64_t len = le64toh(h->payload_len);
+
+	h->payload_crc = htole32((uint32_t)crc32(0, (const Bytef *)(h + 1), (uInt)len));
+	h->header_crc = 0;
+	h->header_crc = htole32((uint32_t)crc32(0, (const Bytef *)h, sizeof(*h)));
+}
+
+static void a_set_without_a_valid_table_is_not_mapped(void **state)
+{
+	struct ckpt_info set, info[CKPT_MAX_SLOTS];
+	struct ckpt_map m;
+	struct ckpt_file_entry *e;
+	uint8_t *data;
+	int n;
+
+	(void)state;
+	/* A set from before tables: its last file is an ordinary one. */
+	set = put_big();
+	e = table_entry(&set, &data);
+	snprintf(e->name, sizeof(e->name), "old.img");
+	big_reseal(&set);
+	n = ckpt_list(&bst, info);
+	set = info[index_of(info, n, set.seq)];
+	assert_int_equal(set.status, CKPT_OK);
+	assert_int_equal(ckpt_map_open(&bst, &set, &m), -ENOTSUP);
+
+	/* A table that does not check, whatever the payload CRC says. */
+	set = put_big();
+	e = table_entry(&set, &data);
+	data[sizeof(struct ckpt_chunks_head) + 4] ^= 1;
+	big_reseal(&set);
+	n = ckpt_list(&bst, info);
+	set = info[index_of(info, n, set.seq)];
+	bst.bad_seq = 0;
+	assert_int_equal(ckpt_map_open(&bst, &set, &m), -EBADMSG);
+	assert_int_equal(bst.bad_seq, set.seq);
+
+	/* One that does not fit the files before it (a chunk count from elsewhere). */
+	set = put_big();
+	e = table_entry(&set, &data);
+	{
+		struct ckpt_chunks_head *h = (struct ckpt_chunks_head *)(void *)data;
+		uint64_t size = le64toh(e->size);
+		uint32_t tcrc;
+
+		h->nr_files = htole32(2);
+		tcrc = htole32((uint32_t)crc32(0, data, (uInt)(size - 4)));
+		memcpy(data + size - 4, &tcrc, 4);
+	}
+	big_reseal(&set);
+	n = ckpt_list(&bst, info);
+	set = info[index_of(info, n, set.seq)];
+	assert_int_equal(ckpt_map_open(&bst, &set, &m), -EBADMSG);
+	assert_non_null(strstr(ckpt_error(&bst), "chunk table is not valid"));
+
+	/* And a header changed since the listing. */
+	set = put_big();
+	set.payload_crc ^= 1;
+	assert_int_equal(ckpt_map_open(&bst, &set, &m), -ESTALE);
+}
+
+static void the_chunk_table_name_is_reserved(void **state)
+{
+	struct ckpt_writer w;
+
+	(void)state;
+	assert_int_equal(ckpt_begin(&st, &w, "demo", 0, 1, 0), 0);
+	assert_int_equal(ckpt_file_open(&w, CKPT_CHUNKS_NAME, 0600), -EINVAL);
+	assert_non_null(strstr(ckpt_error(&st), "chunk table"));
+	ckpt_abort(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1155,6 +1363,10 @@ int main(void)
 		T(a_header_from_an_earlier_format_is_stale),
 		T(a_bad_superblock_is_refused),
 		T(a_set_too_big_for_a_slot_fails_cleanly),
+		T(a_set_is_read_at_random_through_its_chunk_table),
+		T(a_corrupt_chunk_is_refused_where_it_is_read),
+		T(a_set_without_a_valid_table_is_not_mapped),
+		T(the_chunk_table_name_is_reserved),
 		T(sequence_numbers_increase_across_reopen),
 		T(a_bad_group_name_is_not_begun),
 		T(reading_checks_the_data_it_copies),
