@@ -8,7 +8,7 @@ set -eu
 
 PKGS="
 autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
-libqb-dev libyaml-dev libcmocka-dev zlib1g-dev libjson-c-dev libprotobuf-c-dev
+libqb-dev libyaml-dev libcmocka-dev zlib1g-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler libfuse3-dev
 pacemaker-dev libcorosync-common-dev libcmap-dev libcfg-dev libcpg-dev libquorum-dev libmnl-dev libxml2-dev
 corosync pacemaker pacemaker-cli-utils crmsh resource-agents fence-agents
 kexec-tools criu
