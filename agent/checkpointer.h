@@ -125,13 +125,20 @@ struct ckpt_restore_result {
 	unsigned int refused;		/* sets found corrupt on the way */
 	struct ckpt_info info[CKPT_MAX_SLOTS];	/* the store as the restore saw it */
 	unsigned int n;
-	char dir[512];			/* where the images were extracted */
+	char dir[512];			/* where the images were extracted, or the view mounted */
+	char work[600];			/* CRIU's logs, pid files */
+	bool viewed;			/* served by ops->present, not extracted */
+	uint64_t lazy_pages, eager_pages;	/* of the view */
+	bool view_failed;		/* a restore from the view failed: extracted after it */
+	char view_msg[768];		/* why the chain was extracted after all */
 	char msg[512];
 };
 
 /*
  * Restore @group from the newest restorable set that is a dump (a
- * pre-dump holds memory only) with its chain, extracted under @workdir.
+ * pre-dump holds memory only) with its chain, extracted under @workdir,
+ * or presented by @ops->present when it has one (falling back to
+ * extraction when it cannot, or when CRIU fails on what it presented).
  * -ENOENT: no checkpoint, a cold start.
  */
 int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,

@@ -15,6 +15,8 @@ struct ckpt_criu_req {
 	pid_t pid;			/* root of the tree to dump */
 	int images_fd;			/* the set's directory */
 	const char *images_dir;		/* its path, for the criu command (lazy) */
+	const char *work_dir;		/* logs, pid files, sockets (lazy); NULL: images_dir */
+	uint64_t lazy_pages, eager_pages;	/* what present() made lazy, or not */
 	const char *parent;		/* previous images, relative to it, or NULL */
 	int work_fd;			/* where the log goes */
 	const char *log_file;		/* in work_fd */
@@ -28,12 +30,25 @@ struct ckpt_criu_req {
 	bool pre_dump_read;
 };
 
+struct ckpt_store;
+struct ckpt_chain;
+
 struct ckpt_criu_ops {
 	/* Memory only, the tree keeps running while pages are drained. */
 	int (*pre_dump)(void *ctx, const struct ckpt_criu_req *r);
 	int (*dump)(void *ctx, const struct ckpt_criu_req *r);
 	/* Restore detached from @r->images_fd; the root's pid in *pid. */
 	int (*restore)(void *ctx, const struct ckpt_criu_req *r, pid_t *pid);
+	/*
+	 * Optional: present @chain to restore without extracting it, in a new
+	 * directory under @dir (@r's images and work directories are set).
+	 * -ENOTSUP: extract it instead; -EBADMSG: a set is corrupt
+	 * (s->bad_seq), choose again.  @release is then called once, with
+	 * restore's result.
+	 */
+	int (*present)(void *ctx, struct ckpt_store *s, const struct ckpt_chain *chain,
+		       const char *dir, struct ckpt_criu_req *r);
+	void (*release)(void *ctx, const struct ckpt_criu_req *r, int restore_rc);
 };
 
 /*
@@ -50,8 +65,15 @@ extern const struct ckpt_criu_ops ckpt_criu_libcriu;
  */
 extern const struct ckpt_criu_ops ckpt_criu_lazy;
 
-/* The lazy-pages daemon of a restore from @images_dir (> 0), or -errno. */
-pid_t ckpt_lazy_daemon(const char *images_dir);
+/*
+ * The same, with the chain served from the store through a read-only FUSE
+ * view (ckpt-fuse.c, ckpt-view.h) instead of extracted: no byte is read
+ * before CRIU asks for it, and the pages of the whole chain are lazy.
+ */
+extern const struct ckpt_criu_ops ckpt_criu_lazy_view;
+
+/* The lazy-pages daemon of a restore whose work directory is @work_dir (> 0), or -errno. */
+pid_t ckpt_lazy_daemon(const char *work_dir);
 
 /* What CRIU measured in a dump, from the set's stats-dump image. */
 struct ckpt_dump_stats {

@@ -12,8 +12,9 @@
  * which is when `criu lazy-pages --daemon` returns.  The daemon exits by
  * itself once every page is in; until then the images must stay (the
  * extracted directory is on tmpfs and is the caller's to remove later).
- * Only the newest dump's own pages are lazy: pages it takes from parent
- * images (an incremental chain) are read eagerly by restore.
+ * From an extracted chain only the newest dump's own pages are lazy: the
+ * pages it takes from parent images are read eagerly by restore.  Served
+ * through the flattened view (ckpt-fuse.c) every anonymous page is.
  */
 #include "config.h"
 
@@ -71,9 +72,10 @@ static int lazy_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 	char criu[256], lazy_verb[] = "lazy-pages", restore_verb[] = "restore";
 	char d_flag[] = "-D", daemon_flag[] = "--daemon", pidfile_flag[] = "--pidfile";
 	char o_flag[] = "-o", v_flag[] = "-v3", lazy_flag[] = "--lazy-pages", detach[] = "-d";
+	char w_flag[] = "-W";
 	char tcp_close[] = "--tcp-close";	/* as ckpt-criu.c dumps and restores */
 	char lp_log[] = "lazy-pages.log";
-	char dir[512], log[128], lp_pid[600], rs_pid[600];
+	char dir[512], work[512], log[128], lp_pid[600], rs_pid[600];
 	pid_t daemon;
 	int rc;
 
@@ -82,13 +84,17 @@ static int lazy_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 		return -EINVAL;
 	snprintf(criu, sizeof(criu), "%s", bin && *bin ? bin : "criu");
 	snprintf(dir, sizeof(dir), "%s", r->images_dir);
+	snprintf(work, sizeof(work), "%s", r->work_dir ? r->work_dir : r->images_dir);
 	snprintf(log, sizeof(log), "%s", r->log_file ? r->log_file : "restore.log");
-	/* Logs go to the work directory; pid files where we look for them. */
-	snprintf(lp_pid, sizeof(lp_pid), "%s/lazy-pages.pid", dir);
-	snprintf(rs_pid, sizeof(rs_pid), "%s/restore.pid", dir);
-	char *lazy_argv[] = { criu, lazy_verb, d_flag, dir, daemon_flag, pidfile_flag, lp_pid,
+	/*
+	 * Logs and the daemons' socket go to the work directory (the images
+	 * may be read-only); pid files there too, where we look for them.
+	 */
+	snprintf(lp_pid, sizeof(lp_pid), "%s/lazy-pages.pid", work);
+	snprintf(rs_pid, sizeof(rs_pid), "%s/restore.pid", work);
+	char *lazy_argv[] = { criu, lazy_verb, d_flag, dir, w_flag, work, daemon_flag, pidfile_flag, lp_pid,
 			      o_flag, lp_log, v_flag, NULL };
-	char *restore_argv[] = { criu, restore_verb, d_flag, dir, lazy_flag, detach, tcp_close,
+	char *restore_argv[] = { criu, restore_verb, d_flag, dir, w_flag, work, lazy_flag, detach, tcp_close,
 				 pidfile_flag, rs_pid, o_flag, log, v_flag, NULL };
 
 	rc = run_criu(lazy_argv);
@@ -97,18 +103,18 @@ static int lazy_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 	rc = run_criu(restore_argv);
 	if (rc) {
 		/* Nothing will ever connect now: do not leave it waiting. */
-		daemon = read_pid(dir, "lazy-pages.pid");
+		daemon = read_pid(work, "lazy-pages.pid");
 		if (daemon > 0)
 			kill(daemon, SIGKILL);
 		return rc;
 	}
-	*pid = read_pid(dir, "restore.pid");
+	*pid = read_pid(work, "restore.pid");
 	return *pid > 0 ? 0 : *pid;
 }
 
-pid_t ckpt_lazy_daemon(const char *images_dir)
+pid_t ckpt_lazy_daemon(const char *work_dir)
 {
-	return read_pid(images_dir, "lazy-pages.pid");
+	return read_pid(work_dir, "lazy-pages.pid");
 }
 
 static int no_pre_dump(void *ctx, const struct ckpt_criu_req *r)

@@ -140,6 +140,7 @@ int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *work
 	 * restore reads the chain it restores once, not every set in the
 	 * store first.  A set that fails is refused and the choice made again.
 	 */
+again:
 	n = ckpt_list_headers(s, res->info);
 	if (n < 0) {
 		rc = fail(res, n, "%s", ckpt_error(s));
@@ -170,7 +171,18 @@ int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *work
 		}
 		t0 = mono_ns();
 		s->bad_seq = 0;
-		rc = ckpt_extract_dir(s, sub, res->dir);
+		rc = -ENOTSUP;
+		if (ops->present && !res->view_failed) {
+			/* Served where it lies, nothing copied or checked ahead. */
+			rc = ops->present(ops_ctx, s, sub, res->dir, &req);
+			res->viewed = !rc;
+			res->lazy_pages = req.lazy_pages;
+			res->eager_pages = req.eager_pages;
+			if (rc == -ENOTSUP)
+				snprintf(res->view_msg, sizeof(res->view_msg), "%s", ckpt_error(s));
+		}
+		if (rc == -ENOTSUP)
+			rc = ckpt_extract_dir(s, sub, res->dir);
 		res->extract_ns += mono_ns() - t0;
 		if (!rc)
 			break;
@@ -185,23 +197,44 @@ int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *work
 				ckpt_refuse(res->info, res->n, sub->set[k].slot, CKPT_BAD_PAYLOAD_CRC);
 		res->refused++;
 	}
-	snprintf(images, sizeof(images), "%s/%" PRIu64, res->dir, res->seq);
-	fd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!res->viewed) {
+		snprintf(images, sizeof(images), "%s/%" PRIu64, res->dir, res->seq);
+		req.images_dir = images;
+		req.work_dir = NULL;
+	}
+	snprintf(res->work, sizeof(res->work), "%s", req.work_dir ? req.work_dir : req.images_dir);
+	fd = open(req.images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		rc = fail(res, -errno, "%s: %s", images, strerror(errno));
+		rc = fail(res, -errno, "%s: %s", req.images_dir, strerror(errno));
+		if (res->viewed)
+			ops->release(ops_ctx, &req, rc);
 		goto out;
 	}
 	req.images_fd = fd;
-	req.images_dir = images;
 	req.work_fd = fd;
 	t0 = mono_ns();
 	rc = ops->restore(ops_ctx, &req, &res->pid);
 	res->restore_ns = mono_ns() - t0;
 	close(fd);
+	if (res->viewed)
+		ops->release(ops_ctx, &req, rc);
+	if (rc && res->viewed && !res->view_failed) {
+		/*
+		 * CRIU could not restore from the view: once more the proven
+		 * way, from an extracted copy (the log of the first try stays).
+		 */
+		snprintf(res->view_msg, sizeof(res->view_msg),
+			 "criu restore from the view of set %" PRIu64 " failed (%d); see %s/restore.log",
+			 res->seq, rc, res->work);
+		res->view_failed = true;
+		res->viewed = false;
+		req = (struct ckpt_criu_req){ .work_fd = -1, .log_file = "restore.log" };
+		goto again;
+	}
 	/* -EIO whatever CRIU said: -ENOENT means "no checkpoint" to callers. */
 	if (rc)
 		rc = fail(res, -EIO, "criu restore from set %" PRIu64 " failed (%d); see %s/restore.log",
-			  res->seq, rc, images);
+			  res->seq, rc, res->work);
 out:
 	free(chain);
 	free(sub);

@@ -453,8 +453,10 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 		return 1;
 	}
 	rc = ckpt_restore_group(&s, group, workdir ? workdir : DEFAULT_WORKDIR,
-				lazy ? &ckpt_criu_lazy : &ckpt_criu_libcriu, NULL, res);
+				lazy ? &ckpt_criu_lazy_view : &ckpt_criu_libcriu, NULL, res);
 	report_skipped(res->info, (int)res->n, group, rc == -ENOENT ? 0 : res->seq);
+	if (lazy && res->view_msg[0])
+		printf("lazy restore without the view: %s\n", res->view_msg);
 	if (rc == -ENOENT) {
 		printf("no checkpoint for group %s: cold start (%s)\n", group, res->msg);
 		rc = EXIT_NO_CHECKPOINT;
@@ -462,16 +464,15 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 		fprintf(stderr, "orthrosctl: ckpt restore: %s\n", res->msg);
 		rc = 1;
 	} else {
-		printf("restored group %s from set %" PRIu64 " (%u sets, %u newer pre-dumps passed over): pid %d, extract %.1f ms, restore %.1f ms\n",
+		printf("restored group %s from set %" PRIu64 " (%u sets, %u newer pre-dumps passed over): pid %d, %s %.1f ms, restore %.1f ms\n",
 		       group, res->seq, res->chain_len, res->skipped_predumps, (int)res->pid,
-		       ms(res->extract_ns), ms(res->restore_ns));
-		if (lazy) {
-			char images[sizeof(res->dir) + 32];
-
-			snprintf(images, sizeof(images), "%s/%" PRIu64, res->dir, res->seq);
-			printf("lazy pages: daemon pid %d fills the rest from %s (keep it until it exits)\n",
-			       (int)ckpt_lazy_daemon(images), images);
-		}
+		       res->viewed ? "view" : "extract", ms(res->extract_ns), ms(res->restore_ns));
+		if (lazy && res->viewed)
+			printf("served from the store through a read-only view of the chain at %s: %" PRIu64 " pages lazy, %" PRIu64 " eager\n",
+			       res->dir, res->lazy_pages, res->eager_pages);
+		if (lazy)
+			printf("lazy pages: daemon pid %d fills the rest (work directory %s; keep it until it exits)\n",
+			       (int)ckpt_lazy_daemon(res->work), res->work);
 		*pid = res->pid;
 		*seq = res->seq;
 	}

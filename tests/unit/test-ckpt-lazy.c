@@ -35,12 +35,12 @@ static const char script[] =
 	"echo \"$*\" >>\"$FAKE_DIR/calls\"\n"
 	"case \"$1\" in\n"
 	"lazy-pages)\n"
-	"	[ -f \"$3/lazy-pages.socket\" ] && exit 1\n"
-	"	sleep 30 & echo $! >\"$6\"; touch \"$3/lazy-pages.socket\"; exit 0 ;;\n"
+	"	[ -f \"$5/lazy-pages.socket\" ] && exit 1\n"
+	"	sleep 30 & echo $! >\"$8\"; touch \"$5/lazy-pages.socket\"; exit 0 ;;\n"
 	"restore)\n"
-	"	[ -f \"$3/lazy-pages.socket\" ] || exit 1   # nobody listening\n"
+	"	[ -f \"$5/lazy-pages.socket\" ] || exit 1   # nobody listening\n"
 	"	[ -n \"${FAKE_RESTORE_FAILS:-}\" ] && exit 1\n"
-	"	echo 4242 >\"$8\"; exit 0 ;;\n"
+	"	echo 4242 >\"${10}\"; exit 0 ;;\n"
 	"esac\n"
 	"exit 2\n";
 
@@ -102,13 +102,37 @@ static void the_daemon_listens_before_restore_and_the_pid_is_restores(void **sta
 	assert_int_equal(pid, 4242);
 	calls(got, sizeof(got));
 	snprintf(want, sizeof(want),
-		 "lazy-pages -D %s --daemon --pidfile %s/lazy-pages.pid -o lazy-pages.log -v3\n"
-		 "restore -D %s --lazy-pages -d --tcp-close --pidfile %s/restore.pid -o restore.log -v3\n",
-		 images, images, images, images);
+		 "lazy-pages -D %s -W %s --daemon --pidfile %s/lazy-pages.pid -o lazy-pages.log -v3\n"
+		 "restore -D %s -W %s --lazy-pages -d --tcp-close --pidfile %s/restore.pid -o restore.log -v3\n",
+		 images, images, images, images, images, images);
 	assert_string_equal(got, want);
 	d = ckpt_lazy_daemon(images);
 	assert_true(d > 0);
 	assert_int_equal(kill(d, 0), 0);	/* still filling pages */
+}
+
+/* A view's images are read-only: logs, socket and pid files go elsewhere. */
+static void a_work_directory_takes_what_criu_writes(void **state)
+{
+	char work[160], got[1024], want[2048];
+	struct ckpt_criu_req r = { .images_fd = -1, .images_dir = images, .work_dir = work };
+	pid_t pid = 0, d;
+
+	(void)state;
+	snprintf(work, sizeof(work), "%s/work", dir);
+	assert_int_equal(mkdir(work, 0700), 0);
+	assert_int_equal(ckpt_criu_lazy.restore(NULL, &r, &pid), 0);
+	assert_int_equal(pid, 4242);
+	calls(got, sizeof(got));
+	snprintf(want, sizeof(want),
+		 "lazy-pages -D %s -W %s --daemon --pidfile %s/lazy-pages.pid -o lazy-pages.log -v3\n"
+		 "restore -D %s -W %s --lazy-pages -d --tcp-close --pidfile %s/restore.pid -o restore.log -v3\n",
+		 images, work, work, images, work, work);
+	assert_string_equal(got, want);
+	assert_int_equal(ckpt_lazy_daemon(images), -ENOENT);
+	d = ckpt_lazy_daemon(work);
+	assert_true(d > 0);
+	kill(d, SIGKILL);
 }
 
 static void a_failed_restore_does_not_leave_the_daemon_waiting(void **state)
@@ -158,6 +182,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(the_daemon_listens_before_restore_and_the_pid_is_restores),
+		T(a_work_directory_takes_what_criu_writes),
 		T(a_failed_restore_does_not_leave_the_daemon_waiting),
 		T(no_daemon_no_restore_and_no_dir_no_call),
 #undef T
