@@ -26,6 +26,7 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "ckpt-criu.h"
+#include "ckpt-fuse.h"
 #include "ckpt-view.h"
 
 struct server {
@@ -73,6 +75,10 @@ static int v_getattr(const char *path, struct stat *st, struct fuse_file_info *f
 
 	(void)fi;
 	memset(st, 0, sizeof(*st));
+	/* When the dump was taken, for an operator looking at the mount. */
+	st->st_mtim.tv_sec = (time_t)(srv()->v->map[0].set.created_ns / 1000000000u);
+	st->st_mtim.tv_nsec = (long)(srv()->v->map[0].set.created_ns % 1000000000u);
+	st->st_ctim = st->st_atim = st->st_mtim;
 	if (!strcmp(path, "/")) {
 		st->st_mode = S_IFDIR | 0500;
 		st->st_nlink = 2;
@@ -183,11 +189,14 @@ static int serve(struct fuse *f, int ctl)
 		if (p[1].revents) {
 			pid_t until = 0;
 
-			if (read(ctl, &until, sizeof(until)) != (ssize_t)sizeof(until) || until <= 0)
+			if (read(ctl, &until, sizeof(until)) != (ssize_t)sizeof(until) || !until || until < -1)
 				break;	/* given up, or nothing to wait for */
-			p[2].fd = (int)syscall(SYS_pidfd_open, until, 0);
-			if (p[2].fd < 0)
-				break;	/* already gone */
+			if (until > 0) {
+				p[2].fd = (int)syscall(SYS_pidfd_open, until, 0);
+				if (p[2].fd < 0)
+					break;	/* already gone */
+			}
+			/* -1: until someone unmounts it. */
 			close(ctl);
 			p[1].fd = -1;
 		}
@@ -207,6 +216,13 @@ static void server_main(struct ckpt_view *v, const char *mnt, const char *log, i
 	struct fuse *f;
 	int err = 0, fd;
 
+	/*
+	 * libfuse allocates each read's reply (up to 1 MiB) and frees it
+	 * after: from the heap, not a fresh mapping per read, so the pages
+	 * are faulted in once, not on every read (costly under emulation).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	/* Not the restoring command's: it returns while this serves on. */
 	setsid();
 	signal(SIGINT, SIG_IGN);
@@ -219,7 +235,7 @@ static void server_main(struct ckpt_view *v, const char *mnt, const char *log, i
 		dup2(fd, 2);
 		close(fd);
 	}
-	s.log = fopen(log, "ae");
+	s.log = log ? fopen(log, "ae") : NULL;
 	f = fuse_new(&args, &view_ops, sizeof(view_ops), &s);
 	if (!f)
 		err = EINVAL;
@@ -239,39 +255,16 @@ static void server_main(struct ckpt_view *v, const char *mnt, const char *log, i
 	_exit(err ? 1 : 0);
 }
 
-struct view_ctx {
-	struct ckpt_view v;
-	pid_t server;
-	int ctl;
-	char images[600], work[600];
-};
-
-/* One restore per process: orthrosctl restores one group and exits. */
-static struct view_ctx the_view = { .ctl = -1 };
-
-static int view_present(void *ctx, struct ckpt_store *s, const struct ckpt_chain *chain,
-			const char *dir, struct ckpt_criu_req *r)
+int ckpt_fuse_mount(struct ckpt_view *v, const char *mnt, const char *log, struct ckpt_fuse *fs,
+		    char *msg, size_t len)
 {
-	struct view_ctx *c = &the_view;
-	char log[700];
-	int ready[2], ctl[2], err = 0, rc;
+	int ready[2], ctl[2], err = 0;
 
-	(void)ctx;
+	fs->server = -1;
+	fs->ctl = -1;
 	if (access("/dev/fuse", R_OK | W_OK)) {
-		snprintf(s->msg, sizeof(s->msg), "no /dev/fuse (modprobe fuse): the chain is extracted instead");
-		return -ENOTSUP;
-	}
-	rc = ckpt_view_open(s, chain, &c->v);
-	if (rc)
-		return rc;
-	snprintf(c->images, sizeof(c->images), "%s/%" PRIu64, dir, chain->set[0].seq);
-	snprintf(c->work, sizeof(c->work), "%s/work", dir);
-	snprintf(log, sizeof(log), "%s/view.log", c->work);
-	if (mkdir(c->images, 0700) < 0 || mkdir(c->work, 0700) < 0) {
-		rc = -errno;
-		snprintf(s->msg, sizeof(s->msg), "the view's directories: %s", strerror(errno));
-		ckpt_view_close(&c->v);
-		return rc;
+		snprintf(msg, len, "no /dev/fuse (modprobe fuse)");
+		return -ENODEV;
 	}
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		goto sys;
@@ -280,35 +273,92 @@ static int view_present(void *ctx, struct ckpt_store *s, const struct ckpt_chain
 		close(ready[1]);
 		goto sys;
 	}
-	c->server = fork();
-	if (c->server < 0) {
+	fs->server = fork();
+	if (fs->server < 0) {
 		close(ready[0]);
 		close(ready[1]);
 		close(ctl[0]);
 		close(ctl[1]);
 		goto sys;
 	}
-	if (!c->server) {
+	if (!fs->server) {
 		close(ready[0]);
 		close(ctl[1]);
-		server_main(&c->v, c->images, log, ready[1], ctl[0]);
+		server_main(v, mnt, log, ready[1], ctl[0]);
 	}
 	close(ready[1]);
 	close(ctl[0]);
-	c->ctl = ctl[1];
+	fs->ctl = ctl[1];
 	if (read(ready[0], &err, sizeof(err)) != (ssize_t)sizeof(err))
 		err = EIO;
 	close(ready[0]);
-	/* The server has its own copy of the view; this one is done with it. */
-	r->lazy_pages = c->v.lazy_pages;
-	r->eager_pages = c->v.eager_pages;
-	ckpt_view_close(&c->v);
 	if (err) {
-		close(c->ctl);
-		c->ctl = -1;
-		waitpid(c->server, NULL, 0);
-		snprintf(s->msg, sizeof(s->msg), "mounting the view failed (%s): the chain is extracted instead",
-			 strerror(err));
+		close(fs->ctl);
+		fs->ctl = -1;
+		waitpid(fs->server, NULL, 0);
+		fs->server = -1;
+		snprintf(msg, len, "mounting the view failed: %s", strerror(err));
+		return -err;
+	}
+	return 0;
+sys:
+	err = errno;
+	snprintf(msg, len, "starting the view's server: %s", strerror(err));
+	return -err;
+}
+
+void ckpt_fuse_release(struct ckpt_fuse *fs, pid_t until)
+{
+	if (fs->ctl < 0)
+		return;
+	if (until && write(fs->ctl, &until, sizeof(until)) != (ssize_t)sizeof(until))
+		until = 0;
+	close(fs->ctl);
+	fs->ctl = -1;
+	if (!until)
+		waitpid(fs->server, NULL, 0);	/* unmounted when it returns */
+}
+
+struct view_ctx {
+	struct ckpt_fuse fs;
+	char images[600], work[600];
+};
+
+/* One restore per process: orthrosctl restores one group and exits. */
+static struct view_ctx the_view = { .fs = { .server = -1, .ctl = -1 } };
+
+static int view_present(void *ctx, struct ckpt_store *s, const struct ckpt_chain *chain,
+			const char *dir, struct ckpt_criu_req *r)
+{
+	struct view_ctx *c = &the_view;
+	struct ckpt_view v;
+	char log[700], why[200];
+	int rc;
+
+	(void)ctx;
+	if (access("/dev/fuse", R_OK | W_OK)) {
+		snprintf(s->msg, sizeof(s->msg), "no /dev/fuse (modprobe fuse): the chain is extracted instead");
+		return -ENOTSUP;
+	}
+	rc = ckpt_view_open(s, chain, &v);
+	if (rc)
+		return rc;
+	snprintf(c->images, sizeof(c->images), "%s/%" PRIu64, dir, chain->set[0].seq);
+	snprintf(c->work, sizeof(c->work), "%s/work", dir);
+	snprintf(log, sizeof(log), "%s/view.log", c->work);
+	if (mkdir(c->images, 0700) < 0 || mkdir(c->work, 0700) < 0) {
+		rc = -errno;
+		snprintf(s->msg, sizeof(s->msg), "the view's directories: %s", strerror(errno));
+		ckpt_view_close(&v);
+		return rc;
+	}
+	rc = ckpt_fuse_mount(&v, c->images, log, &c->fs, why, sizeof(why));
+	r->lazy_pages = v.lazy_pages;
+	r->eager_pages = v.eager_pages;
+	/* The server has its own copy of the view; this one is done with it. */
+	ckpt_view_close(&v);
+	if (rc) {
+		snprintf(s->msg, sizeof(s->msg), "%s: the chain is extracted instead", why);
 		rmdir(c->images);
 		rmdir(c->work);
 		return -ENOTSUP;
@@ -316,27 +366,14 @@ static int view_present(void *ctx, struct ckpt_store *s, const struct ckpt_chain
 	r->images_dir = c->images;
 	r->work_dir = c->work;
 	return 0;
-sys:
-	rc = -errno;
-	snprintf(s->msg, sizeof(s->msg), "starting the view: %s", strerror(errno));
-	ckpt_view_close(&c->v);
-	return rc;
 }
 
 static void view_release(void *ctx, const struct ckpt_criu_req *r, int restore_rc)
 {
-	struct view_ctx *c = &the_view;
 	pid_t until = restore_rc ? 0 : ckpt_lazy_daemon(r->work_dir);
 
 	(void)ctx;
-	if (c->ctl < 0)
-		return;
-	if (until > 0 && write(c->ctl, &until, sizeof(until)) != (ssize_t)sizeof(until))
-		until = 0;
-	close(c->ctl);
-	c->ctl = -1;
-	if (until <= 0)
-		waitpid(c->server, NULL, 0);	/* unmounted when it returns */
+	ckpt_fuse_release(&the_view.fs, until > 0 ? until : 0);
 }
 
 static int view_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)

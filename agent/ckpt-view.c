@@ -295,7 +295,8 @@ static int resolve(struct ckpt_view *v, struct pagemap *pms, unsigned int k, con
 		if (e->flags & PE_PRESENT) {
 			if (pm->pages_file < 0)
 				return bad(v, k, "%s has present pages but no pages file", name);
-			rc = emit(v, fl, a, end, e->flags & PE_LAZY, k, pm, e->src + (a - e->vaddr));
+			rc = emit(v, fl, a, end, (e->flags & PE_LAZY) && !(k == 0 && v->hot_eager), k, pm,
+				  e->src + (a - e->vaddr));
 		} else if (k + 1 >= v->n) {
 			rc = bad(v, k, "%s takes pages from a parent outside the chain", name);
 		} else {
@@ -336,6 +337,26 @@ static int new_file(struct ckpt_view *v, const char *name, uint32_t mode, struct
 	return 0;
 }
 
+/*
+ * The newest set of a chain holds the pages written since the checkpoint
+ * before it: what the group was working on when it was dumped, and what
+ * it touches first when it runs again.  Restored eagerly (with the tree,
+ * before it runs) they cost no fault each after it starts; the rest of the
+ * memory stays lazy.  Only when they are few: a big increment restored
+ * eagerly would delay the start as a full restore does.
+ */
+static bool hot_is_small(const struct pagemap *pm, unsigned int n)
+{
+	uint64_t pages = 0;
+
+	if (n < 2)
+		return false;	/* a dump by itself: all of it is "new" */
+	for (size_t i = 0; i < pm->n; i++)
+		if ((pm->e[i].flags & (PE_PRESENT | PE_LAZY)) == (PE_PRESENT | PE_LAZY))
+			pages += (pm->e[i].end - pm->e[i].vaddr) / CKPT_PAGE_SIZE;
+	return pages <= CKPT_VIEW_HOT_MAX;
+}
+
 /* Flatten pagemap @name of the newest set into two view files. */
 static int flatten(struct ckpt_view *v, uint32_t file)
 {
@@ -354,6 +375,7 @@ static int flatten(struct ckpt_view *v, uint32_t file)
 	rc = load(v, 0, name, &pms[0]);
 	if (rc)
 		goto out;
+	v->hot_eager = hot_is_small(&pms[0], v->n);
 	snprintf(pages, sizeof(pages), "pages-%" PRIu32 ".img", pms[0].pages_id);
 	if (ckpt_view_find(v, name) >= 0 || ckpt_view_find(v, pages) >= 0) {
 		rc = fail(v->s, -ENOTSUP, "set %" PRIu64 ": two pagemaps name %s", v->map[0].set.seq, pages);

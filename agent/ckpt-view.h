@@ -7,7 +7,10 @@
  * eagerly from the parent's images even in a lazy restore, so a chain
  * that starts with a pre-dump of all memory was restored as slowly lazily
  * as fully.  Flattened, each run of pages is present in the view, taken
- * from the set that holds it, and lazy where that set marked it lazy.
+ * from the set that holds it, and lazy where that set marked it lazy,
+ * except the newest increment's own pages when they are few: the pages
+ * the group last wrote, restored with the tree so its first steps after
+ * the restore do not each wait for a fault.
  *
  * Every byte comes out of the store through ckpt_map_read, so each chunk
  * is checked against its set's chunk table as it is served; nothing is
@@ -18,12 +21,15 @@
 #ifndef ORTHROS_CKPT_VIEW_H
 #define ORTHROS_CKPT_VIEW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "ckpt-store.h"
 
 #define CKPT_PAGE_SIZE		4096u	/* x86-64: the images' page size */
+/* An increment's own pages up to this many are restored eagerly (8 MiB). */
+#define CKPT_VIEW_HOT_MAX	2048u
 
 enum ckpt_view_kind {
 	CKPT_VIEW_STORE,	/* a file of the newest set, as it is */
@@ -57,6 +63,7 @@ struct ckpt_view {
 	uint32_t nr_files;
 	struct ckpt_view_file *files;
 	uint64_t lazy_pages, eager_pages;	/* in the flattened pagemaps */
+	bool hot_eager;				/* the pagemap being flattened: its newest pages eager */
 };
 
 /*

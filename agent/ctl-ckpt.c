@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "checkpointer.h"
+#include "ckpt-fuse.h"
 #include "ckpt-region.h"
 #include "ckpt-store.h"
 #include "conf.h"
@@ -72,15 +73,22 @@ static const char ckpt_usage[] =
 	"                     restore NAME, detached, from its newest restorable\n"
 	"                     dump; prints the pid and the set used, or says\n"
 	"                     'cold start' and exits 3 when there is none.\n"
-	"                     --lazy: memory on demand (userfaultfd): the tree\n"
-	"                     runs once its non-memory state is back, CRIU's\n"
-	"                     lazy-pages daemon fills the rest and exits when\n"
-	"                     done (pages a dump takes from its parents are\n"
-	"                     still read first)\n"
+	"                     --lazy: memory on demand (userfaultfd): the chain\n"
+	"                     is served from the store through a read-only FUSE\n"
+	"                     view (nothing extracted, each piece checked as it\n"
+	"                     is read), the tree runs once its non-memory state\n"
+	"                     is back, CRIU's lazy-pages daemon fills the rest\n"
+	"                     and exits when done, and the view goes with it.\n"
+	"                     Without /dev/fuse, or for sets older than chunk\n"
+	"                     tables, the chain is extracted (said so)\n"
+	"  view --region FILE --group NAME MOUNTPOINT\n"
+	"                     mount, read-only, what a lazy restore of NAME would\n"
+	"                     hand CRIU (its newest restorable chain, pagemaps\n"
+	"                     flattened: crit decode works on it), until umount\n"
 	"DIR (default /run/orthros/ckpt) holds the images on their way, on tmpfs.\n"
 	"\n"
 	"Exit status: 0 done, 1 failure, 2 usage, 3 no restorable checkpoint (get,\n"
-	"restore).\n";
+	"restore, view).\n";
 
 static int map_region(const char *path, bool writable, bool create, uint64_t want,
 		      struct ckpt_region *r)
@@ -436,6 +444,49 @@ static int cmd_dump(const struct ckpt_args *a)
 	return rc ? 1 : 0;
 }
 
+static int cmd_view(const struct ckpt_args *a, const char *dir)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	struct ckpt_chain chain;
+	struct ckpt_store s;
+	struct ckpt_region r;
+	struct ckpt_view v;
+	struct ckpt_fuse fs;
+	char msg[256];
+	int n, rc = 1;
+
+	if (open_store(a->region, false, &r, &s))
+		return 1;
+	n = ckpt_list_headers(&s, info);
+	if (n < 0) {
+		fprintf(stderr, "orthrosctl: ckpt view: %s\n", ckpt_error(&s));
+		goto out;
+	}
+	if (ckpt_find_in(info, (unsigned int)n, a->group, &chain)) {
+		printf("no checkpoint for group %s\n", a->group);
+		rc = EXIT_NO_CHECKPOINT;
+		goto out;
+	}
+	if (ckpt_view_open(&s, &chain, &v)) {
+		fprintf(stderr, "orthrosctl: ckpt view: %s\n", ckpt_error(&s));
+		goto out;
+	}
+	if (ckpt_fuse_mount(&v, dir, NULL, &fs, msg, sizeof(msg))) {
+		fprintf(stderr, "orthrosctl: ckpt view: %s\n", msg);
+	} else {
+		printf("set %" PRIu64 " of group %s (%u sets) at %s, read-only: %u files, %" PRIu64
+		       " pages lazy, %" PRIu64 " eager; served by pid %d until umount %s\n",
+		       chain.set[0].seq, a->group, chain.n, dir, v.nr_files, v.lazy_pages, v.eager_pages,
+		       (int)fs.server, dir);
+		ckpt_fuse_release(&fs, -1);
+		rc = 0;
+	}
+	ckpt_view_close(&v);
+out:
+	ckpt_region_unmap(&r);
+	return rc;
+}
+
 int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
 		     pid_t *pid, uint64_t *seq)
 {
@@ -496,7 +547,7 @@ int ctl_ckpt(int argc, char **argv)
 	int rc;
 
 	if (argc < 2)
-		return ctl_usage_error("ckpt needs a COMMAND (format, list, put, get, verify, dump, restore)");
+		return ctl_usage_error("ckpt needs a COMMAND (format, list, put, get, verify, dump, restore, view)");
 	cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		fputs(ckpt_usage, stdout);
@@ -504,7 +555,7 @@ int ctl_ckpt(int argc, char **argv)
 	}
 	if (strcmp(cmd, "format") && strcmp(cmd, "list") && strcmp(cmd, "put") &&
 	    strcmp(cmd, "get") && strcmp(cmd, "verify") && strcmp(cmd, "dump") &&
-	    strcmp(cmd, "restore"))
+	    strcmp(cmd, "restore") && strcmp(cmd, "view"))
 		return ctl_usage_error("unknown ckpt command '%s'", cmd);
 	if ((rc = parse_args(argc - 1, argv + 1, &a)))
 		return rc;
@@ -522,5 +573,7 @@ int ctl_ckpt(int argc, char **argv)
 		return (rc = want(&a, cmd, "gwL", 0, argc)) ? rc : cmd_restore(&a);
 	if (!strcmp(cmd, "put"))
 		return (rc = want(&a, cmd, "gp", 1, argc)) ? rc : cmd_put(&a, argv[optind]);
+	if (!strcmp(cmd, "view"))
+		return (rc = want(&a, cmd, "g", 1, argc)) ? rc : cmd_view(&a, argv[optind]);
 	return (rc = want(&a, cmd, "g", 1, argc)) ? rc : cmd_get(&a, argv[optind]);
 }

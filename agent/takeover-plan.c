@@ -226,7 +226,7 @@ static int parse_prefix(const char *v, unsigned int *out)
 /* One primitive into a step; false (and a note in p->left) if it cannot be. */
 static bool step_of(xmlNode *prim, const char *id, struct tk_step *st, struct tk_plan *p)
 {
-	char v[16];
+	char v[16], lazy[16] = "";
 	int r = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -276,6 +276,10 @@ static bool step_of(xmlNode *prim, const char *id, struct tk_step *st, struct tk
 			sizeof(st->u.svc.group)) < 0;
 		r |= nv(prim, "instance_attributes", "region", st->u.svc.region,
 			sizeof(st->u.svc.region)) < 0;
+		r |= nv(prim, "instance_attributes", "lazy", lazy, sizeof(lazy)) < 0;
+		/* The resource agent's reading of a boolean (ocf_is_true). */
+		st->u.svc.lazy = !strcasecmp(lazy, "true") || !strcasecmp(lazy, "yes") ||
+				 !strcasecmp(lazy, "on") || !strcmp(lazy, "1");
 		if (r || st->u.svc.command[0] != '/') {
 			left(p, "%s: command (an absolute path) is needed", id);
 			return false;

@@ -21,6 +21,7 @@
 #ifndef ORTHROS_TAKEOVER_PLAN_H
 #define ORTHROS_TAKEOVER_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TK_MAX_STEPS 16
@@ -44,6 +45,7 @@ struct tk_step {
 		struct {
 			char command[512], ports[128], logfile[TK_PATH_MAX];
 			char group[TK_NAME_MAX], region[TK_PATH_MAX];
+			bool lazy;	/* restore with memory on demand */
 		} svc;
 	} u;
 };

@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "ckpt-store.h"
+#include "ckpt-view.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -72,6 +73,33 @@ static void read_set(struct ckpt_store *s, const struct ckpt_info *set)
 	map_set(s, set, false);
 }
 
+/*
+ * A lazy restore's view of the chain: pagemaps parsed and flattened down
+ * the chain, pages served by extents.  Garbage may be refused, never
+ * crash it or make it read outside a set.
+ */
+static void view_chain(struct ckpt_store *s, const struct ckpt_chain *chain)
+{
+	struct ckpt_view v;
+	uint8_t buf[3 * CKPT_PAGE_SIZE];
+
+	if (ckpt_view_open(s, chain, &v))
+		return;
+	for (uint32_t i = 0; i < v.nr_files; i++) {
+		uint64_t size = v.files[i].size, step = size / 4 + 1;
+
+		if (step < CKPT_PAGE_SIZE / 2)
+			step = CKPT_PAGE_SIZE / 2;
+		for (uint64_t off = 0; off < size; off += step) {
+			ssize_t got = ckpt_view_read(&v, i, off, buf, sizeof(buf));
+
+			if (got > (ssize_t)sizeof(buf) || (got >= 0 && (uint64_t)got > size - off))
+				abort();
+		}
+	}
+	ckpt_view_close(&v);
+}
+
 static void read_chains(struct ckpt_store *s)
 {
 	struct ckpt_info info[CKPT_MAX_SLOTS];
@@ -94,6 +122,7 @@ static void read_chains(struct ckpt_store *s)
 		}
 		for (unsigned int k = 0; k < chain.n; k++)
 			read_set(s, &chain.set[k]);
+		view_chain(s, &chain);
 	}
 }
 

@@ -28,6 +28,34 @@ def payload(files):
     return out
 
 
+CHUNK = 65536
+
+
+def chunks(files):
+    """The chunk table a writer appends (docs/checkpoint-store.md)."""
+    crcs = [zlib.crc32(d[i:i + CHUNK]) for _, _, d in files for i in range(0, len(d), CHUNK)]
+    t = struct.pack('<IIIIQ', 0x43434B4F, CHUNK, len(files), 0, len(crcs)) + \
+        b''.join(struct.pack('<I', c) for c in crcs)
+    return files + [(b'orthros.chunks', 0o400, t + struct.pack('<I', zlib.crc32(t)))]
+
+
+def varint(v):
+    out = b''
+    while True:
+        b, v = v & 0x7f, v >> 7
+        out += bytes([b | (0x80 if v else 0)])
+        if not v:
+            return out
+
+
+def pagemap(pages_id, runs):
+    """CRIU's pagemap image: two magics, a head, (vaddr, nr_pages, flags) entries."""
+    msgs = [b'\x08' + varint(pages_id)] + \
+        [b'\x08' + varint(a) + b'\x10' + varint(n) + b'\x20' + varint(f) for a, n, f in runs]
+    return struct.pack('<II', 0x54564319, 0x56084025) + \
+        b''.join(struct.pack('<I', len(m)) + m for m in msgs)
+
+
 def slot(seq, group, files, parent=0, state=COMMITTED, nfiles=None, crc=None, flags=0):
     p = payload(files)
     f = [0x534B434F, state, seq, parent, FORMAT_ID, 1_700_000_000_000_000_000 + seq, len(p),
@@ -70,6 +98,15 @@ seeds = {
     'full': region({0: slot(1, b'demo', IMG), 1: slot(2, b'demo', IMG, parent=1),
                     2: slot(3, b'demo', IMG, parent=2)}, slot_size=768),
 }
+# A pre-dump and a dump on it, with chunk tables: what a lazy restore's
+# view flattens (PE_PARENT 1, PE_LAZY 2, PE_PRESENT 4; 4 KiB pages).
+PRE = chunks([(b'pagemap-1.img', 0o600, pagemap(1, [(0x10000, 2, 6), (0x20000, 1, 4)])),
+              (b'pages-1.img', 0o600, bytes(range(256)) * 48)])
+DUMP = chunks([(b'core-1.img', 0o600, b'core'),
+               (b'pagemap-1.img', 0o600, pagemap(1, [(0x10000, 1, 1), (0x11000, 1, 6), (0x20000, 1, 1)])),
+               (b'pages-1.img', 0o600, b'\x5a' * 4096)])
+seeds['view-chain'] = region({0: slot(1, b'demo', PRE, flags=PARTIAL), 1: slot(2, b'demo', DUMP, parent=1)},
+                             slot_size=20480)
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 for name, data in seeds.items():

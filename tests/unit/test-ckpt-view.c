@@ -172,18 +172,27 @@ static void a_chain_is_flattened_with_lazy_pages_from_the_pre_dump(void **state)
 
 	n = read_runs(&v, flat, 8, &id);
 	assert_int_equal(id, 1);
-	/* Every run present; lazy where the set that holds it said so; merged. */
-	assert_int_equal(n, 3);
+	/*
+	 * Every run present; lazy where the set that holds it said so, but
+	 * the dump's own pages (the last written) eager; runs merged.
+	 */
+	assert_int_equal(n, 5);
 	assert_int_equal(flat[0].vaddr, 0x10000);
-	assert_int_equal(flat[0].nr, 4);
+	assert_int_equal(flat[0].nr, 1);
 	assert_int_equal(flat[0].flags, PE_PRESENT | PE_LAZY);
-	assert_int_equal(flat[1].vaddr, 0x20000);
-	assert_int_equal(flat[1].nr, 2);
+	assert_int_equal(flat[1].vaddr, 0x11000);
+	assert_int_equal(flat[1].nr, 1);
 	assert_int_equal(flat[1].flags, PE_PRESENT);
-	assert_int_equal(flat[2].vaddr, 0x40000);
+	assert_int_equal(flat[2].vaddr, 0x12000);
+	assert_int_equal(flat[2].nr, 2);
 	assert_int_equal(flat[2].flags, PE_PRESENT | PE_LAZY);
-	assert_int_equal(v.lazy_pages, 5);
-	assert_int_equal(v.eager_pages, 2);
+	assert_int_equal(flat[3].vaddr, 0x20000);
+	assert_int_equal(flat[3].nr, 2);
+	assert_int_equal(flat[3].flags, PE_PRESENT);
+	assert_int_equal(flat[4].vaddr, 0x40000);
+	assert_int_equal(flat[4].flags, PE_PRESENT);
+	assert_int_equal(v.lazy_pages, 3);
+	assert_int_equal(v.eager_pages, 4);
 
 	pages = ckpt_view_find(&v, "pages-1.img");
 	assert_true(pages >= 0);
@@ -206,6 +215,30 @@ static void a_chain_is_flattened_with_lazy_pages_from_the_pre_dump(void **state)
 	assert_int_equal(ckpt_view_find(&v, "parent"), -ENOENT);
 	assert_int_equal(ckpt_view_find(&v, CKPT_CHUNKS_NAME), -ENOENT);
 	assert_int_equal(v.nr_files, 3);
+	ckpt_view_close(&v);
+}
+
+/* A full dump by itself: its lazy pages stay lazy, nothing is "newest". */
+static void a_dump_alone_keeps_its_lazy_pages_lazy(void **state)
+{
+	const struct run dump[] = {
+		{ 0x10000, 3, PE_PRESENT | PE_LAZY },
+		{ 0x20000, 1, PE_PRESENT },
+	};
+	struct ckpt_chain chain;
+	struct ckpt_view v;
+	struct run flat[4];
+	uint32_t id;
+
+	(void)state;
+	put_set(0, 0, dump, 2, 4, 0xc0, true);
+	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
+	assert_int_equal(ckpt_view_open(&st, &chain, &v), 0);
+	assert_int_equal(read_runs(&v, flat, 4, &id), 2);
+	assert_int_equal(flat[0].flags, PE_PRESENT | PE_LAZY);
+	assert_int_equal(flat[1].flags, PE_PRESENT);
+	assert_int_equal(v.lazy_pages, 3);
+	assert_int_equal(v.eager_pages, 1);
 	ckpt_view_close(&v);
 }
 
@@ -300,6 +333,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(a_chain_is_flattened_with_lazy_pages_from_the_pre_dump, setup),
+		cmocka_unit_test_setup(a_dump_alone_keeps_its_lazy_pages_lazy, setup),
 		cmocka_unit_test_setup(a_page_the_parent_does_not_hold_refuses_the_child, setup),
 		cmocka_unit_test_setup(a_pagemap_out_of_order_or_past_its_pages_is_refused, setup),
 		cmocka_unit_test_setup(a_pagemap_of_unknown_magic_is_left_to_extraction, setup),

@@ -90,6 +90,7 @@ static void test_lab_plan(void **state)
 	assert_string_equal(p.step[2].u.svc.logfile, "/run/orthros-demo.log");
 	assert_string_equal(p.step[2].u.svc.region, "auto");
 	assert_string_equal(p.step[2].u.svc.group, "");
+	assert_false(p.step[2].u.svc.lazy);
 	assert_non_null(strstr(p.step[2].u.svc.command, "--port 7000"));
 
 	/* The other identity sees the mirror image. */
@@ -157,6 +158,28 @@ static void expect_plan(const char *old, const char *new, unsigned int steps, bo
 	assert_int_equal(steps && p.step[steps - 1].kind == TK_SERVICE, service);
 	assert_non_null(strstr(p.left, left));
 	free(cib);
+}
+
+/* The protected group's lazy parameter, read as the agent reads a boolean. */
+static void test_a_lazy_restore_is_asked_for_by_the_resource(void **state)
+{
+	const char *at = "<nvpair name=\"ports\" value=\"7000\" id=\"demo-service-instance_attributes-ports\"/>";
+	const char *vals[] = { "true", "YES", "on", "1", "false", "no", "" };
+	const bool want[] = { true, true, true, true, false, false, false };
+	char with[512], why[256];
+	struct tk_plan p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		char *cib;
+
+		snprintf(with, sizeof(with), "%s<nvpair name=\"lazy\" value=\"%s\" id=\"l\"/>", at, vals[i]);
+		cib = variant(at, with);
+		assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+		assert_int_equal(p.n, 3);
+		assert_int_equal(p.step[2].u.svc.lazy, want[i]);
+		free(cib);
+	}
 }
 
 static void test_left_to_pacemaker(void **state)
@@ -363,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_not_xml),
 		cmocka_unit_test(test_left_to_pacemaker),
+		cmocka_unit_test(test_a_lazy_restore_is_asked_for_by_the_resource),
 		cmocka_unit_test(test_transitive_and_groups),
 		cmocka_unit_test(test_overlong_values),
 		cmocka_unit_test(test_mount_options),
