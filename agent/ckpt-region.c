@@ -129,8 +129,8 @@ int ckpt_region_find_pci(const char *sysfs, char *path, size_t len)
 	return found ? 0 : -ENODEV;
 }
 
-int ckpt_region_map(const char *path, bool writable, bool create, uint64_t want,
-		    struct ckpt_region *r, char *msg, size_t msglen)
+static int region_map(const char *path, bool writable, bool create, uint64_t want, bool sparse,
+		      struct ckpt_region *r, char *msg, size_t msglen)
 {
 	struct statfs fs;
 	struct stat st;
@@ -176,8 +176,13 @@ int ckpt_region_map(const char *path, bool writable, bool create, uint64_t want,
 		close(r->fd);
 		return say(msg, msglen, -ENODATA, "%s is empty; format it with --size", r->path);
 	}
-	r->base = mmap(NULL, (size_t)r->size, PROT_READ | (writable ? PROT_WRITE : 0),
-		       MAP_SHARED, r->fd, 0);
+	r->sparse = sparse;
+	if (sparse)
+		r->base = mmap(NULL, (size_t)r->size, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	else
+		r->base = mmap(NULL, (size_t)r->size, PROT_READ | (writable ? PROT_WRITE : 0),
+			       MAP_SHARED, r->fd, 0);
 	if (r->base == MAP_FAILED)
 		goto err;
 	return 0;
@@ -188,6 +193,79 @@ err:
 		close(r->fd);
 	r->fd = -1;
 	return rc;
+}
+
+int ckpt_region_map(const char *path, bool writable, bool create, uint64_t want,
+		    struct ckpt_region *r, char *msg, size_t msglen)
+{
+	return region_map(path, writable, create, want, false, r, msg, msglen);
+}
+
+/* Map [off, off + len) of a sparse region over its reservation, read-only. */
+static int map_range(struct ckpt_region *r, uint64_t off, uint64_t len)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(pg - 1);
+	uint64_t end = off + len > r->size ? r->size : off + len;
+	void *p;
+
+	end = (end + pg - 1) & ~(pg - 1);
+	if (end > r->size)
+		end = r->size;	/* the last page may be partial: mmap maps it whole */
+	if (start >= end)
+		return 0;
+	p = mmap((uint8_t *)r->base + start, (size_t)(end - start), PROT_READ,
+		 MAP_SHARED | MAP_FIXED, r->fd, (off_t)start);
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+static int need_slot(void *ctx, uint32_t slot, uint64_t payload_len)
+{
+	struct ckpt_region *r = ctx;
+	uint64_t want = sizeof(struct ckpt_slot_header) + payload_len;
+	int rc;
+
+	if (slot >= CKPT_MAX_SLOTS || want > r->slot_size)
+		return -EINVAL;
+	if (r->mapped[slot] >= want)
+		return 0;
+	rc = map_range(r, r->slots_offset + slot * r->slot_size, want);
+	if (!rc)
+		r->mapped[slot] = want;
+	return rc;
+}
+
+int ckpt_region_open_sparse(const char *path, struct ckpt_region *r, struct ckpt_store *s,
+			    char *msg, size_t msglen)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	rc = region_map(path, false, false, 0, true, r, msg, msglen);
+	if (rc)
+		return rc;
+	rc = map_range(r, 0, sizeof(struct ckpt_super));
+	if (!rc) {
+		rc = ckpt_open(s, r->base, r->size);
+		if (rc)
+			say(msg, msglen, rc, "%s: %s", r->path, ckpt_error(s));
+	} else {
+		say(msg, msglen, rc, "%s: %s", r->path, strerror(-rc));
+	}
+	r->slots_offset = s->slots_offset;
+	r->slot_size = s->slot_size;
+	/* Every header: listing reads them all, and nothing else. */
+	for (uint32_t i = 0; !rc && i < s->nr_slots; i++) {
+		rc = map_range(r, s->slots_offset + i * s->slot_size, sizeof(struct ckpt_slot_header));
+		if (rc)
+			say(msg, msglen, rc, "%s: %s", r->path, strerror(-rc));
+	}
+	if (rc) {
+		ckpt_region_unmap(r);
+		return rc;
+	}
+	s->need = need_slot;
+	s->need_ctx = r;
+	return 0;
 }
 
 void ckpt_region_unmap(struct ckpt_region *r)

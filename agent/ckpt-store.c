@@ -94,6 +94,16 @@ static int order(struct ckpt_store *s, void *addr, uint64_t len)
 	return 0;
 }
 
+/* The set's payload must be readable: map it if the region is sparse. */
+static int need(struct ckpt_store *s, uint32_t slot, uint64_t payload_len)
+{
+	if (!s->need)
+		return 0;
+	if (payload_len > ckpt_capacity(s))
+		return -EBADMSG;
+	return s->need(s->need_ctx, slot, payload_len);
+}
+
 static uint8_t *slot_base(const struct ckpt_store *s, uint32_t slot)
 {
 	return s->base + s->slots_offset + (uint64_t)slot * s->slot_size;
@@ -455,6 +465,8 @@ static enum ckpt_status check_slot(struct ckpt_store *s, uint32_t slot, struct c
 		return st;
 	if (s->verified && s->verified_ok[slot] && !memcmp(&s->verified[slot], &h, sizeof(h)))
 		return CKPT_OK;
+	if (need(s, slot, info->payload_len))
+		return CKPT_BAD_LENGTH;
 	if (crc_update(crc_init(), payload, info->payload_len) != info->payload_crc)
 		return CKPT_BAD_PAYLOAD_CRC;
 	st = walk_files(payload, info->payload_len, info->nr_files);
@@ -556,7 +568,8 @@ int ckpt_set_has_file(struct ckpt_store *s, const struct ckpt_info *set, const c
 	uint64_t off = 0, len;
 	size_t plen = strlen(prefix);
 
-	if (set->slot >= s->nr_slots || set->payload_len > ckpt_capacity(s))
+	if (set->slot >= s->nr_slots || set->payload_len > ckpt_capacity(s) ||
+	    need(s, set->slot, set->payload_len))
 		return -EBADMSG;
 	p = slot_base(s, set->slot) + HDR_SIZE;
 	len = set->payload_len;
@@ -1000,6 +1013,8 @@ int ckpt_read_open(struct ckpt_store *s, const struct ckpt_info *set,
 	    now.nr_files != set->nr_files)
 		return fail(s, -ESTALE, "set %" PRIu64 " in slot %u changed since it was listed",
 			    set->seq, set->slot);
+	if (need(s, set->slot, now.payload_len))
+		return fail(s, -ENOMEM, "set %" PRIu64 ": cannot map it", set->seq);
 	r->s = s;
 	r->seq = now.seq;
 	r->payload = slot_base(s, set->slot) + HDR_SIZE;
@@ -1125,6 +1140,8 @@ int ckpt_map_open(struct ckpt_store *s, const struct ckpt_info *set, struct ckpt
 	    now.nr_files != set->nr_files || now.state != CKPT_STATE_COMMITTED)
 		return fail(s, -ESTALE, "set %" PRIu64 " in slot %u changed since it was listed",
 			    set->seq, set->slot);
+	if (need(s, set->slot, now.payload_len))
+		return fail(s, -ENOMEM, "set %" PRIu64 ": cannot map it", set->seq);
 	m->set = now;
 	m->payload = slot_base(s, set->slot) + HDR_SIZE;
 	if (walk_files(m->payload, now.payload_len, now.nr_files) != CKPT_OK)

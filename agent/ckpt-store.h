@@ -33,6 +33,13 @@ struct ckpt_store {
 	 */
 	int (*sync)(void *ctx, void *addr, uint64_t len);
 	void *sync_ctx;
+	/*
+	 * Called before a set's payload is read, for a region mapped only in
+	 * part (ckpt_region_open_sparse): it maps the set.  NULL: the whole
+	 * region is mapped.
+	 */
+	int (*need)(void *ctx, uint32_t slot, uint64_t payload_len);
+	void *need_ctx;
 	char msg[256];
 	uint64_t bad_seq;		/* the set a failed read was of (-EBADMSG), or 0 */
 	/*

@@ -114,6 +114,18 @@ static int open_store(const char *path, bool writable, struct ckpt_region *r,
 	return 0;
 }
 
+/* Read-only, mapping only what is read: a restore reads one chain. */
+static int open_store_sparse(const char *path, struct ckpt_region *r, struct ckpt_store *s)
+{
+	char msg[512];
+
+	if (ckpt_region_open_sparse(path, r, s, msg, sizeof(msg))) {
+		fprintf(stderr, "orthrosctl: %s\n", msg);
+		return -1;
+	}
+	return 0;
+}
+
 static uint64_t realtime_ns(void)
 {
 	struct timespec ts;
@@ -455,7 +467,7 @@ static int cmd_view(const struct ckpt_args *a, const char *dir)
 	char msg[256];
 	int n, rc = 1;
 
-	if (open_store(a->region, false, &r, &s))
+	if (open_store_sparse(a->region, &r, &s))
 		return 1;
 	n = ckpt_list_headers(&s, info);
 	if (n < 0) {
@@ -499,7 +511,7 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 		perror("orthrosctl");
 		return 1;
 	}
-	if (open_store(region, false, &r, &s)) {
+	if (open_store_sparse(region, &r, &s)) {
 		free(res);
 		return 1;
 	}

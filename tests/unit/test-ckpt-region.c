@@ -166,6 +166,57 @@ static void an_unformatted_region_is_refused_with_the_reason(void **state)
 	assert_int_equal(ckpt_region_open_store(path, false, &r, &s, msg, sizeof(msg)), -ENOENT);
 }
 
+/* A restore maps the headers, then only the sets it reads. */
+static void a_sparse_region_maps_only_what_is_read(void **state)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	struct ckpt_chain chain;
+	struct ckpt_writer w;
+	struct ckpt_region r;
+	struct ckpt_store s;
+	struct ckpt_reader rd;
+	struct ckpt_file f;
+	char path[512], msg[256], data[3000] = { 'x' };
+	uint64_t first, second;
+	int n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/region", root);
+	assert_int_equal(ckpt_region_map(path, true, true, 1 << 20, &r, msg, sizeof(msg)), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(ckpt_format(&s, r.base, r.size, 3, 42), 0);
+	assert_int_equal(ckpt_begin(&s, &w, "a", 0, 1, 0), 0);
+	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, data, sizeof(data)), 0);
+	assert_int_equal(ckpt_commit(&w, &first), 0);
+	assert_int_equal(ckpt_begin(&s, &w, "b", 0, 1, 0), 0);
+	assert_int_equal(ckpt_add_file(&w, "pages-1.img", 0600, data, 10), 0);
+	assert_int_equal(ckpt_commit(&w, &second), 0);
+	ckpt_region_unmap(&r);
+
+	assert_int_equal(ckpt_region_open_sparse(path, &r, &s, msg, sizeof(msg)), 0);
+	assert_true(r.sparse);
+	n = ckpt_list_headers(&s, info);
+	assert_int_equal(n, 4);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(r.mapped[i], 0);	/* headers only */
+	assert_int_equal(ckpt_find_in(info, (unsigned int)n, "b", &chain), 0);
+	assert_int_equal(chain.set[0].seq, second);
+	assert_int_equal(ckpt_read_open(&s, &chain.set[0], &rd), 0);
+	assert_int_equal(ckpt_read_file(&rd, &f), 1);
+	assert_int_equal(ckpt_read_data(&rd, data, sizeof(data)), 10);
+	assert_int_equal(ckpt_read_file(&rd, &f), 0);
+	assert_int_equal(ckpt_read_close(&rd), 0);
+	/* Set b mapped, header and payload; set a not. */
+	for (int i = 0; i < n; i++) {
+		if (info[i].seq == second)
+			assert_int_equal(r.mapped[i], sizeof(struct ckpt_slot_header) + info[i].payload_len);
+		else
+			assert_int_equal(r.mapped[i], 0);
+	}
+	ckpt_region_unmap(&r);
+	assert_int_equal(ckpt_region_open_sparse("/nonexistent/x", &r, &s, msg, sizeof(msg)), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +225,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(two_stores_are_ambiguous, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_file_region_is_sized_and_synced, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_unformatted_region_is_refused_with_the_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_sparse_region_maps_only_what_is_read, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
