@@ -145,6 +145,17 @@ int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *work
 		       const struct ckpt_criu_ops *ops, void *ops_ctx,
 		       struct ckpt_restore_result *res);
 
+/*
+ * Sets found corrupt after a restore began (a lazy restore checks each
+ * piece as CRIU reads it, after the group may already run): noted in
+ * WORKDIR/refused, one "FORMAT_ID SEQ" line each (the store's format, in
+ * hex), so the restore that follows the group's death passes over them.
+ * The note lives on the partition's tmpfs; another partition finds the
+ * damage again for itself.
+ */
+#define CKPT_REFUSED_FILE "refused"
+int ckpt_note_refused(const char *path, uint64_t format_id, uint64_t seq);
+
 /* Is set @set a dump CRIU can restore from (it holds core-*.img)?  < 0: unreadable. */
 int ckpt_set_is_dump(struct ckpt_store *s, const struct ckpt_info *set);
 

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpointer.h"
 #include "ckpt-criu.h"
 #include "ckpt-fuse.h"
 #include "ckpt-view.h"
@@ -46,6 +47,7 @@
 struct server {
 	struct ckpt_view *v;
 	FILE *log;
+	const char *refused;	/* where a set found corrupt is noted, or NULL */
 };
 
 static struct server *srv(void)
@@ -142,6 +144,9 @@ static int v_read(const char *path, char *buf, size_t size, off_t off, struct fu
 				(intmax_t)off, ckpt_error(s->v->s));
 			fflush(s->log);
 		}
+		/* The group this feeds dies; its next restore must not pick the set again. */
+		if (n == -EBADMSG && s->refused && s->v->s->bad_seq)
+			ckpt_note_refused(s->refused, s->v->s->format_id, s->v->s->bad_seq);
 		return n == -EBADMSG ? -EIO : (int)n;
 	}
 	return (int)n;
@@ -207,12 +212,13 @@ static int serve(struct fuse *f, int ctl)
 	return rc;
 }
 
-static void server_main(struct ckpt_view *v, const char *mnt, const char *log, int ready, int ctl)
+static void server_main(struct ckpt_view *v, const char *mnt, const char *log, const char *refused,
+			int ready, int ctl)
 {
 	char *argv[] = { (char *)(uintptr_t)"orthros-ckpt-view", (char *)(uintptr_t)"-o",
 			 (char *)(uintptr_t)"ro,fsname=orthros-ckpt,subtype=orthros", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-	struct server s = { .v = v };
+	struct server s = { .v = v, .refused = refused };
 	struct fuse *f;
 	int err = 0, fd;
 
@@ -255,8 +261,8 @@ static void server_main(struct ckpt_view *v, const char *mnt, const char *log, i
 	_exit(err ? 1 : 0);
 }
 
-int ckpt_fuse_mount(struct ckpt_view *v, const char *mnt, const char *log, struct ckpt_fuse *fs,
-		    char *msg, size_t len)
+int ckpt_fuse_mount(struct ckpt_view *v, const char *mnt, const char *log, const char *refused,
+		    struct ckpt_fuse *fs, char *msg, size_t len)
 {
 	int ready[2], ctl[2], err = 0;
 
@@ -284,7 +290,7 @@ int ckpt_fuse_mount(struct ckpt_view *v, const char *mnt, const char *log, struc
 	if (!fs->server) {
 		close(ready[0]);
 		close(ctl[1]);
-		server_main(v, mnt, log, ready[1], ctl[0]);
+		server_main(v, mnt, log, refused, ready[1], ctl[0]);
 	}
 	close(ready[1]);
 	close(ctl[0]);
@@ -321,7 +327,7 @@ void ckpt_fuse_release(struct ckpt_fuse *fs, pid_t until)
 
 struct view_ctx {
 	struct ckpt_fuse fs;
-	char images[600], work[600];
+	char images[600], work[600], refused[600];
 };
 
 /* One restore per process: orthrosctl restores one group and exits. */
@@ -332,7 +338,7 @@ static int view_present(void *ctx, struct ckpt_store *s, const struct ckpt_chain
 {
 	struct view_ctx *c = &the_view;
 	struct ckpt_view v;
-	char log[700], why[200];
+	char log[1300], why[200];
 	int rc;
 
 	(void)ctx;
@@ -346,13 +352,15 @@ static int view_present(void *ctx, struct ckpt_store *s, const struct ckpt_chain
 	snprintf(c->images, sizeof(c->images), "%s/%" PRIu64, dir, chain->set[0].seq);
 	snprintf(c->work, sizeof(c->work), "%s/work", dir);
 	snprintf(log, sizeof(log), "%s/view.log", c->work);
+	/* Beside the restore directories: what the next restore reads. */
+	snprintf(c->refused, sizeof(c->refused), "%s/../%s", dir, CKPT_REFUSED_FILE);
 	if (mkdir(c->images, 0700) < 0 || mkdir(c->work, 0700) < 0) {
 		rc = -errno;
 		snprintf(s->msg, sizeof(s->msg), "the view's directories: %s", strerror(errno));
 		ckpt_view_close(&v);
 		return rc;
 	}
-	rc = ckpt_fuse_mount(&v, c->images, log, &c->fs, why, sizeof(why));
+	rc = ckpt_fuse_mount(&v, c->images, log, c->refused, &c->fs, why, sizeof(why));
 	r->lazy_pages = v.lazy_pages;
 	r->eager_pages = v.eager_pages;
 	/* The server has its own copy of the view; this one is done with it. */

@@ -18,12 +18,13 @@ struct ckpt_fuse {
 
 /*
  * Mount @v at @mnt (an empty directory) and serve it from a child
- * process; @log collects what fails while serving.  Returns once the
- * mount is there; the caller may close its own @v.  -ENODEV without
- * /dev/fuse; < 0 and why in @msg on failure.
+ * process; @log collects what fails while serving, and a set found
+ * corrupt is noted in @refused (ckpt_note_refused); either may be NULL.
+ * Returns once the mount is there; the caller may close its own @v.
+ * -ENODEV without /dev/fuse; < 0 and why in @msg on failure.
  */
-int ckpt_fuse_mount(struct ckpt_view *v, const char *mnt, const char *log, struct ckpt_fuse *fs,
-		    char *msg, size_t len);
+int ckpt_fuse_mount(struct ckpt_view *v, const char *mnt, const char *log, const char *refused,
+		    struct ckpt_fuse *fs, char *msg, size_t len);
 /*
  * Let the server go: @until > 0, it unmounts once that process has
  * exited; -1, only when someone unmounts @mnt; 0, now (and this waits

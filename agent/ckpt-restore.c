@@ -98,6 +98,43 @@ static int pick(struct ckpt_store *s, struct ckpt_info *info, unsigned int n, co
 	return 0;
 }
 
+int ckpt_note_refused(const char *path, uint64_t format_id, uint64_t seq)
+{
+	FILE *f = fopen(path, "ae");
+	int rc;
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%" PRIx64 " %" PRIu64 "\n", format_id, seq);
+	rc = fclose(f) ? -errno : 0;
+	return rc;
+}
+
+/* What earlier restores here found corrupt in this store: refused again. */
+static void apply_refused(const char *workdir, struct ckpt_store *s, struct ckpt_restore_result *res)
+{
+	char path[600], line[80];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", workdir, CKPT_REFUSED_FILE);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		uint64_t fid, seq;
+
+		if (sscanf(line, "%" SCNx64 " %" SCNu64, &fid, &seq) != 2 || fid != s->format_id)
+			continue;
+		for (unsigned int i = 0; i < res->n; i++)
+			if (res->info[i].header_valid && res->info[i].seq == seq &&
+			    res->info[i].status == CKPT_OK) {
+				ckpt_refuse(res->info, res->n, res->info[i].slot, CKPT_BAD_PAYLOAD_CRC);
+				res->refused++;
+			}
+	}
+	fclose(f);
+}
+
 /* rm -r of an extraction directory we made (plain files, "parent" links). */
 static void remove_tree(const char *dir)
 {
@@ -147,6 +184,7 @@ again:
 		goto out;
 	}
 	res->n = (unsigned int)n;
+	apply_refused(workdir, s, res);
 	if ((rc = ckpt_mkdirs(workdir))) {
 		fail(res, rc, "%s: %s", workdir, strerror(-rc));
 		goto out;

@@ -483,7 +483,7 @@ static int cmd_view(const struct ckpt_args *a, const char *dir)
 		fprintf(stderr, "orthrosctl: ckpt view: %s\n", ckpt_error(&s));
 		goto out;
 	}
-	if (ckpt_fuse_mount(&v, dir, NULL, &fs, msg, sizeof(msg))) {
+	if (ckpt_fuse_mount(&v, dir, NULL, NULL, &fs, msg, sizeof(msg))) {
 		fprintf(stderr, "orthrosctl: ckpt view: %s\n", msg);
 	} else {
 		printf("set %" PRIu64 " of group %s (%u sets) at %s, read-only: %u files, %" PRIu64

@@ -81,11 +81,27 @@ while :; do
 			"$CTL" ckpt restore --region auto --group demo >"$D/$name.$t.tmp" 2>&1
 			echo "rc=$?" >>"$D/$name.$t.tmp"
 			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
+		lazy\ *)
+			t=${cmd#lazy }
+			"$CTL" ckpt restore --region auto --group demo --lazy >"$D/$name.$t.tmp" 2>&1
+			echo "rc=$?" >>"$D/$name.$t.tmp"
+			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
+		views\ *)
+			# the lazy-pages daemon exits once every page is in; the view with it
+			t=${cmd#views }
+			lp=$(sed -n 's/^lazy pages: daemon pid \([0-9]*\).*/\1/p' "$D/$name".lazy* 2>/dev/null | tail -n1)
+			i=0
+			while [ -n "$lp" ] && kill -0 "$lp" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+			sleep 0.5
+			echo "daemon ${lp:-none} gone after $((i / 10)) s, views mounted $(grep -c ' fuse.orthros ' /proc/mounts)" >"$D/$name.$t.tmp"
+			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
 		stop)
 			pid=$(sed -n 's/.*: pid \([0-9]*\),.*/\1/p' "$D/$name".restore* 2>/dev/null | tail -n1)
 			[ -n "$pid" ] && kill -9 "$pid"
 			[ -f "$PIDDIR/demo.pid" ] && kill -9 "$(cat "$PIDDIR/demo.pid")"
+			pkill -9 -f "criu lazy-pages" 2>/dev/null
 			sleep 0.5
+			for m in $(awk '$3 == "fuse.orthros" { print $2 }' /proc/mounts); do umount -l "$m"; done
 			rm -rf /run/orthros/ckpt/restore.*
 			touch "$D/$name.stopped" ;;
 		pause|resume)

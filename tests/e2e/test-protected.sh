@@ -8,6 +8,8 @@
 #   2. A's QEMU is killed (SIGKILL: a crash); B boots on the same store and
 #      restores the service: pattern intact, counter continued from at most
 #      one checkpoint interval back (the RPO is printed), same port
+#      and again lazily (--lazy): served from the store through the
+#      FUSE view, the same state, the view gone once every page is in
 #   3. the newest set corrupted from the host (dd into the store file) is
 #      refused and an older dump restored
 #   4. every set corrupted: restore reports a cold start (exit 3)
@@ -213,6 +215,31 @@ if [ -n "$c_res" ] && [ "$c_res" -gt 0 ] && [ "$rpo_ms" -le "$bound" ] && [ "$c_
 else
 	not_ok "B: the counter continued from at most one interval + one checkpoint back, and runs on" \
 		"A last $c_last, B resumed $c_res now $c_now, 1 s later ${c_later:-none}; lost $rpo_ms ms (bound $bound ms)"
+fi
+
+# ---- 2b. the same restore, lazily: served from the store through the view ----
+rm -f "$D/b.stopped"
+cmd b stop stopped 30
+cmd b "lazy lazy1" lazy1 180
+sed 's/^/# B: /' "$D/b.lazy1"
+seql=$(sed -n 's/.*from set \([0-9]*\) .*/\1/p' "$D/b.lazy1")
+# The query checks every word of the hold: every page faulted in through the view.
+cmd b "query lazyafter" lazyafter 120
+if grep -q '^rc=0$' "$D/b.lazy1" && grep -q "^served from the store through a read-only view of the chain" "$D/b.lazy1" &&
+   ! grep -q "without the view" "$D/b.lazy1" && [ "$seql" = "$seq1" ] &&
+   grep -q "pattern ok" "$D/b.lazyafter" && [ "$(field sum "$D/b.lazyafter")" = "$sum_a" ] &&
+   [ "$(field resumed "$D/b.lazyafter")" = "$c_res" ]; then
+	ok "B: a lazy restore of set $seql is served from the store through the view: the same state (resumed $c_res), pattern intact"
+else
+	not_ok "B: a lazy restore is served from the store through the view, with the same state and the pattern intact" \
+		"full restore: set $seq1, resumed $c_res" "$(cat "$D/b.lazy1")" "$(cat "$D/b.lazyafter" 2>/dev/null)"
+fi
+cmd b "views views1" views1 90
+sed 's/^/# B: /' "$D/b.views1"
+if grep -q "gone after .* views mounted 0$" "$D/b.views1" && ! grep -q "daemon none" "$D/b.views1"; then
+	ok "B: the view is unmounted once the lazy-pages daemon has every page in"
+else
+	not_ok "B: the view is unmounted once the lazy-pages daemon has every page in" "$(cat "$D/b.views1")"
 fi
 
 # ---- 3. the newest set corrupt: the previous dump is used ----

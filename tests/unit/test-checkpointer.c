@@ -681,6 +681,41 @@ static void corrupt_set(uint64_t seq)
 			region[st.slots_offset + info[i].slot * st.slot_size + 128 + 300] ^= 0xff;
 }
 
+/* A set a lazy restore found corrupt while serving it is not picked again. */
+static void a_set_noted_refused_is_passed_over(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	char dir[96], note[128];
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 3 pre, 4 dump */
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(note, sizeof(note), "%s/" CKPT_REFUSED_FILE, dir);
+	/* Another store's set 4, and garbage: neither counts here. */
+	assert_int_equal(ckpt_note_refused(note, st.format_id + 1, 4), 0);
+	{
+		FILE *f = fopen(note, "a");
+
+		assert_non_null(f);
+		fputs("not a note\n", f);
+		fclose(f);
+	}
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(rr.seq, 4);
+	assert_int_equal(rr.refused, 0);
+	/* This store's set 3 (the pre-dump under 4): 4 goes with it, 2 is used. */
+	assert_int_equal(ckpt_note_refused(note, st.format_id, 3), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(rr.seq, 2);
+	assert_int_equal(rr.refused, 1);
+	checkpointer_fini(&c);
+}
+
 static void restore_passes_over_a_corrupt_set_and_its_pre_dump(void **state)
 {
 	struct checkpointer c;
@@ -853,6 +888,7 @@ int main(void)
 		T(without_stats_the_dump_call_bounds_the_freeze),
 		T(the_stored_set_is_the_images_directory),
 		T(restore_passes_over_a_corrupt_set_and_its_pre_dump),
+		T(a_set_noted_refused_is_passed_over),
 		T(an_unflagged_pre_dump_is_passed_over),
 		T(restore_reads_only_the_chain_it_restores),
 		T(with_every_set_corrupt_there_is_no_checkpoint),
