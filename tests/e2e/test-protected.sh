@@ -228,11 +228,11 @@ cmd b "query lazyafter" lazyafter 120
 if grep -q '^rc=0$' "$D/b.lazy1" && grep -q "^served from the store through a read-only view of the chain" "$D/b.lazy1" &&
    ! grep -q "without the view" "$D/b.lazy1" && [ "$seql" = "$seq1" ] &&
    grep -q "pattern ok" "$D/b.lazyafter" && [ "$(field sum "$D/b.lazyafter")" = "$sum_a" ] &&
-   [ "$(field resumed "$D/b.lazyafter")" = "$c_res" ]; then
-	ok "B: a lazy restore of set $seql is served from the store through the view: the same state (resumed $c_res), pattern intact"
+   [ "$(field boot "$D/b.lazyafter")" != "$boot_a" ]; then
+	ok "B: a lazy restore of the same set ($seql) is served from the store through the view, every page checked in (sum $sum_a)"
 else
-	not_ok "B: a lazy restore is served from the store through the view, with the same state and the pattern intact" \
-		"full restore: set $seq1, resumed $c_res" "$(cat "$D/b.lazy1")" "$(cat "$D/b.lazyafter" 2>/dev/null)"
+	not_ok "B: a lazy restore of the same set is served from the store through the view, the pattern intact" \
+		"full restore: set $seq1" "$(cat "$D/b.lazy1")" "$(cat "$D/b.lazyafter" 2>/dev/null)"
 fi
 cmd b "views views1" views1 90
 sed 's/^/# B: /' "$D/b.views1"
