@@ -72,6 +72,9 @@ extern const struct ckpt_criu_ops ckpt_criu_lazy;
  */
 extern const struct ckpt_criu_ops ckpt_criu_lazy_view;
 
+/* For a table that only restores: dumps are -EOPNOTSUPP. */
+int ckpt_criu_no_dump(void *ctx, const struct ckpt_criu_req *r);
+
 /* The lazy-pages daemon of a restore whose work directory is @work_dir (> 0), or -errno. */
 pid_t ckpt_lazy_daemon(const char *work_dir);
 

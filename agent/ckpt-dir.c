@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +25,6 @@
 
 #define IO_CHUNK (1u << 20)
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct ckpt_store *s, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 static bool is_dot(const char *name)
 {
@@ -59,17 +48,17 @@ static int survey(struct ckpt_store *s, int dfd, const char *dir,
 		if (is_dot(name))
 			continue;
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return fail(s, -errno, "%s/%s: %s", dir, name, strerror(errno));
+			return ckpt_fail(s, -errno, "%s/%s: %s", dir, name, strerror(errno));
 		if (S_ISLNK(st.st_mode) && !strcmp(name, "parent"))
 			continue;	/* CRIU's link to the previous set */
 		if (!S_ISREG(st.st_mode))
-			return fail(s, -EINVAL, "%s/%s is not a regular file", dir, name);
+			return ckpt_fail(s, -EINVAL, "%s/%s is not a regular file", dir, name);
 		if (!ckpt_name_valid(name) || !strcmp(name, CKPT_CHUNKS_NAME))
-			return fail(s, -EINVAL, "%s/%s: the name cannot be stored", dir, name);
+			return ckpt_fail(s, -EINVAL, "%s/%s: the name cannot be stored", dir, name);
 		total += ckpt_file_cost((uint64_t)st.st_size);
 		chunks += ckpt_chunks_of((uint64_t)st.st_size);
 		if (total > ckpt_capacity(s) || ckpt_chunks_cost(chunks) > ckpt_capacity(s) - total)
-			return fail(s, -EFBIG, "%s does not fit in a slot (%" PRIu64 " bytes of payload)",
+			return ckpt_fail(s, -EFBIG, "%s does not fit in a slot (%" PRIu64 " bytes of payload)",
 				    dir, ckpt_capacity(s));
 	}
 	return 0;
@@ -84,10 +73,10 @@ static int pack_file(struct ckpt_writer *w, int dfd, const char *dir,
 
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return fail(s, -errno, "%s/%s: %s", dir, name, strerror(errno));
+		return ckpt_fail(s, -errno, "%s/%s: %s", dir, name, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(s, -EINVAL, "%s/%s is not a regular file", dir, name);
+		return ckpt_fail(s, -EINVAL, "%s/%s is not a regular file", dir, name);
 	}
 	rc = ckpt_file_open(w, name, st.st_mode & 0777);
 	while (!rc) {
@@ -96,7 +85,7 @@ static int pack_file(struct ckpt_writer *w, int dfd, const char *dir,
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
-			rc = fail(s, -errno, "%s/%s: %s", dir, name, strerror(errno));
+			rc = ckpt_fail(s, -errno, "%s/%s: %s", dir, name, strerror(errno));
 		else if (got == 0)
 			break;
 		else
@@ -117,11 +106,11 @@ int ckpt_pack_dir(struct ckpt_store *s, const char *group, uint64_t parent_seq,
 	s->msg[0] = '\0';
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return fail(s, -errno, "%s: %s", dir, strerror(errno));
+		return ckpt_fail(s, -errno, "%s: %s", dir, strerror(errno));
 	/* Sorted, so the same directory always makes the same set. */
 	n = scandir(dir, &names, NULL, alphasort);
 	if (n < 0) {
-		rc = fail(s, -errno, "%s: %s", dir, strerror(errno));
+		rc = ckpt_fail(s, -errno, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
 	rc = survey(s, dfd, dir, names, n);
@@ -129,7 +118,7 @@ int ckpt_pack_dir(struct ckpt_store *s, const char *group, uint64_t parent_seq,
 		goto out;
 	buf = malloc(IO_CHUNK);
 	if (!buf) {
-		rc = fail(s, -ENOMEM, "out of memory");
+		rc = ckpt_fail(s, -ENOMEM, "out of memory");
 		goto out;
 	}
 	rc = ckpt_begin(s, &w, group, parent_seq, created_ns, flags);
@@ -181,14 +170,14 @@ static int extract_file(struct ckpt_reader *r, int sfd, const char *where,
 	ssize_t got;
 
 	if (fd < 0)
-		return fail(s, -errno, "%s/%s: %s", where, f->name, strerror(errno));
+		return ckpt_fail(s, -errno, "%s/%s: %s", where, f->name, strerror(errno));
 	while (!rc && (got = ckpt_read_data(r, buf, IO_CHUNK)) > 0)
 		rc = write_all(fd, buf, (size_t)got);
 	if (!rc && fchmod(fd, f->mode) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && !rc)
 		rc = -errno;
-	return rc ? fail(s, rc, "%s/%s: %s", where, f->name, strerror(-rc)) : 0;
+	return rc ? ckpt_fail(s, rc, "%s/%s: %s", where, f->name, strerror(-rc)) : 0;
 }
 
 static int extract_set(struct ckpt_store *s, const struct ckpt_info *set, int dfd,
@@ -202,14 +191,14 @@ static int extract_set(struct ckpt_store *s, const struct ckpt_info *set, int df
 	snprintf(name, sizeof(name), "%" PRIu64, set->seq);
 	snprintf(where, sizeof(where), "%s/%s", dir, name);
 	if (mkdirat(dfd, name, 0700) < 0)
-		return fail(s, -errno, "%s: %s", where, strerror(errno));
+		return ckpt_fail(s, -errno, "%s: %s", where, strerror(errno));
 	sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0)
-		return fail(s, -errno, "%s: %s", where, strerror(errno));
+		return ckpt_fail(s, -errno, "%s: %s", where, strerror(errno));
 	if (set->parent_seq) {
 		snprintf(link, sizeof(link), "../%" PRIu64, set->parent_seq);
 		if (symlinkat(link, sfd, "parent") < 0) {
-			rc = fail(s, -errno, "%s/parent: %s", where, strerror(errno));
+			rc = ckpt_fail(s, -errno, "%s/parent: %s", where, strerror(errno));
 			goto out;
 		}
 	}
@@ -231,13 +220,13 @@ int ckpt_extract_dir(struct ckpt_store *s, const struct ckpt_chain *chain,
 
 	s->msg[0] = '\0';
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return fail(s, -errno, "%s: %s", dir, strerror(errno));
+		return ckpt_fail(s, -errno, "%s: %s", dir, strerror(errno));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return fail(s, -errno, "%s: %s", dir, strerror(errno));
+		return ckpt_fail(s, -errno, "%s: %s", dir, strerror(errno));
 	buf = malloc(IO_CHUNK);
 	if (!buf)
-		rc = fail(s, -ENOMEM, "out of memory");
+		rc = ckpt_fail(s, -ENOMEM, "out of memory");
 	for (unsigned int i = 0; i < chain->n && !rc; i++)
 		rc = extract_set(s, &chain->set[i], dfd, dir, buf);
 	free(buf);

@@ -389,16 +389,9 @@ static int view_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 	return ckpt_criu_lazy.restore(ctx, r, pid);
 }
 
-static int no_dump(void *ctx, const struct ckpt_criu_req *r)
-{
-	(void)ctx;
-	(void)r;
-	return -EOPNOTSUPP;
-}
-
 const struct ckpt_criu_ops ckpt_criu_lazy_view = {
-	.pre_dump = no_dump,
-	.dump = no_dump,
+	.pre_dump = ckpt_criu_no_dump,
+	.dump = ckpt_criu_no_dump,
 	.restore = view_restore,
 	.present = view_present,
 	.release = view_release,

@@ -117,7 +117,7 @@ pid_t ckpt_lazy_daemon(const char *work_dir)
 	return read_pid(work_dir, "lazy-pages.pid");
 }
 
-static int no_pre_dump(void *ctx, const struct ckpt_criu_req *r)
+int ckpt_criu_no_dump(void *ctx, const struct ckpt_criu_req *r)
 {
 	(void)ctx;
 	(void)r;
@@ -126,7 +126,7 @@ static int no_pre_dump(void *ctx, const struct ckpt_criu_req *r)
 
 /* Restore only: checkpoints are always taken through libcriu. */
 const struct ckpt_criu_ops ckpt_criu_lazy = {
-	.pre_dump = no_pre_dump,
-	.dump = no_pre_dump,
+	.pre_dump = ckpt_criu_no_dump,
+	.dump = ckpt_criu_no_dump,
 	.restore = lazy_restore,
 };

@@ -26,8 +26,7 @@
 #define HDR_SIZE	((uint64_t)sizeof(struct ckpt_slot_header))
 #define ENT_SIZE	((uint64_t)sizeof(struct ckpt_file_entry))
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct ckpt_store *s, int err, const char *fmt, ...)
+int ckpt_fail(struct ckpt_store *s, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -36,6 +35,7 @@ static int fail(struct ckpt_store *s, int err, const char *fmt, ...)
 	va_end(ap);
 	return err;
 }
+
 
 const char *ckpt_error(const struct ckpt_store *s)
 {
@@ -89,7 +89,7 @@ static int order(struct ckpt_store *s, void *addr, uint64_t len)
 		int rc = s->sync(s->sync_ctx, addr, len);
 
 		if (rc)
-			return fail(s, rc, "cannot sync the region: %s", strerror(-rc));
+			return ckpt_fail(s, rc, "cannot sync the region: %s", strerror(-rc));
 	}
 	return 0;
 }
@@ -188,10 +188,10 @@ int ckpt_format(struct ckpt_store *s, void *base, uint64_t size, uint32_t keep,
 
 	s->msg[0] = '\0';
 	if (keep < CKPT_MIN_KEEP || keep > CKPT_MAX_KEEP)
-		return fail(s, -EINVAL, "keep %u is outside %u..%u", keep,
+		return ckpt_fail(s, -EINVAL, "keep %u is outside %u..%u", keep,
 			    CKPT_MIN_KEEP, CKPT_MAX_KEEP);
 	if (size < CKPT_ALIGN || (size - CKPT_ALIGN) / nr < CKPT_ALIGN)
-		return fail(s, -EINVAL,
+		return ckpt_fail(s, -EINVAL,
 			    "a region of %" PRIu64 " bytes cannot hold %u slots; it needs at least %u bytes",
 			    size, nr, CKPT_ALIGN * (nr + 1));
 
@@ -242,24 +242,24 @@ static int check_geometry(struct ckpt_store *s, const struct ckpt_super *sb,
 
 	if (le32toh(sb->super_size) != sizeof(struct ckpt_super) ||
 	    le32toh(sb->slot_header_size) != sizeof(struct ckpt_slot_header))
-		return fail(s, -EBADMSG,
+		return ckpt_fail(s, -EBADMSG,
 			    "superblock describes %u-byte superblock and %u-byte slot headers; expected %zu and %zu",
 			    le32toh(sb->super_size), le32toh(sb->slot_header_size),
 			    sizeof(struct ckpt_super), sizeof(struct ckpt_slot_header));
 	if (size > mapped)
-		return fail(s, -EBADMSG,
+		return ckpt_fail(s, -EBADMSG,
 			    "superblock says the region has %" PRIu64 " bytes, only %" PRIu64 " are mapped",
 			    size, mapped);
 	if (keep < CKPT_MIN_KEEP || keep > CKPT_MAX_KEEP || nr != keep + 1)
-		return fail(s, -EBADMSG, "superblock has keep %u and %u slots; expected keep %u..%u and keep + 1 slots",
+		return ckpt_fail(s, -EBADMSG, "superblock has keep %u and %u slots; expected keep %u..%u and keep + 1 slots",
 			    keep, nr, CKPT_MIN_KEEP, CKPT_MAX_KEEP);
 	if (off < sizeof(struct ckpt_super) || off % 8 || slot < CKPT_MIN_SLOT_SIZE || slot % 8)
-		return fail(s, -EBADMSG,
+		return ckpt_fail(s, -EBADMSG,
 			    "superblock has slots of %" PRIu64 " bytes at offset %" PRIu64
 			    "; expected a multiple of 8 of at least %zu after the superblock",
 			    slot, off, (size_t)CKPT_MIN_SLOT_SIZE);
 	if (off > size || slot > (size - off) / nr)
-		return fail(s, -EBADMSG, "superblock's %u slots of %" PRIu64
+		return ckpt_fail(s, -EBADMSG, "superblock's %u slots of %" PRIu64
 			    " bytes at offset %" PRIu64 " run past the region's %" PRIu64 " bytes",
 			    nr, slot, off, size);
 	s->size = size;
@@ -280,17 +280,17 @@ int ckpt_open(struct ckpt_store *s, void *base, uint64_t size)
 	s->base = base;
 	s->nr_slots = 0;
 	if (size < sizeof(sb))
-		return fail(s, -EBADMSG, "a region of %" PRIu64 " bytes cannot hold a superblock", size);
+		return ckpt_fail(s, -EBADMSG, "a region of %" PRIu64 " bytes cannot hold a superblock", size);
 	memcpy(&sb, base, sizeof(sb));
 	if (!memcmp(&sb, &zero, sizeof(sb)))
-		return fail(s, -EBADMSG, "the region is not formatted (no superblock)");
+		return ckpt_fail(s, -EBADMSG, "the region is not formatted (no superblock)");
 	if (le32toh(sb.magic) != CKPT_SUPER_MAGIC)
-		return fail(s, -EBADMSG, "not a checkpoint store (magic 0x%08x)", le32toh(sb.magic));
+		return ckpt_fail(s, -EBADMSG, "not a checkpoint store (magic 0x%08x)", le32toh(sb.magic));
 	if (le32toh(sb.version) != CKPT_VERSION)
-		return fail(s, -EBADMSG, "format version %u; this build reads version %u",
+		return ckpt_fail(s, -EBADMSG, "format version %u; this build reads version %u",
 			    le32toh(sb.version), CKPT_VERSION);
 	if (le32toh(sb.crc) != super_crc(&sb))
-		return fail(s, -EBADMSG, "superblock checksum mismatch");
+		return ckpt_fail(s, -EBADMSG, "superblock checksum mismatch");
 	/* A valid checksum only says the writer meant it; check the meaning. */
 	return check_geometry(s, &sb, size);
 }
@@ -535,7 +535,7 @@ static void apply_chain_rule(struct ckpt_info *info, unsigned int n)
 int ckpt_list(struct ckpt_store *s, struct ckpt_info *info)
 {
 	if (!s->nr_slots)
-		return fail(s, -EINVAL, "the store is not open");
+		return ckpt_fail(s, -EINVAL, "the store is not open");
 	for (uint32_t i = 0; i < s->nr_slots; i++)
 		info[i].status = check_slot(s, i, &info[i]);
 	apply_chain_rule(info, s->nr_slots);
@@ -547,7 +547,7 @@ int ckpt_list_headers(struct ckpt_store *s, struct ckpt_info *info)
 	struct ckpt_slot_header h;
 
 	if (!s->nr_slots)
-		return fail(s, -EINVAL, "the store is not open");
+		return ckpt_fail(s, -EINVAL, "the store is not open");
 	for (uint32_t i = 0; i < s->nr_slots; i++)
 		info[i].status = check_header(s, i, &h, &info[i]);
 	apply_chain_rule(info, s->nr_slots);
@@ -631,7 +631,7 @@ int ckpt_find(struct ckpt_store *s, const char *group, struct ckpt_chain *chain)
 	if (n < 0)
 		return n;
 	if (ckpt_find_in(info, (unsigned int)n, group, chain))
-		return fail(s, -ENOENT, "no restorable checkpoint for group %s", group);
+		return ckpt_fail(s, -ENOENT, "no restorable checkpoint for group %s", group);
 	return 0;
 }
 
@@ -731,25 +731,25 @@ int ckpt_begin(struct ckpt_store *s, struct ckpt_writer *w, const char *group,
 	w->s = s;	/* so a call on a writer that never began fails cleanly */
 	s->msg[0] = '\0';
 	if (!ckpt_group_valid(group))
-		return fail(s, -EINVAL, "'%.64s' is not a group name (1-63 of A-Z a-z 0-9 _ - .)", group);
+		return ckpt_fail(s, -EINVAL, "'%.64s' is not a group name (1-63 of A-Z a-z 0-9 _ - .)", group);
 	if (flags & ~CKPT_SET_KNOWN)
-		return fail(s, -EINVAL, "unknown set flags 0x%x", flags & ~CKPT_SET_KNOWN);
+		return ckpt_fail(s, -EINVAL, "unknown set flags 0x%x", flags & ~CKPT_SET_KNOWN);
 	n = ckpt_list(s, info);
 	if (n < 0)
 		return n;
 	if (parent_seq) {
 		parent = find_seq(info, (unsigned int)n, parent_seq);
 		if (parent < 0 || strcmp(info[parent].group, group))
-			return fail(s, -ENOENT, "parent set %" PRIu64 " is not a restorable set of group %s",
+			return ckpt_fail(s, -ENOENT, "parent set %" PRIu64 " is not a restorable set of group %s",
 				    parent_seq, group);
 	}
 	slot = pick_slot(info, (unsigned int)n, parent);
 	if (slot < 0)
-		return fail(s, -ENOSPC,
+		return ckpt_fail(s, -ENOSPC,
 			    "every slot holds a set that must be kept (the newest chain of a group); write a self-contained set or format with a larger keep");
 	seq = max_seq(info, (unsigned int)n);
 	if (seq == UINT64_MAX)
-		return fail(s, -EOVERFLOW, "sequence numbers are exhausted");
+		return ckpt_fail(s, -EOVERFLOW, "sequence numbers are exhausted");
 	seq++;
 
 	w->slot = (uint32_t)slot;
@@ -777,22 +777,22 @@ int ckpt_begin(struct ckpt_store *s, struct ckpt_writer *w, const char *group,
 
 static int too_big(struct ckpt_writer *w)
 {
-	return fail(w->s, -EFBIG, "the set does not fit in a slot (%" PRIu64 " bytes of payload)",
+	return ckpt_fail(w->s, -EFBIG, "the set does not fit in a slot (%" PRIu64 " bytes of payload)",
 		    w->cap);
 }
 
 int ckpt_file_open(struct ckpt_writer *w, const char *name, uint32_t mode)
 {
 	if (!w->active || w->in_file)
-		return fail(w->s, -EINVAL, "no set being written, or a file is still open");
+		return ckpt_fail(w->s, -EINVAL, "no set being written, or a file is still open");
 	if (!ckpt_name_valid(name))
-		return fail(w->s, -EINVAL, "'%.240s' is not a plain file name", name);
+		return ckpt_fail(w->s, -EINVAL, "'%.240s' is not a plain file name", name);
 	if (!strcmp(name, CKPT_CHUNKS_NAME))
-		return fail(w->s, -EINVAL, "'%s' is the name of the set's own chunk table", name);
+		return ckpt_fail(w->s, -EINVAL, "'%s' is the name of the set's own chunk table", name);
 	if (mode & ~0777u)
-		return fail(w->s, -EINVAL, "mode 0%o of %s has more than permission bits", mode, name);
+		return ckpt_fail(w->s, -EINVAL, "mode 0%o of %s has more than permission bits", mode, name);
 	if (le32toh(w->hdr.nr_files) >= CKPT_MAX_FILES)
-		return fail(w->s, -EFBIG, "a set holds at most %u files", CKPT_MAX_FILES);
+		return ckpt_fail(w->s, -EFBIG, "a set holds at most %u files", CKPT_MAX_FILES);
 	if (w->cap - w->len < ENT_SIZE)
 		return too_big(w);
 	memset(&w->ent, 0, sizeof(w->ent));
@@ -816,7 +816,7 @@ static int push_chunk(struct ckpt_writer *w)
 			realloc(w->chunks, (size_t)cap * sizeof(*p)) : NULL;
 
 		if (!p)
-			return fail(w->s, -ENOMEM, "out of memory for the chunk table");
+			return ckpt_fail(w->s, -ENOMEM, "out of memory for the chunk table");
 		w->chunks = p;
 		w->chunks_cap = cap;
 	}
@@ -833,7 +833,7 @@ int ckpt_file_write(struct ckpt_writer *w, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	if (!w->in_file)
-		return fail(w->s, -EINVAL, "no file open");
+		return ckpt_fail(w->s, -EINVAL, "no file open");
 	if (len > w->cap - w->len)
 		return too_big(w);
 	while (len) {
@@ -864,7 +864,7 @@ int ckpt_file_close(struct ckpt_writer *w)
 	int rc;
 
 	if (!w->in_file)
-		return fail(w->s, -EINVAL, "no file open");
+		return ckpt_fail(w->s, -EINVAL, "no file open");
 	if (w->chunk_fill && (rc = push_chunk(w)))
 		return rc;
 	w->ent.size = htole64(w->file_size);
@@ -957,7 +957,7 @@ int ckpt_commit(struct ckpt_writer *w, uint64_t *seq)
 	int rc;
 
 	if (!w->active || w->in_file)
-		return fail(w->s, -EINVAL, "no set being written, or a file is still open");
+		return ckpt_fail(w->s, -EINVAL, "no set being written, or a file is still open");
 	rc = add_table(w);
 	if (rc)
 		return rc;
@@ -1007,14 +1007,14 @@ int ckpt_read_open(struct ckpt_store *s, const struct ckpt_info *set,
 
 	memset(r, 0, sizeof(*r));
 	if (set->slot >= s->nr_slots)
-		return fail(s, -EINVAL, "no slot %u", set->slot);
+		return ckpt_fail(s, -EINVAL, "no slot %u", set->slot);
 	if (check_header(s, set->slot, &h, &now) != CKPT_OK || now.seq != set->seq ||
 	    now.payload_len != set->payload_len || now.payload_crc != set->payload_crc ||
 	    now.nr_files != set->nr_files)
-		return fail(s, -ESTALE, "set %" PRIu64 " in slot %u changed since it was listed",
+		return ckpt_fail(s, -ESTALE, "set %" PRIu64 " in slot %u changed since it was listed",
 			    set->seq, set->slot);
 	if (need(s, set->slot, now.payload_len))
-		return fail(s, -ENOMEM, "set %" PRIu64 ": cannot map it", set->seq);
+		return ckpt_fail(s, -ENOMEM, "set %" PRIu64 ": cannot map it", set->seq);
 	r->s = s;
 	r->seq = now.seq;
 	r->payload = slot_base(s, set->slot) + HDR_SIZE;
@@ -1028,7 +1028,7 @@ int ckpt_read_open(struct ckpt_store *s, const struct ckpt_info *set,
 static int changed(struct ckpt_reader *r)
 {
 	r->s->bad_seq = r->seq;
-	return fail(r->s, -EBADMSG, "set %" PRIu64 ": its payload does not match its checksum",
+	return ckpt_fail(r->s, -EBADMSG, "set %" PRIu64 ": its payload does not match its checksum",
 		    r->seq);
 }
 
@@ -1091,7 +1091,7 @@ int ckpt_read_close(struct ckpt_reader *r)
 static int map_bad(struct ckpt_map *m, const char *why)
 {
 	m->s->bad_seq = m->set.seq;
-	return fail(m->s, -EBADMSG, "set %" PRIu64 ": %s", m->set.seq, why);
+	return ckpt_fail(m->s, -EBADMSG, "set %" PRIu64 ": %s", m->set.seq, why);
 }
 
 /* The table, copied out and checked against the entries before it. */
@@ -1106,7 +1106,7 @@ static int map_table(struct ckpt_map *m, uint64_t off, uint64_t size, uint64_t w
 		return map_bad(m, "its chunk table does not fit its files");
 	copy = malloc(size);
 	if (!copy)
-		return fail(m->s, -ENOMEM, "out of memory");
+		return ckpt_fail(m->s, -ENOMEM, "out of memory");
 	memcpy(copy, m->payload + off, size);
 	memcpy(&head, copy, sizeof(head));
 	memcpy(&tcrc, copy + size - 4, 4);
@@ -1134,25 +1134,25 @@ int ckpt_map_open(struct ckpt_store *s, const struct ckpt_info *set, struct ckpt
 	m->s = s;
 	m->bounce_file = -1;
 	if (set->slot >= s->nr_slots)
-		return fail(s, -EINVAL, "no slot %u", set->slot);
+		return ckpt_fail(s, -EINVAL, "no slot %u", set->slot);
 	if (check_header(s, set->slot, &h, &now) != CKPT_OK || now.seq != set->seq ||
 	    now.payload_len != set->payload_len || now.payload_crc != set->payload_crc ||
 	    now.nr_files != set->nr_files || now.state != CKPT_STATE_COMMITTED)
-		return fail(s, -ESTALE, "set %" PRIu64 " in slot %u changed since it was listed",
+		return ckpt_fail(s, -ESTALE, "set %" PRIu64 " in slot %u changed since it was listed",
 			    set->seq, set->slot);
 	if (need(s, set->slot, now.payload_len))
-		return fail(s, -ENOMEM, "set %" PRIu64 ": cannot map it", set->seq);
+		return ckpt_fail(s, -ENOMEM, "set %" PRIu64 ": cannot map it", set->seq);
 	m->set = now;
 	m->payload = slot_base(s, set->slot) + HDR_SIZE;
 	if (walk_files(m->payload, now.payload_len, now.nr_files) != CKPT_OK)
 		return map_bad(m, "its file entries are not valid");
 	if (!now.nr_files)
-		return fail(s, -ENOTSUP, "set %" PRIu64 " has no chunk table", now.seq);
+		return ckpt_fail(s, -ENOTSUP, "set %" PRIu64 " has no chunk table", now.seq);
 	m->files = calloc(now.nr_files, sizeof(*m->files));
 	m->bounce = malloc(CKPT_CHUNK_SIZE);
 	if (!m->files || !m->bounce) {
 		ckpt_map_close(m);
-		return fail(s, -ENOMEM, "out of memory");
+		return ckpt_fail(s, -ENOMEM, "out of memory");
 	}
 	/* walk_files proved every entry in bounds and every name unique. */
 	for (uint32_t i = 0; i < now.nr_files; i++) {
@@ -1171,7 +1171,7 @@ int ckpt_map_open(struct ckpt_store *s, const struct ckpt_info *set, struct ckpt
 	m->nr_files = now.nr_files - 1;
 	if (strcmp(m->files[m->nr_files].name, CKPT_CHUNKS_NAME)) {
 		ckpt_map_close(m);
-		return fail(s, -ENOTSUP, "set %" PRIu64 " has no chunk table", now.seq);
+		return ckpt_fail(s, -ENOTSUP, "set %" PRIu64 " has no chunk table", now.seq);
 	}
 	rc = map_table(m, m->files[m->nr_files].data_off, m->files[m->nr_files].size,
 		       m->files[m->nr_files].first_chunk);
@@ -1208,7 +1208,7 @@ ssize_t ckpt_map_read(struct ckpt_map *m, uint32_t file, uint64_t off, void *buf
 	size_t done = 0;
 
 	if (file >= m->nr_files)
-		return fail(m->s, -EINVAL, "no file %u in set %" PRIu64, file, m->set.seq);
+		return ckpt_fail(m->s, -EINVAL, "no file %u in set %" PRIu64, file, m->set.seq);
 	f = &m->files[file];
 	if (off >= f->size)
 		return 0;

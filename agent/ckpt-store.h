@@ -92,6 +92,9 @@ struct ckpt_chain {
 };
 
 const char *ckpt_error(const struct ckpt_store *s);
+/* Say why in the store's message (ckpt_error) and return @err. */
+__attribute__((format(printf, 3, 4)))
+int ckpt_fail(struct ckpt_store *s, int err, const char *fmt, ...);
 
 /* Is @name a valid group name ([A-Za-z0-9_.-]{1,63}, not "." or "..")? */
 bool ckpt_group_valid(const char *name);

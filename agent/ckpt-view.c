@@ -36,16 +36,6 @@
 /* A pagemap is a few dozen bytes per mapping; this is far above any. */
 #define PAGEMAP_MAX		(64u << 20)
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct ckpt_store *s, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 /* A set whose images cannot be what they claim: the restore refuses it. */
 __attribute__((format(printf, 3, 4)))
@@ -58,7 +48,7 @@ static int bad(struct ckpt_view *v, unsigned int k, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	v->s->bad_seq = v->map[k].set.seq;
-	return fail(v->s, -EBADMSG, "set %" PRIu64 ": %s", v->map[k].set.seq, why);
+	return ckpt_fail(v->s, -EBADMSG, "set %" PRIu64 ": %s", v->map[k].set.seq, why);
 }
 
 struct pm_entry {
@@ -130,7 +120,7 @@ static int load(struct ckpt_view *v, unsigned int k, const char *name, struct pa
 	size = (size_t)m->files[f].size;
 	buf = malloc(size);
 	if (!buf)
-		return fail(v->s, -ENOMEM, "out of memory");
+		return ckpt_fail(v->s, -ENOMEM, "out of memory");
 	if (ckpt_map_read(m, (uint32_t)f, 0, buf, size) != (ssize_t)size) {
 		free(buf);
 		return -EBADMSG;	/* the map said which chunk */
@@ -139,7 +129,7 @@ static int load(struct ckpt_view *v, unsigned int k, const char *name, struct pa
 	pm->magic0 = le32toh(magic[0]);
 	if ((pm->magic0 != IMG_COMMON_MAGIC && pm->magic0 != IMG_SERVICE_MAGIC) ||
 	    le32toh(magic[1]) != PAGEMAP_MAGIC) {
-		rc = fail(v->s, -ENOTSUP, "set %" PRIu64 ": %s is not a pagemap image this reader knows",
+		rc = ckpt_fail(v->s, -ENOTSUP, "set %" PRIu64 ": %s is not a pagemap image this reader knows",
 			  m->set.seq, name);
 		goto out;
 	}
@@ -183,7 +173,7 @@ static int load(struct ckpt_view *v, unsigned int k, const char *name, struct pa
 		flags = pe->has_flags ? pe->flags : (pe->has_in_parent && pe->in_parent ? PE_PARENT : PE_PRESENT);
 		if (grow((void **)&pm->e, &cap, next + 1, sizeof(*pm->e))) {
 			pagemap_entry__free_unpacked(pe, NULL);
-			rc = fail(v->s, -ENOMEM, "out of memory");
+			rc = ckpt_fail(v->s, -ENOMEM, "out of memory");
 			goto out;
 		}
 		pm->e[next].vaddr = pe->vaddr;
@@ -242,14 +232,14 @@ static int emit(struct ckpt_view *v, struct flat *fl, uint64_t a, uint64_t b, bo
 		last->end = b;
 	} else {
 		if (grow((void **)&fl->e, &fl->cap, fl->n + 1, sizeof(*fl->e)))
-			return fail(v->s, -ENOMEM, "out of memory");
+			return ckpt_fail(v->s, -ENOMEM, "out of memory");
 		fl->e[fl->n++] = (struct pm_entry){ .vaddr = a, .end = b, .flags = flags };
 	}
 	if (lx && lx->set == k && lx->file == (uint32_t)pm->pages_file && lx->src + lx->len == src) {
 		lx->len += b - a;
 	} else {
 		if (grow((void **)&fl->x, &fl->xcap, fl->nx + 1, sizeof(*fl->x)))
-			return fail(v->s, -ENOMEM, "out of memory");
+			return ckpt_fail(v->s, -ENOMEM, "out of memory");
 		fl->x[fl->nx++] = (struct ckpt_view_extent){
 			.dst = fl->size, .len = b - a, .src = src, .set = k,
 			.file = (uint32_t)pm->pages_file,
@@ -328,7 +318,7 @@ static int new_file(struct ckpt_view *v, const char *name, uint32_t mode, struct
 	struct ckpt_view_file *p = realloc(v->files, (v->nr_files + 1) * sizeof(*p));
 
 	if (!p)
-		return fail(v->s, -ENOMEM, "out of memory");
+		return ckpt_fail(v->s, -ENOMEM, "out of memory");
 	v->files = p;
 	*f = &p[v->nr_files++];
 	memset(*f, 0, sizeof(**f));
@@ -371,14 +361,14 @@ static int flatten(struct ckpt_view *v, uint32_t file)
 	int rc;
 
 	if (!pms)
-		return fail(v->s, -ENOMEM, "out of memory");
+		return ckpt_fail(v->s, -ENOMEM, "out of memory");
 	rc = load(v, 0, name, &pms[0]);
 	if (rc)
 		goto out;
 	v->hot_eager = hot_is_small(&pms[0], v->n);
 	snprintf(pages, sizeof(pages), "pages-%" PRIu32 ".img", pms[0].pages_id);
 	if (ckpt_view_find(v, name) >= 0 || ckpt_view_find(v, pages) >= 0) {
-		rc = fail(v->s, -ENOTSUP, "set %" PRIu64 ": two pagemaps name %s", v->map[0].set.seq, pages);
+		rc = ckpt_fail(v->s, -ENOTSUP, "set %" PRIu64 ": two pagemaps name %s", v->map[0].set.seq, pages);
 		goto out;
 	}
 	for (size_t i = 0; i < pms[0].n && !rc; i++)
@@ -421,7 +411,7 @@ static int flatten(struct ckpt_view *v, uint32_t file)
 		rc = put_msg(&buf, &len, &cap, &pe.base);
 	}
 	if (rc) {
-		rc = fail(v->s, -ENOMEM, "out of memory");
+		rc = ckpt_fail(v->s, -ENOMEM, "out of memory");
 		goto out;
 	}
 	rc = new_file(v, name, v->map[0].files[file].mode, &out);
@@ -465,10 +455,10 @@ int ckpt_view_open(struct ckpt_store *s, const struct ckpt_chain *chain, struct 
 	memset(v, 0, sizeof(*v));
 	v->s = s;
 	if (!chain->n || chain->n > CKPT_MAX_SLOTS)
-		return fail(s, -EINVAL, "no chain to view");
+		return ckpt_fail(s, -EINVAL, "no chain to view");
 	v->map = calloc(chain->n, sizeof(*v->map));
 	if (!v->map)
-		return fail(s, -ENOMEM, "out of memory");
+		return ckpt_fail(s, -ENOMEM, "out of memory");
 	for (unsigned int k = 0; k < chain->n && !rc; k++) {
 		rc = ckpt_map_open(s, &chain->set[k], &v->map[k]);
 		if (!rc)
@@ -509,7 +499,7 @@ ssize_t ckpt_view_read(struct ckpt_view *v, uint32_t file, uint64_t off, void *b
 	uint32_t lo = 0, hi;
 
 	if (file >= v->nr_files)
-		return fail(v->s, -EINVAL, "no file %u in the view", file);
+		return ckpt_fail(v->s, -EINVAL, "no file %u in the view", file);
 	f = &v->files[file];
 	if (off >= f->size)
 		return 0;
@@ -542,7 +532,7 @@ ssize_t ckpt_view_read(struct ckpt_view *v, uint32_t file, uint64_t off, void *b
 		if (got < 0)
 			return got;
 		if ((size_t)got != n)
-			return fail(v->s, -EBADMSG, "set %" PRIu64 ": its pages file is shorter than its pagemap says",
+			return ckpt_fail(v->s, -EBADMSG, "set %" PRIu64 ": its pages file is shorter than its pagemap says",
 				    v->map[x->set].set.seq);
 		done += n;
 		lo++;

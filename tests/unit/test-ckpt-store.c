@@ -202,6 +202,10 @@ static void a_set_being_written_is_invisible(void **state)
 	assert_int_equal(ckpt_add_file(&w, "core-1.img", 0600, "x", 1), 0);
 	assert_int_equal(found("demo"), first);
 	assert_int_equal(info_of(first + 1).status, CKPT_WRITING);
+	/* Given up (its process would have died): it held a chunk table. */
+	ckpt_abort(&w);
+	assert_int_equal(info_of(first + 1).status, CKPT_EMPTY);
+	assert_int_equal(found("demo"), first);
 }
 
 static void a_torn_payload_falls_back_to_the_previous_set(void **state)
@@ -1242,21 +1246,36 @@ static void a_corrupt_chunk_is_refused_where_it_is_read(void **state)
 	}
 }
 
-/* The last entry of @set in the big region (its chunk table). */
-static struct ckpt_file_entry *table_entry(const struct ckpt_info *set, uint8_t **data)
+/*
+ * The last entry of @set in the big region (its chunk table), and its
+ * data.  Entries are not aligned in a payload: read and write them with
+ * memcpy, as the store does.
+ */
+static uint8_t *table_entry(const struct ckpt_info *set, uint8_t **data)
 {
 	uint8_t *p = big_region + bst.slots_offset + set->slot * bst.slot_size +
 		     sizeof(struct ckpt_slot_header);
-	struct ckpt_file_entry *e = NULL;
+	uint8_t *e = NULL;
 
 	*data = NULL;
 	for (uint32_t i = 0; i < set->nr_files; i++) {
-		e = (struct ckpt_file_entry *)(void *)p;
-		p += sizeof(*e);
+		uint64_t size;
+
+		e = p;
+		memcpy(&size, p, sizeof(size));
+		p += sizeof(struct ckpt_file_entry);
 		*data = p;
-		p += le64toh(e->size);
+		p += le64toh(size);
 	}
 	return e;
+}
+
+static uint64_t entry_size(const uint8_t *e)
+{
+	uint64_t size;
+
+	memcpy(&size, e + offsetof(struct ckpt_file_entry, size), sizeof(size));
+	return le64toh(size);
 }
 
 static void big_reseal(const struct ckpt_info *set)
@@ -1274,15 +1293,15 @@ static void a_set_without_a_valid_table_is_not_mapped(void **state)
 {
 	struct ckpt_info set, info[CKPT_MAX_SLOTS];
 	struct ckpt_map m;
-	struct ckpt_file_entry *e;
-	uint8_t *data;
+	char name[CKPT_NAME_LEN] = "old.img";
+	uint8_t *e, *data;
 	int n;
 
 	(void)state;
 	/* A set from before tables: its last file is an ordinary one. */
 	set = put_big();
 	e = table_entry(&set, &data);
-	snprintf(e->name, sizeof(e->name), "old.img");
+	memcpy(e + offsetof(struct ckpt_file_entry, name), name, sizeof(name));
 	big_reseal(&set);
 	n = ckpt_list(&bst, info);
 	set = info[index_of(info, n, set.seq)];
@@ -1304,11 +1323,10 @@ static void a_set_without_a_valid_table_is_not_mapped(void **state)
 	set = put_big();
 	e = table_entry(&set, &data);
 	{
-		struct ckpt_chunks_head *h = (struct ckpt_chunks_head *)(void *)data;
-		uint64_t size = le64toh(e->size);
-		uint32_t tcrc;
+		uint64_t size = entry_size(e);
+		uint32_t v = htole32(2), tcrc;
 
-		h->nr_files = htole32(2);
+		memcpy(data + offsetof(struct ckpt_chunks_head, nr_files), &v, sizeof(v));
 		tcrc = htole32((uint32_t)crc32(0, data, (uInt)(size - 4)));
 		memcpy(data + size - 4, &tcrc, 4);
 	}
