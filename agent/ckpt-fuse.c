@@ -381,7 +381,13 @@ static void view_release(void *ctx, const struct ckpt_criu_req *r, int restore_r
 	pid_t until = restore_rc ? 0 : ckpt_lazy_daemon(r->work_dir);
 
 	(void)ctx;
-	ckpt_fuse_release(&the_view.fs, until > 0 ? until : 0);
+	/*
+	 * Restored, but the daemon's pid is not known: the tree's memory may
+	 * still come through the view, so it stays until unmounted.
+	 */
+	if (!restore_rc && until <= 0)
+		until = -1;
+	ckpt_fuse_release(&the_view.fs, until);
 }
 
 static int view_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)

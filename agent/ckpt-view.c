@@ -181,12 +181,21 @@ static int load(struct ckpt_view *v, unsigned int k, const char *name, struct pa
 		pm->e[next].flags = flags;
 		if (pe->vaddr % CKPT_PAGE_SIZE || !pe->nr_pages ||
 		    pm->e[next].end <= pe->vaddr ||
-		    (next && pe->vaddr < pm->e[next - 1].end) ||
-		    (flags & ~(PE_PARENT | PE_LAZY | PE_PRESENT)) ||
+		    (next && pe->vaddr < pm->e[next - 1].end)) {
+			pagemap_entry__free_unpacked(pe, NULL);
+			rc = bad(v, k, "%s: entry %" PRIu64 " is out of order or not page-aligned", name, next);
+			goto out;
+		}
+		/*
+		 * Pages neither here nor in the parent (a lazy dump's, left on a
+		 * page server) or flags from a newer CRIU: not for this reader to
+		 * judge; CRIU may know them, from an extracted copy.
+		 */
+		if ((flags & ~(PE_PARENT | PE_LAZY | PE_PRESENT)) ||
 		    !(flags & PE_PRESENT) == !(flags & PE_PARENT)) {
 			pagemap_entry__free_unpacked(pe, NULL);
-			rc = bad(v, k, "%s: entry %" PRIu64 " is out of order or its flags 0x%x are not understood",
-				 name, next, flags);
+			rc = ckpt_fail(v->s, -ENOTSUP, "set %" PRIu64 ": %s: entry %" PRIu64 " has flags 0x%x this reader does not serve",
+				       v->map[k].set.seq, name, next, flags);
 			goto out;
 		}
 		pagemap_entry__free_unpacked(pe, NULL);

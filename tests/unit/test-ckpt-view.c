@@ -274,9 +274,12 @@ static void a_pagemap_out_of_order_or_past_its_pages_is_refused(void **state)
 	assert_int_equal(ckpt_view_open(&st, &chain, &v), -EBADMSG);
 	assert_int_equal(st.bad_seq, seq);
 
+	/* Flags CRIU could write but this reader does not serve: extracted instead, not refused. */
 	seq = put_set(0, 0, both, 1, 1, 0xa0, true);
 	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
-	assert_int_equal(ckpt_view_open(&st, &chain, &v), -EBADMSG);
+	st.bad_seq = 0;
+	assert_int_equal(ckpt_view_open(&st, &chain, &v), -ENOTSUP);
+	assert_int_equal(st.bad_seq, 0);
 
 	seq = put_set(0, 0, past, 1, 2, 0xa0, true);
 	assert_int_equal(ckpt_find(&st, "demo", &chain), 0);
