@@ -126,6 +126,7 @@ struct ckpt_restore_result {
 	struct ckpt_info info[CKPT_MAX_SLOTS];	/* the store as the restore saw it */
 	unsigned int n;
 	char dir[512];			/* where the images were extracted, or the view mounted */
+	char images[540];		/* the extracted dump's directory in it */
 	char work[600];			/* CRIU's logs, pid files */
 	bool viewed;			/* served by ops->present, not extracted */
 	uint64_t lazy_pages, eager_pages;	/* of the view */
@@ -144,6 +145,23 @@ struct ckpt_restore_result {
 int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,
 		       const struct ckpt_criu_ops *ops, void *ops_ctx,
 		       struct ckpt_restore_result *res);
+
+/*
+ * The same in two halves, for a restore prepared ahead of need (the
+ * BackupOS's standby, ckpt-standby.c): prepare chooses the chain and
+ * presents or extracts it, its directory open in @req; run restores from
+ * it (choosing again by extraction if CRIU fails on a view).  A prepared
+ * restore that will not run is abandoned: its view released, its
+ * directory removed.
+ */
+int ckpt_restore_prepare(struct ckpt_store *s, const char *group, const char *workdir,
+			 const struct ckpt_criu_ops *ops, void *ops_ctx,
+			 struct ckpt_restore_result *res, struct ckpt_criu_req *req);
+int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdir,
+		     const struct ckpt_criu_ops *ops, void *ops_ctx,
+		     struct ckpt_restore_result *res, struct ckpt_criu_req *req);
+void ckpt_restore_abandon(const struct ckpt_criu_ops *ops, void *ops_ctx,
+			  struct ckpt_restore_result *res, struct ckpt_criu_req *req);
 
 /*
  * Sets found corrupt after a restore began (a lazy restore checks each

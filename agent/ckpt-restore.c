@@ -157,17 +157,20 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
-int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,
-		       const struct ckpt_criu_ops *ops, void *ops_ctx,
-		       struct ckpt_restore_result *res)
+/*
+ * The first half of a restore: the chain chosen, presented or extracted,
+ * its directory open in @req.  A set found corrupt on the way is refused
+ * and the choice made again.
+ */
+static int prepare(struct ckpt_store *s, const char *group, const char *workdir,
+		   const struct ckpt_criu_ops *ops, void *ops_ctx,
+		   struct ckpt_restore_result *res, struct ckpt_criu_req *req)
 {
 	struct ckpt_chain *chain = malloc(sizeof(*chain)), *sub = malloc(sizeof(*sub));
-	struct ckpt_criu_req req = { .work_fd = -1, .log_file = "restore.log" };
-	char images[sizeof(res->dir) + 32];
 	uint64_t t0;
 	int rc, fd, n;
 
-	memset(res, 0, sizeof(*res));
+	*req = (struct ckpt_criu_req){ .images_fd = -1, .work_fd = -1, .log_file = "restore.log" };
 	if (!chain || !sub) {
 		rc = fail(res, -ENOMEM, "out of memory");
 		goto out;
@@ -175,9 +178,8 @@ int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *work
 	/*
 	 * Headers only: each set's payload is checked as it is extracted, so a
 	 * restore reads the chain it restores once, not every set in the
-	 * store first.  A set that fails is refused and the choice made again.
+	 * store first.
 	 */
-again:
 	n = ckpt_list_headers(s, res->info);
 	if (n < 0) {
 		rc = fail(res, n, "%s", ckpt_error(s));
@@ -210,12 +212,13 @@ again:
 		t0 = mono_ns();
 		s->bad_seq = 0;
 		rc = -ENOTSUP;
+		res->viewed = false;
 		if (ops->present && !res->view_failed) {
 			/* Served where it lies, nothing copied or checked ahead. */
-			rc = ops->present(ops_ctx, s, sub, res->dir, &req);
+			rc = ops->present(ops_ctx, s, sub, res->dir, req);
 			res->viewed = !rc;
-			res->lazy_pages = req.lazy_pages;
-			res->eager_pages = req.eager_pages;
+			res->lazy_pages = req->lazy_pages;
+			res->eager_pages = req->eager_pages;
 			if (rc == -ENOTSUP)
 				snprintf(res->view_msg, sizeof(res->view_msg), "%s", ckpt_error(s));
 		}
@@ -236,45 +239,92 @@ again:
 		res->refused++;
 	}
 	if (!res->viewed) {
-		snprintf(images, sizeof(images), "%s/%" PRIu64, res->dir, res->seq);
-		req.images_dir = images;
-		req.work_dir = NULL;
+		snprintf(res->images, sizeof(res->images), "%s/%" PRIu64, res->dir, res->seq);
+		req->images_dir = res->images;
+		req->work_dir = NULL;
 	}
-	snprintf(res->work, sizeof(res->work), "%s", req.work_dir ? req.work_dir : req.images_dir);
-	fd = open(req.images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(res->work, sizeof(res->work), "%s", req->work_dir ? req->work_dir : req->images_dir);
+	fd = open(req->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		rc = fail(res, -errno, "%s: %s", req.images_dir, strerror(errno));
-		if (res->viewed)
-			ops->release(ops_ctx, &req, rc);
+		rc = fail(res, -errno, "%s: %s", req->images_dir, strerror(errno));
+		ckpt_restore_abandon(ops, ops_ctx, res, req);
 		goto out;
 	}
-	req.images_fd = fd;
-	req.work_fd = fd;
-	t0 = mono_ns();
-	rc = ops->restore(ops_ctx, &req, &res->pid);
-	res->restore_ns = mono_ns() - t0;
-	close(fd);
+	req->images_fd = fd;
+	req->work_fd = fd;
+out:
+	free(chain);
+	free(sub);
+	return rc;
+}
+
+int ckpt_restore_prepare(struct ckpt_store *s, const char *group, const char *workdir,
+			 const struct ckpt_criu_ops *ops, void *ops_ctx,
+			 struct ckpt_restore_result *res, struct ckpt_criu_req *req)
+{
+	memset(res, 0, sizeof(*res));
+	return prepare(s, group, workdir, ops, ops_ctx, res, req);
+}
+
+static void put_req(struct ckpt_criu_req *req)
+{
+	if (req->images_fd >= 0)
+		close(req->images_fd);
+	req->images_fd = req->work_fd = -1;
+}
+
+void ckpt_restore_abandon(const struct ckpt_criu_ops *ops, void *ops_ctx,
+			  struct ckpt_restore_result *res, struct ckpt_criu_req *req)
+{
 	if (res->viewed)
-		ops->release(ops_ctx, &req, rc);
-	if (rc && res->viewed && !res->view_failed) {
+		ops->release(ops_ctx, req, -ECANCELED);
+	put_req(req);
+	remove_tree(res->dir);
+}
+
+int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdir,
+		     const struct ckpt_criu_ops *ops, void *ops_ctx,
+		     struct ckpt_restore_result *res, struct ckpt_criu_req *req)
+{
+	uint64_t t0;
+	int rc;
+
+	for (;;) {
+		t0 = mono_ns();
+		rc = ops->restore(ops_ctx, req, &res->pid);
+		res->restore_ns = mono_ns() - t0;
+		if (res->viewed)
+			ops->release(ops_ctx, req, rc);
+		if (!rc || !res->viewed || res->view_failed) {
+			put_req(req);
+			break;
+		}
 		/*
 		 * CRIU could not restore from the view: once more the proven
 		 * way, from an extracted copy (the log of the first try stays).
 		 */
+		put_req(req);
 		snprintf(res->view_msg, sizeof(res->view_msg),
 			 "criu restore from the view of set %" PRIu64 " failed (%d); see %s/restore.log",
 			 res->seq, rc, res->work);
 		res->view_failed = true;
-		res->viewed = false;
-		req = (struct ckpt_criu_req){ .work_fd = -1, .log_file = "restore.log" };
-		goto again;
+		rc = prepare(s, group, workdir, ops, ops_ctx, res, req);
+		if (rc)
+			return rc;
 	}
 	/* -EIO whatever CRIU said: -ENOENT means "no checkpoint" to callers. */
 	if (rc)
 		rc = fail(res, -EIO, "criu restore from set %" PRIu64 " failed (%d); see %s/restore.log",
 			  res->seq, rc, res->work);
-out:
-	free(chain);
-	free(sub);
 	return rc;
+}
+
+int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,
+		       const struct ckpt_criu_ops *ops, void *ops_ctx,
+		       struct ckpt_restore_result *res)
+{
+	struct ckpt_criu_req req;
+	int rc = ckpt_restore_prepare(s, group, workdir, ops, ops_ctx, res, &req);
+
+	return rc ? rc : ckpt_restore_run(s, group, workdir, ops, ops_ctx, res, &req);
 }
