@@ -160,6 +160,12 @@ int ckpt_restore_prepare(struct ckpt_store *s, const char *group, const char *wo
 int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdir,
 		     const struct ckpt_criu_ops *ops, void *ops_ctx,
 		     struct ckpt_restore_result *res, struct ckpt_criu_req *req);
+/*
+ * What a restore would choose now (headers and file listings only, no
+ * payload read): the dump's sequence number in *seq; -ENOENT: none.
+ */
+int ckpt_restore_choose(struct ckpt_store *s, const char *group, const char *workdir,
+			struct ckpt_restore_result *res, uint64_t *seq);
 void ckpt_restore_abandon(const struct ckpt_criu_ops *ops, void *ops_ctx,
 			  struct ckpt_restore_result *res, struct ckpt_criu_req *req);
 

@@ -75,6 +75,12 @@ extern const struct ckpt_criu_ops ckpt_criu_lazy_view;
 /* For a table that only restores: dumps are -EOPNOTSUPP. */
 int ckpt_criu_no_dump(void *ctx, const struct ckpt_criu_req *r);
 
+/*
+ * Start `criu lazy-pages --daemon` on @r's images and work directories:
+ * returns once it listens for the restore, its pid in *daemon.
+ */
+int ckpt_lazy_start(const struct ckpt_criu_req *r, pid_t *daemon);
+
 /* The lazy-pages daemon of a restore whose work directory is @work_dir (> 0), or -errno. */
 pid_t ckpt_lazy_daemon(const char *work_dir);
 

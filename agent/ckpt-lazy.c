@@ -66,46 +66,70 @@ static pid_t read_pid(const char *dir, const char *name)
 	return (pid_t)v;
 }
 
-static int lazy_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
+/* Where the images are and where CRIU's logs, socket and pid files go. */
+static int dirs(const struct ckpt_criu_req *r, char *dir, char *work, size_t len)
 {
-	const char *bin = getenv("CRIU_BINARY");
-	char criu[256], lazy_verb[] = "lazy-pages", restore_verb[] = "restore";
-	char d_flag[] = "-D", daemon_flag[] = "--daemon", pidfile_flag[] = "--pidfile";
-	char o_flag[] = "-o", v_flag[] = "-v3", lazy_flag[] = "--lazy-pages", detach[] = "-d";
-	char w_flag[] = "-W";
-	char tcp_close[] = "--tcp-close";	/* as ckpt-criu.c dumps and restores */
-	char lp_log[] = "lazy-pages.log";
-	char dir[512], work[512], log[128], lp_pid[600], rs_pid[600];
-	pid_t daemon;
-	int rc;
-
-	(void)ctx;
 	if (!r->images_dir)
 		return -EINVAL;
+	snprintf(dir, len, "%s", r->images_dir);
+	snprintf(work, len, "%s", r->work_dir ? r->work_dir : r->images_dir);
+	return 0;
+}
+
+int ckpt_lazy_start(const struct ckpt_criu_req *r, pid_t *daemon)
+{
+	const char *bin = getenv("CRIU_BINARY");
+	char criu[256], lazy_verb[] = "lazy-pages", d_flag[] = "-D", w_flag[] = "-W";
+	char daemon_flag[] = "--daemon", pidfile_flag[] = "--pidfile", o_flag[] = "-o", v_flag[] = "-v3";
+	char lp_log[] = "lazy-pages.log";
+	char dir[512], work[512], lp_pid[600];
+	int rc;
+
+	if ((rc = dirs(r, dir, work, sizeof(dir))))
+		return rc;
 	snprintf(criu, sizeof(criu), "%s", bin && *bin ? bin : "criu");
-	snprintf(dir, sizeof(dir), "%s", r->images_dir);
-	snprintf(work, sizeof(work), "%s", r->work_dir ? r->work_dir : r->images_dir);
-	snprintf(log, sizeof(log), "%s", r->log_file ? r->log_file : "restore.log");
 	/*
 	 * Logs and the daemons' socket go to the work directory (the images
 	 * may be read-only); pid files there too, where we look for them.
 	 */
 	snprintf(lp_pid, sizeof(lp_pid), "%s/lazy-pages.pid", work);
-	snprintf(rs_pid, sizeof(rs_pid), "%s/restore.pid", work);
 	char *lazy_argv[] = { criu, lazy_verb, d_flag, dir, w_flag, work, daemon_flag, pidfile_flag, lp_pid,
 			      o_flag, lp_log, v_flag, NULL };
+
+	rc = run_criu(lazy_argv);
+	if (rc)
+		return rc;
+	*daemon = read_pid(work, "lazy-pages.pid");
+	return *daemon > 0 ? 0 : *daemon;
+}
+
+static int lazy_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
+{
+	const char *bin = getenv("CRIU_BINARY");
+	char criu[256], restore_verb[] = "restore", d_flag[] = "-D", pidfile_flag[] = "--pidfile";
+	char o_flag[] = "-o", v_flag[] = "-v3", lazy_flag[] = "--lazy-pages", detach[] = "-d";
+	char w_flag[] = "-W";
+	char tcp_close[] = "--tcp-close";	/* as ckpt-criu.c dumps and restores */
+	char dir[512], work[512], log[128], rs_pid[600];
+	pid_t daemon;
+	int rc;
+
+	(void)ctx;
+	if ((rc = dirs(r, dir, work, sizeof(dir))))
+		return rc;
+	snprintf(criu, sizeof(criu), "%s", bin && *bin ? bin : "criu");
+	snprintf(log, sizeof(log), "%s", r->log_file ? r->log_file : "restore.log");
+	snprintf(rs_pid, sizeof(rs_pid), "%s/restore.pid", work);
 	char *restore_argv[] = { criu, restore_verb, d_flag, dir, w_flag, work, lazy_flag, detach, tcp_close,
 				 pidfile_flag, rs_pid, o_flag, log, v_flag, NULL };
 
-	rc = run_criu(lazy_argv);
+	rc = ckpt_lazy_start(r, &daemon);
 	if (rc)
 		return rc;
 	rc = run_criu(restore_argv);
 	if (rc) {
 		/* Nothing will ever connect now: do not leave it waiting. */
-		daemon = read_pid(work, "lazy-pages.pid");
-		if (daemon > 0)
-			kill(daemon, SIGKILL);
+		kill(daemon, SIGKILL);
 		return rc;
 	}
 	*pid = read_pid(work, "restore.pid");

@@ -229,7 +229,7 @@ static int prepare(struct ckpt_store *s, const char *group, const char *workdir,
 			break;
 		remove_tree(res->dir);
 		if (rc != -EBADMSG || !s->bad_seq) {
-			fail(res, rc, "extracting set %" PRIu64 ": %s", res->seq, ckpt_error(s));
+			fail(res, rc, "set %" PRIu64 ": %s", res->seq, ckpt_error(s));
 			goto out;
 		}
 		/* That set is corrupt: refuse it (and what hangs on it), choose again. */
@@ -252,6 +252,45 @@ static int prepare(struct ckpt_store *s, const char *group, const char *workdir,
 	}
 	req->images_fd = fd;
 	req->work_fd = fd;
+	if (req->work_dir) {
+		/* CRIU works there: logs, and the lazy-pages daemon's socket. */
+		fd = open(req->work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = fail(res, -errno, "%s: %s", req->work_dir, strerror(errno));
+			ckpt_restore_abandon(ops, ops_ctx, res, req);
+			goto out;
+		}
+		req->work_fd = fd;
+	}
+out:
+	free(chain);
+	free(sub);
+	return rc;
+}
+
+int ckpt_restore_choose(struct ckpt_store *s, const char *group, const char *workdir,
+			struct ckpt_restore_result *res, uint64_t *seq)
+{
+	struct ckpt_chain *chain = malloc(sizeof(*chain)), *sub = malloc(sizeof(*sub));
+	int rc, n;
+
+	memset(res, 0, sizeof(*res));
+	if (!chain || !sub) {
+		rc = fail(res, -ENOMEM, "out of memory");
+		goto out;
+	}
+	n = ckpt_list_headers(s, res->info);
+	if (n < 0) {
+		rc = fail(res, n, "%s", ckpt_error(s));
+		goto out;
+	}
+	res->n = (unsigned int)n;
+	apply_refused(workdir, s, res);
+	rc = pick(s, res->info, res->n, group, chain, sub, res);
+	if (rc == -ENODATA)
+		rc = -ENOENT;
+	if (!rc)
+		*seq = sub->set[0].seq;
 out:
 	free(chain);
 	free(sub);
@@ -268,6 +307,8 @@ int ckpt_restore_prepare(struct ckpt_store *s, const char *group, const char *wo
 
 static void put_req(struct ckpt_criu_req *req)
 {
+	if (req->work_fd >= 0 && req->work_fd != req->images_fd)
+		close(req->work_fd);
 	if (req->images_fd >= 0)
 		close(req->images_fd);
 	req->images_fd = req->work_fd = -1;

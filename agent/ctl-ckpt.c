@@ -80,11 +80,25 @@ static const char ckpt_usage[] =
 	"                     is back, CRIU's lazy-pages daemon fills the rest\n"
 	"                     and exits when done, and the view goes with it.\n"
 	"                     Without /dev/fuse, or for sets older than chunk\n"
-	"                     tables, the chain is extracted (said so)\n"
+	"                     tables, the chain is extracted (said so).  With a\n"
+	"                     'ckpt standby' of NAME running here, it is the one\n"
+	"                     that restores (--region and --workdir are its own)\n"
 	"  view --region FILE --group NAME MOUNTPOINT\n"
 	"                     mount, read-only, what a lazy restore of NAME would\n"
 	"                     hand CRIU (its newest restorable chain, pagemaps\n"
 	"                     flattened: crit decode works on it), until umount\n"
+	"  standby --region FILE --group NAME [--workdir DIR] [--poll MS]\n"
+	"                     in a BackupOS: keep a lazy restore of NAME prepared\n"
+	"                     while the ActiveOS runs (its newest restorable chain\n"
+	"                     chosen, its view mounted, criu lazy-pages listening,\n"
+	"                     a criu swrk waiting), prepared again each time the\n"
+	"                     store's headers show a new choice (looked at every\n"
+	"                     MS ms, default 250).  The first 'restore --lazy' of\n"
+	"                     NAME in the partition is served by it (checked\n"
+	"                     against the store once more, so never from an older\n"
+	"                     chain), then it exits: 0, or 1 if that restore\n"
+	"                     failed.  SIGTERM abandons what is prepared.  Logs to\n"
+	"                     stderr\n"
 	"DIR (default /run/orthros/ckpt) holds the images on their way, on tmpfs.\n"
 	"\n"
 	"Exit status: 0 done, 1 failure, 2 usage, 3 no restorable checkpoint (get,\n"
@@ -137,7 +151,8 @@ static uint64_t realtime_ns(void)
 struct ckpt_args {
 	const char *region, *group, *workdir;
 	uint64_t keep, size, parent, pid;
-	bool has_keep, has_size, has_parent, has_pid, final, lazy;
+	uint64_t poll_ms;
+	bool has_keep, has_size, has_parent, has_pid, has_poll, final, lazy;
 };
 
 static int parse_args(int argc, char **argv, struct ckpt_args *a)
@@ -152,13 +167,14 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "final", no_argument, NULL, 'F' },
 		{ "lazy", no_argument, NULL, 'L' },
+		{ "poll", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	memset(a, 0, sizeof(*a));
 	optind = 0;	/* argv[0] is the subcommand */
-	while ((opt = getopt_long(argc, argv, "r:g:k:s:p:P:w:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:g:k:s:p:P:w:i:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			a->region = optarg;
@@ -199,6 +215,12 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		case 'L':
 			a->lazy = true;
 			break;
+		case 'i':
+			if (units_parse_u64(optarg, &a->poll_ms) || a->poll_ms < 10 || a->poll_ms > 60000)
+				return ctl_usage_error("--poll '%s' is not a number of milliseconds from 10 to 60000",
+						       optarg);
+			a->has_poll = true;
+			break;
 		default:
 			return ctl_usage_error("invalid option for ckpt %s", argv[0]);
 		}
@@ -215,7 +237,8 @@ static int want(const struct ckpt_args *a, const char *cmd, const char *allowed,
 	if ((a->group && !strchr(allowed, 'g')) || (a->has_keep && !strchr(allowed, 'k')) ||
 	    (a->has_size && !strchr(allowed, 's')) || (a->has_parent && !strchr(allowed, 'p')) ||
 	    (a->has_pid && !strchr(allowed, 'P')) || (a->workdir && !strchr(allowed, 'w')) ||
-	    (a->final && !strchr(allowed, 'F')) || (a->lazy && !strchr(allowed, 'L')))
+	    (a->final && !strchr(allowed, 'F')) || (a->lazy && !strchr(allowed, 'L')) ||
+	    (a->has_poll && !strchr(allowed, 'i')))
 		return ctl_usage_error("ckpt %s: option not valid for this command", cmd);
 	if (strchr(allowed, 'g') && !a->group)
 		return ctl_usage_error("ckpt %s needs --group NAME", cmd);
@@ -343,8 +366,8 @@ static int cmd_put(const struct ckpt_args *a, const char *dir)
  * Say why newer sets of the group were passed over, and which slots could
  * not be read at all (their group is unknown, so they may have been ours).
  */
-static void report_skipped(const struct ckpt_info *info, int n, const char *group,
-			   uint64_t chosen)
+static void report_skipped_to(FILE *f, const struct ckpt_info *info, int n, const char *group,
+			      uint64_t chosen)
 {
 	for (int i = 0; i < n; i++) {
 		const struct ckpt_info *in = &info[i];
@@ -352,13 +375,19 @@ static void report_skipped(const struct ckpt_info *info, int n, const char *grou
 		if (in->status == CKPT_OK || in->status == CKPT_EMPTY)
 			continue;
 		if (!in->header_valid)
-			fprintf(stderr, "orthrosctl: slot %u refused: %s\n", in->slot,
+			fprintf(f, "orthrosctl: slot %u refused: %s\n", in->slot,
 				ckpt_status_name(in->status));
 		else if (!strcmp(in->group, group) && in->seq > chosen)
-			fprintf(stderr, "orthrosctl: slot %u: set %" PRIu64 " %s: %s\n", in->slot,
+			fprintf(f, "orthrosctl: slot %u: set %" PRIu64 " %s: %s\n", in->slot,
 				in->seq, in->status == CKPT_WRITING ? "skipped" : "refused",
 				ckpt_status_name(in->status));
 	}
+}
+
+static void report_skipped(const struct ckpt_info *info, int n, const char *group,
+			   uint64_t chosen)
+{
+	report_skipped_to(stderr, info, n, group, chosen);
 }
 
 static int cmd_get(const struct ckpt_args *a, const char *dir)
@@ -499,14 +528,44 @@ out:
 	return rc;
 }
 
+int ctl_ckpt_report(FILE *out, FILE *err, const char *group, bool lazy, int rc,
+		    const struct ckpt_restore_result *res)
+{
+	report_skipped_to(err, res->info, (int)res->n, group, rc == -ENOENT ? 0 : res->seq);
+	if (lazy && res->view_msg[0])
+		fprintf(out, "lazy restore without the view: %s\n", res->view_msg);
+	if (rc == -ENOENT) {
+		fprintf(out, "no checkpoint for group %s: cold start (%s)\n", group, res->msg);
+		return EXIT_NO_CHECKPOINT;
+	}
+	if (rc) {
+		fprintf(err, "orthrosctl: ckpt restore: %s\n", res->msg);
+		return 1;
+	}
+	fprintf(out, "restored group %s from set %" PRIu64 " (%u sets, %u newer pre-dumps passed over): pid %d, %s %.1f ms, restore %.1f ms\n",
+		group, res->seq, res->chain_len, res->skipped_predumps, (int)res->pid,
+		res->viewed ? "view" : "extract", ms(res->extract_ns), ms(res->restore_ns));
+	if (lazy && res->viewed)
+		fprintf(out, "served from the store through a read-only view of the chain at %s: %" PRIu64 " pages lazy, %" PRIu64 " eager\n",
+			res->dir, res->lazy_pages, res->eager_pages);
+	if (lazy)
+		fprintf(out, "lazy pages: daemon pid %d fills the rest (work directory %s; keep it until it exits)\n",
+			(int)ckpt_lazy_daemon(res->work), res->work);
+	return 0;
+}
+
 int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
 		     pid_t *pid, uint64_t *seq)
 {
-	struct ckpt_restore_result *res = malloc(sizeof(*res));
+	struct ckpt_restore_result *res;
 	struct ckpt_store s;
 	struct ckpt_region r;
 	int rc;
 
+	/* A standby prepared this restore already: it is the one to ask. */
+	if (lazy && (rc = ctl_standby_ask(group, pid, seq)) != -ENOENT)
+		return rc;
+	res = malloc(sizeof(*res));
 	if (!res) {
 		perror("orthrosctl");
 		return 1;
@@ -517,28 +576,11 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 	}
 	rc = ckpt_restore_group(&s, group, workdir ? workdir : DEFAULT_WORKDIR,
 				lazy ? &ckpt_criu_lazy_view : &ckpt_criu_libcriu, NULL, res);
-	report_skipped(res->info, (int)res->n, group, rc == -ENOENT ? 0 : res->seq);
-	if (lazy && res->view_msg[0])
-		printf("lazy restore without the view: %s\n", res->view_msg);
-	if (rc == -ENOENT) {
-		printf("no checkpoint for group %s: cold start (%s)\n", group, res->msg);
-		rc = EXIT_NO_CHECKPOINT;
-	} else if (rc) {
-		fprintf(stderr, "orthrosctl: ckpt restore: %s\n", res->msg);
-		rc = 1;
-	} else {
-		printf("restored group %s from set %" PRIu64 " (%u sets, %u newer pre-dumps passed over): pid %d, %s %.1f ms, restore %.1f ms\n",
-		       group, res->seq, res->chain_len, res->skipped_predumps, (int)res->pid,
-		       res->viewed ? "view" : "extract", ms(res->extract_ns), ms(res->restore_ns));
-		if (lazy && res->viewed)
-			printf("served from the store through a read-only view of the chain at %s: %" PRIu64 " pages lazy, %" PRIu64 " eager\n",
-			       res->dir, res->lazy_pages, res->eager_pages);
-		if (lazy)
-			printf("lazy pages: daemon pid %d fills the rest (work directory %s; keep it until it exits)\n",
-			       (int)ckpt_lazy_daemon(res->work), res->work);
+	if (!rc) {
 		*pid = res->pid;
 		*seq = res->seq;
 	}
+	rc = ctl_ckpt_report(stdout, stderr, group, lazy, rc, res);
 	ckpt_region_unmap(&r);
 	free(res);
 	return rc;
@@ -559,7 +601,7 @@ int ctl_ckpt(int argc, char **argv)
 	int rc;
 
 	if (argc < 2)
-		return ctl_usage_error("ckpt needs a COMMAND (format, list, put, get, verify, dump, restore, view)");
+		return ctl_usage_error("ckpt needs a COMMAND (format, list, put, get, verify, dump, restore, view, standby)");
 	cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		fputs(ckpt_usage, stdout);
@@ -567,7 +609,7 @@ int ctl_ckpt(int argc, char **argv)
 	}
 	if (strcmp(cmd, "format") && strcmp(cmd, "list") && strcmp(cmd, "put") &&
 	    strcmp(cmd, "get") && strcmp(cmd, "verify") && strcmp(cmd, "dump") &&
-	    strcmp(cmd, "restore") && strcmp(cmd, "view"))
+	    strcmp(cmd, "restore") && strcmp(cmd, "view") && strcmp(cmd, "standby"))
 		return ctl_usage_error("unknown ckpt command '%s'", cmd);
 	if ((rc = parse_args(argc - 1, argv + 1, &a)))
 		return rc;
@@ -585,6 +627,10 @@ int ctl_ckpt(int argc, char **argv)
 		return (rc = want(&a, cmd, "gwL", 0, argc)) ? rc : cmd_restore(&a);
 	if (!strcmp(cmd, "put"))
 		return (rc = want(&a, cmd, "gp", 1, argc)) ? rc : cmd_put(&a, argv[optind]);
+	if (!strcmp(cmd, "standby"))
+		return (rc = want(&a, cmd, "gwi", 0, argc)) ? rc :
+			ctl_ckpt_standby(a.region, a.group, a.workdir ? a.workdir : DEFAULT_WORKDIR,
+					 a.has_poll ? (unsigned int)a.poll_ms : 250);
 	if (!strcmp(cmd, "view"))
 		return (rc = want(&a, cmd, "g", 1, argc)) ? rc : cmd_view(&a, argv[optind]);
 	return (rc = want(&a, cmd, "g", 1, argc)) ? rc : cmd_get(&a, argv[optind]);

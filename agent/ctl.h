@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define CTL_EXIT_INVALID 2
@@ -26,5 +27,24 @@ int ctl_partition_ask(const char *line);
 /* 'ckpt restore' of @group; 0 restored (*pid, *seq), 3 none stored, 1 failed. */
 int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
 		     pid_t *pid, uint64_t *seq);
+
+/*
+ * A restore's result as `ckpt restore` prints it (what went to @out and
+ * what to @err); returns its exit status.
+ */
+struct ckpt_restore_result;
+int ctl_ckpt_report(FILE *out, FILE *err, const char *group, bool lazy, int rc,
+		    const struct ckpt_restore_result *res);
+
+/*
+ * `ckpt standby`: prepare lazy restores of @group until one is asked for
+ * (ctl-standby.c).
+ */
+int ctl_ckpt_standby(const char *region, const char *group, const char *workdir, unsigned int poll_ms);
+/*
+ * Ask the standby of @group, if one runs in this partition, to restore:
+ * its exit status (its output printed), or -ENOENT when there is none.
+ */
+int ctl_standby_ask(const char *group, pid_t *pid, uint64_t *seq);
 
 #endif

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The standby restore: everything of a lazy restore that does not need
+ * the ActiveOS to be dead, done while it is alive (docs/protected.md).
+ * Under TCG a lazy restore's first answer was ~0.45-0.7 s whatever the
+ * size, nearly all of it fixed costs: choosing and mounting the view,
+ * starting `criu lazy-pages` until it listens, exec'ing criu for the
+ * restore.  Here those are paid when a set is committed, and the restore
+ * is one request to a waiting `criu swrk`.
+ *
+ * Staleness is the whole risk: a preparation is of one chain, and the
+ * Active commits a new one every interval.  The store's headers are
+ * cheap to read; when they change the choice is made again, and a fire
+ * always checks it once more, so a restore never comes from an older
+ * chain than the one a plain restore would pick (it pays the preparation
+ * then, as a plain lazy restore does).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ckpt-standby.h"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* FNV-1a over what tells one listing of the store from the next. */
+static uint64_t headers_sig(const struct ckpt_info *info, unsigned int n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t v[5] = { info[i].slot, info[i].seq, info[i].parent_seq, (uint64_t)info[i].status,
+				  info[i].header_valid };
+
+		for (unsigned int k = 0; k < 5; k++)
+			for (unsigned int b = 0; b < 8; b++) {
+				h ^= (v[k] >> (8 * b)) & 0xff;
+				h *= 0x100000001b3ull;
+			}
+	}
+	return h;
+}
+
+int ckpt_standby_init(struct ckpt_standby *sb, struct ckpt_store *s, const char *group,
+		      const char *workdir, const struct ckpt_criu_ops *ops, void *ops_ctx)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->res = calloc(2, sizeof(*sb->res));
+	if (!sb->res)
+		return -ENOMEM;
+	sb->s = s;
+	snprintf(sb->group, sizeof(sb->group), "%s", group);
+	snprintf(sb->workdir, sizeof(sb->workdir), "%s", workdir);
+	sb->ops = ops;
+	sb->ops_ctx = ops_ctx;
+	sb->clock = mono_ns;
+	sb->req.images_fd = sb->req.work_fd = -1;
+	return 0;
+}
+
+static void abandon(struct ckpt_standby *sb)
+{
+	if (!sb->ready)
+		return;
+	ckpt_restore_abandon(sb->ops, sb->ops_ctx, sb->res, &sb->req);
+	sb->ready = false;
+}
+
+int ckpt_standby_refresh(struct ckpt_standby *sb, bool *changed)
+{
+	struct ckpt_restore_result *look = &sb->res[1];
+	uint64_t seq = 0, sig, t0;
+	int n, rc;
+
+	*changed = false;
+	n = ckpt_list_headers(sb->s, look->info);
+	if (n < 0) {
+		snprintf(sb->msg, sizeof(sb->msg), "%s", ckpt_error(sb->s));
+		return n;
+	}
+	sig = headers_sig(look->info, (unsigned int)n);
+	if (sb->ready && sig == sb->headers_sig)
+		return 0;
+	rc = ckpt_restore_choose(sb->s, sb->group, sb->workdir, look, &seq);
+	if (rc) {
+		/* What was prepared is no longer what a restore would take. */
+		abandon(sb);
+		sb->headers_sig = sig;
+		snprintf(sb->msg, sizeof(sb->msg), "%s",
+			 rc == -ENOENT ? "no restorable checkpoint" : look->msg);
+		return rc;
+	}
+	if (sb->ready && seq == sb->res->seq) {
+		sb->headers_sig = sig;
+		return 0;
+	}
+	abandon(sb);
+	t0 = sb->clock();
+	rc = ckpt_restore_prepare(sb->s, sb->group, sb->workdir, sb->ops, sb->ops_ctx, sb->res, &sb->req);
+	sb->prepare_ns = sb->clock() - t0;
+	/*
+	 * Failed: tried again when the store changes (or at the fire), not at
+	 * every look: the BackupOS has one core.
+	 */
+	sb->headers_sig = sig;
+	if (rc) {
+		snprintf(sb->msg, sizeof(sb->msg), "%s", sb->res->msg);
+		return rc;
+	}
+	sb->ready = true;
+	sb->prepared_at_ns = sb->clock();
+	sb->prepares++;
+	*changed = true;
+	return 0;
+}
+
+int ckpt_standby_fire(struct ckpt_standby *sb, struct ckpt_restore_result **res, bool *stale)
+{
+	int rc;
+
+	*res = sb->res;
+	/* A failed preparation is tried once more now, the store changed or not. */
+	if (!sb->ready)
+		sb->headers_sig = 0;
+	rc = ckpt_standby_refresh(sb, stale);
+	if (rc)
+		return rc;
+	sb->ready = false;
+	return ckpt_restore_run(sb->s, sb->group, sb->workdir, sb->ops, sb->ops_ctx, sb->res, &sb->req);
+}
+
+void ckpt_standby_fini(struct ckpt_standby *sb)
+{
+	abandon(sb);
+	free(sb->res);
+	sb->res = NULL;
+}

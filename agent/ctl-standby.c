@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * orthrosctl ckpt standby: a BackupOS process that keeps a lazy restore of
+ * one protected group prepared (ckpt-standby.c) and serves it to the first
+ * `ckpt restore --lazy` of that group in the partition (the resource
+ * agent's start, the early takeover), over libqb IPC; then it exits, its
+ * job done.  Its main loop looks at the store's headers every poll.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <qb/qbdefs.h>
+#include <qb/qbipcc.h>
+#include <qb/qbipcs.h>
+#include <qb/qbloop.h>
+#include <qb/qblog.h>
+
+#include "ckpt-region.h"
+#include "ckpt-standby.h"
+#include "ctl.h"
+
+#define STANDBY_REQ_RESTORE (QB_IPC_MSG_USER_START + 1)
+#define REPLY_TIMEOUT_MS (300 * 1000)
+
+struct standby_req {
+	struct qb_ipc_request_header hdr;
+	char group[CKPT_GROUP_LEN];
+};
+
+struct standby_res {
+	struct qb_ipc_response_header hdr;	/* error: the exit status */
+	int32_t pid;
+	uint64_t seq;
+	char out[3072], err[1024];
+};
+
+static struct {
+	qb_loop_t *loop;
+	qb_ipcs_service_t *ipcs;
+	struct ckpt_standby sb;
+	struct ckpt_standby_criu criu;
+	unsigned int poll_ms;
+	int exit_code;
+	bool waiting_logged;
+} g;
+
+static void ipc_name(char *buf, size_t len, const char *group)
+{
+	snprintf(buf, len, "orthros-standby-%s", group);
+}
+
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static void look(void)
+{
+	bool changed;
+	int rc = ckpt_standby_refresh(&g.sb, &changed);
+
+	if (rc == -ENOENT) {
+		if (!g.waiting_logged)
+			qb_log(LOG_INFO, "group %s: no restorable checkpoint yet; waiting for one", g.sb.group);
+		g.waiting_logged = true;
+		return;
+	}
+	g.waiting_logged = false;
+	if (rc) {
+		qb_log(LOG_WARNING, "group %s: the standby could not prepare: %s (again when the store changes)",
+		       g.sb.group, g.sb.msg);
+		return;
+	}
+	if (changed)
+		qb_log(LOG_NOTICE,
+		       "group %s: standby prepared set %" PRIu64 " (%u sets, %" PRIu64 " pages lazy, %" PRIu64
+		       " eager) in %.1f ms: view at %s, lazy-pages daemon pid %d listening, criu swrk pid %d waiting",
+		       g.sb.group, g.sb.res->seq, g.sb.res->chain_len, g.sb.res->lazy_pages, g.sb.res->eager_pages,
+		       ms(g.sb.prepare_ns), g.sb.res->dir, (int)g.criu.daemon, (int)g.criu.swrk.pid);
+}
+
+static void on_tick(void *data)
+{
+	qb_loop_timer_handle *t = data;
+
+	look();
+	qb_loop_timer_add(g.loop, QB_LOOP_LOW, (uint64_t)g.poll_ms * 1000000ull, t, on_tick, t);
+}
+
+static int32_t ipc_accept(qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
+{
+	(void)c;
+	(void)gid;
+	if (uid != 0) {
+		qb_log(LOG_WARNING, "refused a connection from uid %u", (unsigned)uid);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* Restore now, answer with what `ckpt restore --lazy` would print, then stop. */
+static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
+{
+	struct standby_req *req = data;
+	struct standby_res *res = calloc(1, sizeof(*res));
+	struct ckpt_restore_result *r;
+	uint64_t age = g.sb.ready ? g.sb.clock() - g.sb.prepared_at_ns : 0;
+	FILE *out, *err;
+	bool stale = false;
+	int rc;
+
+	if (!res)
+		return -ENOMEM;
+	res->hdr.id = STANDBY_REQ_RESTORE;
+	res->hdr.size = sizeof(*res);
+	if (size < sizeof(*req) || req->hdr.id != STANDBY_REQ_RESTORE ||
+	    strncmp(req->group, g.sb.group, sizeof(req->group))) {
+		snprintf(res->err, sizeof(res->err), "orthrosctl: the standby of group %s was asked something else\n",
+			 g.sb.group);
+		res->hdr.error = 1;
+		qb_ipcs_response_send(c, res, sizeof(*res));
+		free(res);
+		return 0;
+	}
+	out = fmemopen(res->out, sizeof(res->out) - 1, "w");
+	err = fmemopen(res->err, sizeof(res->err) - 1, "w");
+	if (!out || !err) {
+		if (out)
+			fclose(out);
+		free(res);
+		return -ENOMEM;
+	}
+	rc = ckpt_standby_fire(&g.sb, &r, &stale);
+	if (!rc) {
+		res->pid = r->pid;
+		res->seq = r->seq;
+	}
+	res->hdr.error = ctl_ckpt_report(out, err, g.sb.group, true, rc, r);
+	if (!rc && stale)
+		fprintf(out, "standby: the store had changed: prepared again at the request in %.1f ms\n",
+			ms(g.sb.prepare_ns));
+	else if (!rc)
+		fprintf(out, "standby: prepared %.1f s before the request (in %.1f ms); restored through %s\n",
+			(double)age / 1e9, ms(g.sb.prepare_ns),
+			g.criu.swrk_used ? "the waiting criu swrk" : "the criu command");
+	fclose(out);
+	fclose(err);
+	qb_log(res->hdr.error ? LOG_ERR : LOG_NOTICE, "group %s: restore asked: %s%s", g.sb.group,
+	       res->hdr.error ? "failed: " : "", res->hdr.error ? res->err : "done");
+	qb_ipcs_response_send(c, res, sizeof(*res));
+	free(res);
+	g.exit_code = rc && rc != -ENOENT ? 1 : 0;
+	qb_loop_stop(g.loop);
+	return 0;
+}
+
+static int32_t dispatch_add(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
+			    qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_add(g.loop, p, fd, evts, data, fn);
+}
+
+static int32_t dispatch_mod(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
+			    qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_mod(g.loop, p, fd, evts, data, fn);
+}
+
+static int32_t dispatch_del(int32_t fd)
+{
+	return qb_loop_poll_del(g.loop, fd);
+}
+
+static int32_t job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
+{
+	return qb_loop_job_add(g.loop, p, data, fn);
+}
+
+static int ipc_start(const char *group)
+{
+	static struct qb_ipcs_service_handlers sh = {
+		.connection_accept = ipc_accept,
+		.msg_process = ipc_msg,
+	};
+	static struct qb_ipcs_poll_handlers ph = {
+		.job_add = job_add,
+		.dispatch_add = dispatch_add,
+		.dispatch_mod = dispatch_mod,
+		.dispatch_del = dispatch_del,
+	};
+	char name[128];
+
+	ipc_name(name, sizeof(name), group);
+	g.ipcs = qb_ipcs_create(name, 0, QB_IPC_NATIVE, &sh);
+	if (!g.ipcs)
+		return -errno;
+	qb_ipcs_poll_handlers_set(g.ipcs, &ph);
+	return qb_ipcs_run(g.ipcs);
+}
+
+static int32_t on_signal(int32_t sig, void *data)
+{
+	(void)data;
+	qb_log(LOG_NOTICE, "group %s: signal %d: the standby stops, its preparation abandoned", g.sb.group, sig);
+	qb_loop_stop(g.loop);
+	return 0;
+}
+
+int ctl_ckpt_standby(const char *region, const char *group, const char *workdir, unsigned int poll_ms)
+{
+	qb_loop_timer_handle t;
+	struct ckpt_region r;
+	struct ckpt_store s;
+	char msg[512], name[128];
+	int rc;
+
+	qb_log_init("orthrosctl-standby", LOG_DAEMON, LOG_INFO);
+	qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
+	qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_TRUE);
+	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", LOG_INFO);
+	qb_log_format_set(QB_LOG_STDERR, "%t %p %N: %b");
+	/* Another standby of the group would take the same restore. */
+	{
+		ipc_name(name, sizeof(name), group);
+		qb_ipcc_connection_t *c = qb_ipcc_connect(name, sizeof(struct standby_res) + 256);
+
+		if (c) {
+			qb_ipcc_disconnect(c);
+			fprintf(stderr, "orthrosctl: a standby of group %s already runs here\n", group);
+			qb_log_fini();
+			return 1;
+		}
+	}
+	if (ckpt_region_open_sparse(region, &r, &s, msg, sizeof(msg))) {
+		fprintf(stderr, "orthrosctl: %s\n", msg);
+		qb_log_fini();
+		return 1;
+	}
+	memset(&g, 0, sizeof(g));
+	g.poll_ms = poll_ms;
+	g.criu.swrk.pid = -1;
+	g.criu.swrk.sk = -1;
+	g.criu.daemon = -1;
+	rc = ckpt_standby_init(&g.sb, &s, group, workdir, &ckpt_standby_criu, &g.criu);
+	g.loop = rc ? NULL : qb_loop_create();
+	if (!g.loop) {
+		fprintf(stderr, "orthrosctl: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	if ((rc = ipc_start(group))) {
+		fprintf(stderr, "orthrosctl: cannot serve %s: %s\n", name, strerror(-rc));
+		rc = 1;
+		goto out;
+	}
+	qb_loop_signal_add(g.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_signal, NULL);
+	qb_loop_signal_add(g.loop, QB_LOOP_HIGH, SIGINT, NULL, on_signal, NULL);
+	/* The criu swrk answers on a socket: a dead one must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	qb_log(LOG_NOTICE, "group %s: standby for a lazy restore, store %s, looking every %u ms; asked as %s",
+	       group, region, poll_ms, name);
+	look();
+	qb_loop_timer_add(g.loop, QB_LOOP_LOW, (uint64_t)poll_ms * 1000000ull, &t, on_tick, &t);
+	qb_loop_run(g.loop);
+	rc = g.exit_code;
+out:
+	if (g.ipcs)
+		qb_ipcs_destroy(g.ipcs);
+	ckpt_standby_fini(&g.sb);
+	ckpt_swrk_stop(&g.criu.swrk);
+	if (g.loop)
+		qb_loop_destroy(g.loop);
+	ckpt_region_unmap(&r);
+	qb_log_fini();
+	return rc;
+}
+
+int ctl_standby_ask(const char *group, pid_t *pid, uint64_t *seq)
+{
+	struct standby_req req = { .hdr = { .id = STANDBY_REQ_RESTORE, .size = sizeof(req) } };
+	struct standby_res *res;
+	qb_ipcc_connection_t *c;
+	char name[128];
+	ssize_t n;
+	int rc;
+
+	ipc_name(name, sizeof(name), group);
+	c = qb_ipcc_connect(name, sizeof(*res) + 256);
+	if (!c)
+		return -ENOENT;
+	res = calloc(1, sizeof(*res));
+	if (!res) {
+		qb_ipcc_disconnect(c);
+		return 1;
+	}
+	snprintf(req.group, sizeof(req.group), "%s", group);
+	n = qb_ipcc_send(c, &req, sizeof(req));
+	if (n == (ssize_t)sizeof(req))
+		n = qb_ipcc_recv(c, res, sizeof(*res), REPLY_TIMEOUT_MS);
+	qb_ipcc_disconnect(c);
+	if (n != (ssize_t)sizeof(*res)) {
+		fprintf(stderr, "orthrosctl: the standby of group %s gave no answer: %s\n", group,
+			strerror(n < 0 ? (int)-n : EPROTO));
+		free(res);
+		return 1;
+	}
+	res->out[sizeof(res->out) - 1] = '\0';
+	res->err[sizeof(res->err) - 1] = '\0';
+	fputs(res->err, stderr);
+	fputs(res->out, stdout);
+	rc = res->hdr.error;
+	if (!rc) {
+		*pid = res->pid;
+		*seq = res->seq;
+	}
+	free(res);
+	return rc;
+}
