@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "checkpointer.h"
+#include "ckpt-standby.h"
 
 #define MS 1000000ull
 #define REGION_SIZE (512 * 1024)
@@ -852,6 +853,187 @@ static void a_failed_restore_is_not_a_cold_start(void **state)
 	checkpointer_fini(&c);
 }
 
+/* ---- the standby: a restore prepared ahead (ckpt-standby.c) ------------- */
+
+/* A view stood in for by an extraction; what the standby asked of it. */
+static struct {
+	int presents, releases, last_rc;
+	char images[600], released[600];
+} fv;
+
+static int fv_present(void *ctx, struct ckpt_store *s, const struct ckpt_chain *chain, const char *dir,
+		      struct ckpt_criu_req *r)
+{
+	int rc;
+
+	(void)ctx;
+	fv.presents++;
+	rc = ckpt_extract_dir(s, chain, dir);
+	if (rc)
+		return rc;
+	snprintf(fv.images, sizeof(fv.images), "%s/%llu", dir, (unsigned long long)chain->set[0].seq);
+	r->images_dir = fv.images;
+	r->work_dir = NULL;
+	return 0;
+}
+
+static void fv_release(void *ctx, const struct ckpt_criu_req *r, int restore_rc)
+{
+	(void)ctx;
+	fv.releases++;
+	fv.last_rc = restore_rc;
+	snprintf(fv.released, sizeof(fv.released), "%s", r->images_dir ? r->images_dir : "");
+}
+
+static const struct ckpt_criu_ops standby_ops = {
+	.pre_dump = f_pre_dump, .dump = f_dump, .restore = f_restore,
+	.present = fv_present, .release = fv_release,
+};
+
+static void standby_init(struct ckpt_standby *sb)
+{
+	char dir[96];
+
+	memset(&fv, 0, sizeof(fv));
+	snprintf(dir, sizeof(dir), "%s/standby", work);
+	assert_int_equal(ckpt_standby_init(sb, &st, "web", dir, &standby_ops, NULL), 0);
+}
+
+static void a_standby_prepares_again_only_when_the_choice_moves(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result *rr;
+	struct ckpt_standby sb;
+	char old[600];
+	bool changed, stale;
+
+	(void)state;
+	init(&c, true);
+	standby_init(&sb);
+	/* Nothing stored yet: nothing prepared, and said so. */
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), -ENOENT);
+	assert_false(changed);
+	assert_int_equal(fv.presents, 0);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(changed);
+	assert_true(sb.ready);
+	assert_int_equal(sb.res->seq, 2);
+	assert_int_equal(fv.presents, 1);
+	/* The store unchanged: nothing done again. */
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(fv.presents, 1);
+	/* Another group's set changes the headers, not the choice. */
+	other_group_set("db");
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(fv.presents, 1);
+	/* A new increment: the old preparation abandoned, the new one made. */
+	snprintf(old, sizeof(old), "%s", sb.res->dir);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(sb.res->seq, res.seq);
+	assert_int_equal(fv.presents, 2);
+	assert_int_equal(fv.releases, 1);
+	assert_int_equal(fv.last_rc, -ECANCELED);
+	assert_int_not_equal(access(old, F_OK), 0);
+	/* The fire restores what is prepared, nothing prepared again. */
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale), 0);
+	assert_false(stale);
+	assert_int_equal(rr->seq, res.seq);
+	assert_int_equal(rr->pid, 4242);
+	assert_int_equal(fk.restores, 1);
+	assert_int_equal(fv.presents, 2);
+	assert_int_equal(fv.releases, 2);
+	assert_int_equal(fv.last_rc, 0);
+	assert_false(sb.ready);
+	ckpt_standby_fini(&sb);
+	checkpointer_fini(&c);
+}
+
+/* Committed after the last look, before the fire: never the older chain. */
+static void a_standby_fired_after_a_commit_restores_the_newest(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result *rr;
+	struct ckpt_standby sb;
+	bool changed, stale;
+
+	(void)state;
+	init(&c, true);
+	standby_init(&sb);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_int_equal(sb.res->seq, 2);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale), 0);
+	assert_true(stale);
+	assert_int_equal(rr->seq, res.seq);
+	assert_int_equal(fv.presents, 2);
+	assert_int_equal(fv.releases, 2);	/* the stale one abandoned, the fired one released */
+	assert_int_equal(fk.restores, 1);
+	ckpt_standby_fini(&sb);
+	checkpointer_fini(&c);
+}
+
+/* A corrupt newest set is refused at preparation: the one below is prepared. */
+static void a_standby_passes_over_a_corrupt_set(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result *rr;
+	struct ckpt_standby sb;
+	bool changed, stale;
+	uint64_t good;
+
+	(void)state;
+	init(&c, false);
+	standby_init(&sb);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	good = res.seq;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	corrupt_set(res.seq);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(sb.res->seq, good);
+	assert_int_equal(sb.res->refused, 1);
+	/* Fired, it restores that one too, without preparing again. */
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale), 0);
+	assert_false(stale);
+	assert_int_equal(rr->seq, good);
+	assert_int_equal(fv.presents, 2);	/* the corrupt one tried once, then the good one */
+	ckpt_standby_fini(&sb);
+	checkpointer_fini(&c);
+}
+
+/* Abandoned at the end: its view released, its directory gone. */
+static void a_standby_stopped_abandons_its_preparation(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_standby sb;
+	char dir[600];
+	bool changed;
+
+	(void)state;
+	init(&c, false);
+	standby_init(&sb);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	snprintf(dir, sizeof(dir), "%s", sb.res->dir);
+	assert_int_equal(access(dir, F_OK), 0);
+	ckpt_standby_fini(&sb);
+	assert_int_equal(fv.releases, 1);
+	assert_int_equal(fv.last_rc, -ECANCELED);
+	assert_int_not_equal(access(dir, F_OK), 0);
+	assert_int_equal(fk.restores, 0);
+	checkpointer_fini(&c);
+}
+
 static void stats_images_are_parsed_and_bounded(void **state)
 {
 	uint8_t img[128];
@@ -894,6 +1076,10 @@ int main(void)
 		T(with_every_set_corrupt_there_is_no_checkpoint),
 		T(a_failed_restore_is_not_a_cold_start),
 		T(stats_images_are_parsed_and_bounded),
+		T(a_standby_prepares_again_only_when_the_choice_moves),
+		T(a_standby_fired_after_a_commit_restores_the_newest),
+		T(a_standby_passes_over_a_corrupt_set),
+		T(a_standby_stopped_abandons_its_preparation),
 #undef T
 	};
 
