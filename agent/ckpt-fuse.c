@@ -21,6 +21,7 @@
 
 #define FUSE_USE_VERSION 35
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
@@ -212,6 +213,28 @@ static int serve(struct fuse *f, int ctl)
 	return rc;
 }
 
+/*
+ * The server is forked, not exec'd, from whoever mounts: a daemon's
+ * listening sockets (the standby's libqb IPC) would stay bound as long as
+ * the view is served.  It needs no socket of its caller's.
+ */
+static void close_sockets(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	struct stat st;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (fd > 2 && fd != dirfd(d) && !fstat(fd, &st) && S_ISSOCK(st.st_mode))
+			close(fd);
+	}
+	closedir(d);
+}
+
 static void server_main(struct ckpt_view *v, const char *mnt, const char *log, const char *refused,
 			int ready, int ctl)
 {
@@ -229,6 +252,7 @@ static void server_main(struct ckpt_view *v, const char *mnt, const char *log, c
 	 */
 	mallopt(M_MMAP_THRESHOLD, 8 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	close_sockets();
 	/* Not the restoring command's: it returns while this serves on. */
 	setsid();
 	signal(SIGINT, SIG_IGN);

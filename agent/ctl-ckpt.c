@@ -563,7 +563,7 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 	int rc;
 
 	/* A standby prepared this restore already: it is the one to ask. */
-	if (lazy && (rc = ctl_standby_ask(group, pid, seq)) != -ENOENT)
+	if (lazy && (rc = ctl_standby_ask(region, group, pid, seq)) != -ENOENT)
 		return rc;
 	res = malloc(sizeof(*res));
 	if (!res) {

@@ -49,9 +49,23 @@ static struct {
 	bool waiting_logged;
 } g;
 
-static void ipc_name(char *buf, size_t len, const char *group)
+/*
+ * A standby serves one group of one store: the name says both (a hash of
+ * the store's real path; "auto" and "pci" name the partition's one store
+ * as they are), so a restore from another store never reaches it.
+ */
+static void ipc_name(char *buf, size_t len, const char *group, const char *region)
 {
-	snprintf(buf, len, "orthros-standby-%s", group);
+	char *real = strcmp(region, "auto") && strcmp(region, "pci") ? realpath(region, NULL) : NULL;
+	const char *p = real ? real : region;
+	uint32_t h = 2166136261u;
+
+	for (; *p; p++) {
+		h ^= (uint8_t)*p;
+		h *= 16777619u;
+	}
+	snprintf(buf, len, "orthros-standby-%s-%08x", group, h);
+	free(real);
 }
 
 static double ms(uint64_t ns)
@@ -181,7 +195,7 @@ static int32_t job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch
 	return qb_loop_job_add(g.loop, p, data, fn);
 }
 
-static int ipc_start(const char *group)
+static int ipc_start(const char *group, const char *region)
 {
 	static struct qb_ipcs_service_handlers sh = {
 		.connection_accept = ipc_accept,
@@ -194,13 +208,18 @@ static int ipc_start(const char *group)
 		.dispatch_del = dispatch_del,
 	};
 	char name[128];
+	int rc;
 
-	ipc_name(name, sizeof(name), group);
+	ipc_name(name, sizeof(name), group, region);
 	g.ipcs = qb_ipcs_create(name, 0, QB_IPC_NATIVE, &sh);
 	if (!g.ipcs)
 		return -errno;
 	qb_ipcs_poll_handlers_set(g.ipcs, &ph);
-	return qb_ipcs_run(g.ipcs);
+	rc = qb_ipcs_run(g.ipcs);
+	/* A service that failed to run has been released by libqb already. */
+	if (rc)
+		g.ipcs = NULL;
+	return rc;
 }
 
 static int32_t on_signal(int32_t sig, void *data)
@@ -226,12 +245,12 @@ int ctl_ckpt_standby(const char *region, const char *group, const char *workdir,
 	qb_log_format_set(QB_LOG_STDERR, "%t %p %N: %b");
 	/* Another standby of the group would take the same restore. */
 	{
-		ipc_name(name, sizeof(name), group);
+		ipc_name(name, sizeof(name), group, region);
 		qb_ipcc_connection_t *c = qb_ipcc_connect(name, sizeof(struct standby_res) + 256);
 
 		if (c) {
 			qb_ipcc_disconnect(c);
-			fprintf(stderr, "orthrosctl: a standby of group %s already runs here\n", group);
+			fprintf(stderr, "orthrosctl: a standby of group %s on %s already runs here\n", group, region);
 			qb_log_fini();
 			return 1;
 		}
@@ -253,7 +272,7 @@ int ctl_ckpt_standby(const char *region, const char *group, const char *workdir,
 		rc = 1;
 		goto out;
 	}
-	if ((rc = ipc_start(group))) {
+	if ((rc = ipc_start(group, region))) {
 		fprintf(stderr, "orthrosctl: cannot serve %s: %s\n", name, strerror(-rc));
 		rc = 1;
 		goto out;
@@ -280,7 +299,7 @@ out:
 	return rc;
 }
 
-int ctl_standby_ask(const char *group, pid_t *pid, uint64_t *seq)
+int ctl_standby_ask(const char *region, const char *group, pid_t *pid, uint64_t *seq)
 {
 	struct standby_req req = { .hdr = { .id = STANDBY_REQ_RESTORE, .size = sizeof(req) } };
 	struct standby_res *res;
@@ -289,7 +308,7 @@ int ctl_standby_ask(const char *group, pid_t *pid, uint64_t *seq)
 	ssize_t n;
 	int rc;
 
-	ipc_name(name, sizeof(name), group);
+	ipc_name(name, sizeof(name), group, region);
 	c = qb_ipcc_connect(name, sizeof(*res) + 256);
 	if (!c)
 		return -ENOENT;

@@ -42,9 +42,9 @@ int ctl_ckpt_report(FILE *out, FILE *err, const char *group, bool lazy, int rc,
  */
 int ctl_ckpt_standby(const char *region, const char *group, const char *workdir, unsigned int poll_ms);
 /*
- * Ask the standby of @group, if one runs in this partition, to restore:
+ * Ask the standby of @group on @region, if one runs here, to restore:
  * its exit status (its output printed), or -ENOENT when there is none.
  */
-int ctl_standby_ask(const char *group, pid_t *pid, uint64_t *seq);
+int ctl_standby_ask(const char *region, const char *group, pid_t *pid, uint64_t *seq);
 
 #endif

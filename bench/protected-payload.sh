@@ -19,6 +19,10 @@
 #   restore TAG   orthrosctl ckpt restore; t0, its output, "restored MS",
 #                 then the first request answer
 #   lazy TAG      the same restore with pages on demand (--lazy)
+#   standby TAG   start `orthrosctl ckpt standby` (NAME.TAG.standby, its
+#                 log) and wait until it has prepared: the next lazy
+#                 restore goes through it, as in a BackupOS that prepared
+#                 while its ActiveOS ran
 #   check TAG     one answer of the main port: the whole hold verified
 #   kill          stop the service and drop restored images
 set -u
@@ -130,6 +134,15 @@ while :; do
 			restore "${cmd#restore }" ;;
 		lazy\ *)
 			restore "${cmd#lazy }" --lazy ;;
+		standby\ *)
+			t=${cmd#standby }
+			"$CTL" ckpt standby --region auto --group demo >"$D/$name.$t.standby" 2>&1 </dev/null &
+			i=0
+			until grep -q "standby prepared" "$D/$name.$t.standby" || [ $i -ge 1200 ]; do
+				sleep 0.1
+				i=$((i + 1))
+			done
+			touch "$D/$name.$t" ;;
 		check\ *)
 			python3 "$SRCDIR/bench/req-client.py" full "$PORT" 600 >"$D/$name.${cmd#check }.tmp" 2>&1
 			mv "$D/$name.${cmd#check }.tmp" "$D/$name.${cmd#check }" ;;
@@ -139,6 +152,7 @@ while :; do
 				kill -9 "$p" 2>/dev/null
 			done
 			pkill -9 -f ckpt-demo
+			pkill -TERM -f "ckpt standby"
 			sleep 0.5
 			rm -rf /run/orthros/ckpt/restore.*
 			touch "$D/$name.killed" ;;

@@ -86,6 +86,13 @@ while :; do
 			"$CTL" ckpt restore --region auto --group demo --lazy >"$D/$name.$t.tmp" 2>&1
 			echo "rc=$?" >>"$D/$name.$t.tmp"
 			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
+		standby\ *)
+			# a standby prepares the lazy restore; the next one goes through it
+			t=${cmd#standby }
+			"$CTL" ckpt standby --region auto --group demo >"$D/$name.$t.log" 2>&1 </dev/null &
+			i=0
+			until grep -q "standby prepared" "$D/$name.$t.log" || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
+			touch "$D/$name.$t" ;;
 		views\ *)
 			# the lazy-pages daemon exits once every page is in; the view with it
 			t=${cmd#views }
@@ -100,6 +107,7 @@ while :; do
 			[ -n "$pid" ] && kill -9 "$pid"
 			[ -f "$PIDDIR/demo.pid" ] && kill -9 "$(cat "$PIDDIR/demo.pid")"
 			pkill -9 -f "criu lazy-pages" 2>/dev/null
+			pkill -TERM -f "ckpt standby" 2>/dev/null
 			sleep 0.5
 			for m in $(awk '$3 == "fuse.orthros" { print $2 }' /proc/mounts); do umount -l "$m"; done
 			rm -rf /run/orthros/ckpt/restore.*

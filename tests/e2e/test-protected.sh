@@ -9,7 +9,8 @@
 #      restores the service: pattern intact, counter continued from at most
 #      one checkpoint interval back (the RPO is printed), same port
 #      and again lazily (--lazy): served from the store through the
-#      FUSE view, the same state, the view gone once every page is in
+#      FUSE view, the same state, the view gone once every page is in;
+#      and once more through `ckpt standby`, which prepared it beforehand
 #   3. the newest set corrupted from the host (dd into the store file) is
 #      refused and an older dump restored
 #   4. every set corrupted: restore reports a cold start (exit 3)
@@ -240,6 +241,25 @@ if grep -q "gone after .* views mounted 0$" "$D/b.views1" && ! grep -q "daemon n
 	ok "B: the view is unmounted once the lazy-pages daemon has every page in"
 else
 	not_ok "B: the view is unmounted once the lazy-pages daemon has every page in" "$(cat "$D/b.views1")"
+fi
+
+# ---- 2c. the same lazy restore, prepared beforehand by a standby ----
+rm -f "$D/b.stopped"
+cmd b stop stopped 30
+cmd b "standby sb1" sb1 90
+sed 's/^/# B standby: /' "$D/b.sb1.log"
+cmd b "lazy slazy1" slazy1 180
+sed 's/^/# B: /' "$D/b.slazy1"
+seqs=$(sed -n 's/.*from set \([0-9]*\) .*/\1/p' "$D/b.slazy1")
+cmd b "query slazyafter" slazyafter 120
+if grep -q '^rc=0$' "$D/b.slazy1" && grep -q "standby prepared set $seq1 " "$D/b.sb1.log" &&
+   grep -q "^standby: prepared .* restored through the waiting criu swrk" "$D/b.slazy1" && [ "$seqs" = "$seq1" ] &&
+   grep -q "pattern ok" "$D/b.slazyafter" && [ "$(field sum "$D/b.slazyafter")" = "$sum_a" ] &&
+   grep -q "restore asked: done" "$D/b.sb1.log"; then
+	ok "B: a standby prepared the lazy restore of set $seqs; served through its criu swrk, the pattern intact (sum $sum_a)"
+else
+	not_ok "B: a standby prepared the lazy restore; served through its criu swrk, the pattern intact" \
+		"full restore: set $seq1" "$(cat "$D/b.sb1.log")" "$(cat "$D/b.slazy1")" "$(cat "$D/b.slazyafter" 2>/dev/null)"
 fi
 
 # ---- 3. the newest set corrupt: the previous dump is used ----

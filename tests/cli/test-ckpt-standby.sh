@@ -1,0 +1,249 @@
+#!/bin/sh
+# orthrosctl ckpt standby (TAP), on the host, with a stand-in for criu: its
+# "lazy-pages" leaves a daemon behind, its "swrk" takes CRIU's RPC request
+# (decoded with pycriu, the protobuf code the criu package ships), reads
+# the images and work directory through the standby's fds as CRIU does,
+# and copies out what it is shown.  The standby must prepare when a set
+# is there, prepare again when a new set is committed (the old view and
+# daemon gone), be the one a `restore --lazy` reaches, never restore an
+# older chain than the newest, refuse a second standby of the group, and
+# abandon its preparation on SIGTERM.
+set -u
+: "${ORTHROSCTL:?ORTHROSCTL must point to the built orthrosctl}"
+: "${SRCDIR:?SRCDIR must point to the source tree}"
+. "$SRCDIR/tests/lib/tap.sh"
+
+command -v crit >/dev/null || bail "crit (package criu) is needed to write CRIU images"
+/usr/bin/python3 -c 'import pycriu.rpc_pb2' 2>/dev/null || bail "pycriu (package criu) is needed to speak CRIU's RPC"
+[ -w /dev/fuse ] || bail "no /dev/fuse: the view cannot be mounted here (modprobe fuse)"
+
+tmp=$(mktemp -d)
+sbpid=
+cleanup() {
+	[ -n "$sbpid" ] && kill "$sbpid" 2>/dev/null
+	for p in $(cat "$tmp/daemons" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	for m in $(awk '$3 == "fuse.orthros" { print $2 }' /proc/mounts); do
+		case "$m" in "$tmp"/*) umount -l "$m" 2>/dev/null ;; esac
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+region=$tmp/region
+ctl() { "$ORTHROSCTL" ckpt "$@" >"$tmp/out" 2>"$tmp/err"; }
+# Alive, not a zombie nobody reaped yet.
+alive() { [ -n "$1" ] && [ -d "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
+mounted() { awk -v t="$tmp" '$3 == "fuse.orthros" && index($2, t) == 1 { n++ } END { print n + 0 }' /proc/mounts; }
+# A dump of its own (no parent): 2 lazy pages, its core image random.
+dump() {	# dir -> set number
+	mkdir -p "$1"
+	printf '{"magic": "PAGEMAP", "entries": [{"pages_id": 1}, {"vaddr": "0x10000", "nr_pages": 2, "flags": "PE_LAZY | PE_PRESENT"}]}' \
+		>"$tmp/pm.json"
+	crit encode -i "$tmp/pm.json" -o "$1/pagemap-1.img" || bail "crit encode failed"
+	head -c $((2 * 4096)) /dev/urandom >"$1/pages-1.img"
+	head -c 3000 /dev/urandom >"$1/core-1.img"
+	printf 'inventory' >"$1/inventory.img"
+	ctl put --region "$region" --group demo "$1" || bail "put: $(cat "$tmp/err")"
+	cat "$tmp/out"
+}
+start_standby() {	# extra args...
+	"$ORTHROSCTL" ckpt standby --region "$region" --group demo --workdir "$tmp/work" "$@" \
+		>>"$tmp/sb.out" 2>>"$tmp/sb.log" &
+	sbpid=$!
+}
+# Did the standby exit (within 10 s), and how: in $rc.
+standby_exit() {
+	i=0
+	while kill -0 "$sbpid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	wait "$sbpid"
+	rc=$?
+	sbpid=
+}
+
+cat >"$tmp/criu" <<'EOF'
+#!/usr/bin/python3
+# The stand-in: lazy-pages -D DIR -W WORK --daemon --pidfile F ...; swrk FD.
+import os, shutil, socket, struct, subprocess, sys
+out = os.environ["FAKE_OUT"]
+a = sys.argv
+if a[1] == "lazy-pages":
+    work = a[a.index("-W") + 1]
+    d = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    open(a[a.index("--pidfile") + 1], "w").write("%d\n" % d.pid)
+    open(os.path.join(work, "lazy-pages.socket"), "w").close()
+    open(out + ".daemons", "a").write("%d\n" % d.pid)
+    sys.exit(0)
+if a[1] == "restore":
+    # the plain lazy restore, without a standby
+    work = a[a.index("-W") + 1]
+    if not os.path.exists(os.path.join(work, "lazy-pages.socket")):
+        sys.exit(1)
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(a[a.index("-D") + 1], out)
+    open(a[a.index("--pidfile") + 1], "w").write("4343\n")
+    sys.exit(0)
+if a[1] != "swrk":
+    sys.exit(2)
+from pycriu import rpc_pb2 as rpc
+sk = socket.socket(fileno=int(a[2]))
+open(out + ".swrks", "a").write("%d\n" % os.getpid())
+data = sk.recv(65536)
+if not data:
+    sys.exit(1)
+req = rpc.criu_req()
+req.ParseFromString(data)
+peer = struct.unpack("3i", sk.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+images = "/proc/%d/fd/%d" % (peer, req.opts.images_dir_fd)
+work = "/proc/%d/fd/%d" % (peer, req.opts.work_dir_fd)
+real = os.readlink(images)
+with open(out + ".req", "w") as f:
+    f.write("type %d lazy %s tcp_close %s shell_job %s log %s\n" % (
+        req.type, req.opts.lazy_pages, req.opts.tcp_close, req.opts.shell_job, req.opts.log_file))
+    for line in open("/proc/mounts"):
+        w = line.split()
+        if w[1] == real:
+            f.write("mount %s %s\n" % (w[2], w[3]))
+shutil.rmtree(out, ignore_errors=True)
+shutil.copytree(images, out)
+resp = rpc.criu_resp(type=rpc.RESTORE)
+resp.success = req.opts.lazy_pages and os.path.exists(os.path.join(work, "lazy-pages.socket"))
+if resp.success:
+    resp.restore.pid = 4242
+else:
+    resp.cr_errmsg = "no lazy-pages socket in the work directory"
+sk.send(resp.SerializeToString())
+EOF
+chmod 755 "$tmp/criu"
+export CRIU_BINARY="$tmp/criu" FAKE_OUT="$tmp/seen"
+touch "$tmp/sb.log"
+
+ctl format --region "$region" --keep 3 --size 4MiB || bail "format: $(cat "$tmp/err")"
+
+# No set yet: the standby waits, and says so.
+start_standby --poll 100
+if wait_for "$tmp/sb.log" "no restorable checkpoint yet; waiting" 10 && [ "$(mounted)" = 0 ]; then
+	ok "a standby without a checkpoint to prepare waits for one"
+else
+	not_ok "a standby without a checkpoint to prepare waits for one" "$(cat "$tmp/sb.log")"
+fi
+
+m=$(mark "$tmp/sb.log")
+first=$(dump "$tmp/d1")
+wait_new "$tmp/sb.log" "$m" "standby prepared set $first (1 sets" 20
+wait_for "$FAKE_OUT.swrks" . 10
+if grep -q "standby prepared set $first (1 sets" "$tmp/sb.log" && [ "$(mounted)" = 1 ] &&
+   alive "$(tail -1 "$FAKE_OUT.daemons")" && alive "$(tail -1 "$FAKE_OUT.swrks")"; then
+	ok "a committed set is prepared: view mounted, lazy-pages daemon and criu swrk waiting"
+else
+	not_ok "a committed set is prepared: view mounted, lazy-pages daemon and criu swrk waiting" \
+		"$(cat "$tmp/sb.log")" "mounts: $(mounted)"
+fi
+
+"$ORTHROSCTL" ckpt standby --region "$region" --group demo --workdir "$tmp/work" >"$tmp/out2" 2>"$tmp/err2" &
+second=$!
+i=0
+while kill -0 $second 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait $second
+rc=$?
+if [ $rc = 1 ] && grep -q "a standby of group demo on $region already runs here" "$tmp/err2"; then
+	ok "a second standby of the same group is refused"
+else
+	not_ok "a second standby of the same group is refused" "rc=$rc" "$(cat "$tmp/out2" "$tmp/err2")"
+fi
+
+old_daemon=$(tail -1 "$FAKE_OUT.daemons")
+m=$(mark "$tmp/sb.log")
+newest=$(dump "$tmp/d2")
+sleep 0.5
+if wait_new "$tmp/sb.log" "$m" "standby prepared set $newest (1 sets" 20 && [ "$(mounted)" = 1 ] &&
+   ! alive "$old_daemon" && [ "$(wc -l <"$FAKE_OUT.swrks")" = 1 ]; then
+	ok "a newer set is prepared again: the old view and daemon gone, the same swrk kept"
+else
+	not_ok "a newer set is prepared again: the old view and daemon gone, the same swrk kept" \
+		"$(cat "$tmp/sb.log")" "mounts: $(mounted)" "swrks: $(cat "$FAKE_OUT.swrks")"
+fi
+
+ctl restore --region "$region" --group demo --lazy
+rc=$?
+if [ $rc = 0 ] && grep -q "^restored group demo from set $newest (1 sets, 0 newer pre-dumps passed over): pid 4242, view " "$tmp/out" &&
+   grep -q "^standby: prepared .* before the request .*restored through the waiting criu swrk" "$tmp/out" &&
+   cmp -s "$tmp/d2/core-1.img" "$FAKE_OUT/core-1.img"; then
+	ok "restore --lazy is served by the standby, through its swrk, from the newest set"
+else
+	not_ok "restore --lazy is served by the standby, through its swrk, from the newest set" "rc=$rc" \
+		"$(cat "$tmp/out" "$tmp/err")" "$(cat "$tmp/sb.log")"
+fi
+
+if grep -q "^type 2 lazy True tcp_close True shell_job False log restore.log$" "$FAKE_OUT.req" &&
+   grep -q "^mount fuse.orthros ro," "$FAKE_OUT.req"; then
+	ok "the swrk is asked for a lazy restore, connections closed, of the read-only view"
+else
+	not_ok "the swrk is asked for a lazy restore, connections closed, of the read-only view" "$(cat "$FAKE_OUT.req")"
+fi
+
+standby_exit
+if [ "$rc" = 0 ] && grep -q "restore asked: done" "$tmp/sb.log"; then
+	ok "the standby exits once it has restored"
+else
+	not_ok "the standby exits once it has restored" "rc=$rc" "$(cat "$tmp/sb.log")"
+fi
+
+# Blind to the store for a minute: a set committed meanwhile is found at
+# the request, and that set is restored, not the prepared one.
+start_standby --poll 60000
+m=$(mark "$tmp/sb.log")
+wait_new "$tmp/sb.log" 0 "standby prepared set $newest" 20 || bail "no preparation: $(cat "$tmp/sb.log")"
+later=$(dump "$tmp/d3")
+ctl restore --region "$region" --group demo --lazy
+rc=$?
+if [ $rc = 0 ] && grep -q "^restored group demo from set $later " "$tmp/out" &&
+   grep -q "^standby: the store had changed: prepared again at the request" "$tmp/out" &&
+   cmp -s "$tmp/d3/core-1.img" "$FAKE_OUT/core-1.img"; then
+	ok "a set committed after the last look is the one restored (prepared at the request)"
+else
+	not_ok "a set committed after the last look is the one restored (prepared at the request)" "rc=$rc" \
+		"$(cat "$tmp/out" "$tmp/err")"
+fi
+standby_exit
+
+# Stopped: its preparation abandoned.
+mv "$tmp/sb.log" "$tmp/sb.log.1"
+touch "$tmp/sb.log"
+start_standby --poll 100
+m=$(mark "$tmp/sb.log")
+wait_new "$tmp/sb.log" "$m" "standby prepared set $later" 20 || bail "no preparation: $(cat "$tmp/sb.log")"
+# The same group in another store is not this standby's to restore.
+"$ORTHROSCTL" ckpt format --region "$tmp/other" --keep 3 --size 1MiB >/dev/null || bail "format other"
+ctl restore --region "$tmp/other" --group demo --workdir "$tmp/work" --lazy
+rc=$?
+if [ $rc = 3 ] && grep -q "no checkpoint for group demo" "$tmp/out" && kill -0 "$sbpid" 2>/dev/null &&
+   ! grep -q "restore asked" "$tmp/sb.log"; then
+	ok "a restore of the same group from another store does not reach the standby"
+else
+	not_ok "a restore of the same group from another store does not reach the standby" "rc=$rc" \
+		"$(cat "$tmp/out" "$tmp/err")" "$(tail -3 "$tmp/sb.log")"
+fi
+daemon=$(tail -1 "$FAKE_OUT.daemons")
+view=$(tail -n +"$((m + 1))" "$tmp/sb.log" | sed -n 's/.*standby prepared.* view at \([^,]*\),.*/\1/p' | tail -1)
+kill -TERM "$sbpid"
+standby_exit
+sleep 0.3
+if [ "$rc" = 0 ] && [ -n "$view" ] && ! awk -v d="$view" 'index($2, d) == 1 { f = 1 } END { exit !f }' /proc/mounts &&
+   ! alive "$daemon" && [ ! -e "$view" ]; then
+	ok "SIGTERM abandons the preparation: view unmounted, daemon killed, directory removed"
+else
+	not_ok "SIGTERM abandons the preparation: view unmounted, daemon killed, directory removed" "rc=$rc" \
+		"view: $view" "$(grep fuse.orthros /proc/mounts)" "$(ls "$tmp/work")"
+fi
+
+# Without a standby, restore --lazy does it itself (no standby line).
+ctl restore --region "$region" --group demo --workdir "$tmp/work" --lazy
+rc=$?
+if [ $rc = 0 ] && grep -q "^restored group demo from set $later .*pid 4343" "$tmp/out" && ! grep -q "^standby:" "$tmp/out"; then
+	ok "without a standby, restore --lazy restores by itself"
+else
+	not_ok "without a standby, restore --lazy restores by itself" "rc=$rc" "$(cat "$tmp/out" "$tmp/err")"
+fi
+cat "$FAKE_OUT.daemons" >"$tmp/daemons" 2>/dev/null
+
+echo "1..$n"
+exit $fail
