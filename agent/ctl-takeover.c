@@ -16,14 +16,18 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,7 +56,10 @@ static const char takeover_usage[] =
 	"done.  --dry-run prints the plan only.  --standby (orthrosd keeps one\n"
 	"started while the partition is the BackupOS, so that no exec stands\n"
 	"between the notice and the takeover) waits for a line \"go\" on standard\n"
-	"input first, and exits 3 without acting at end-of-file.  NAME is this node (default the host\n"
+	"input first, and exits 3 without acting at end-of-file; meanwhile each\n"
+	"group restored lazily (the protected agent's lazy=true) has its restore\n"
+	"prepared by an 'orthrosctl ckpt standby' (log in\n"
+	"/run/orthros/standby-GROUP.log), stopped again if not used.  NAME is this node (default the host\n"
 	"name); DIR is where the protected agent keeps pid files (default\n"
 	"/run/resource-agents).\n"
 	"\n"
@@ -204,10 +211,59 @@ static int run_service(const struct tk_step *s, const char *rundir)
 	return 0;
 }
 
+/* The checkpoint standbys this standby takeover started (ctl-standby.c). */
+static pid_t ckpt_standbys[TK_MAX_STEPS];
+static unsigned int nr_ckpt_standbys;
+
+/*
+ * A lazily restored group gets its restore prepared now, by an
+ * `orthrosctl ckpt standby` of its own that follows the store while we
+ * wait: at "go", run_service's restore is one request to it.  Its log
+ * goes to /run/orthros/standby-GROUP.log.
+ */
+static void start_ckpt_standby(const struct tk_step *s)
+{
+	char self[] = "/proc/self/exe", ckpt[] = "ckpt", verb[] = "standby", r[] = "--region", gr[] = "--group";
+	char region[sizeof(s->u.svc.region)], group[sizeof(s->u.svc.group)], log[160];
+	char *argv[] = { self, ckpt, verb, r, region, gr, group, NULL };
+	posix_spawn_file_actions_t fa;
+	extern char **environ;
+	pid_t pid;
+
+	if (nr_ckpt_standbys >= TK_MAX_STEPS)
+		return;
+	snprintf(region, sizeof(region), "%s", s->u.svc.region);
+	snprintf(group, sizeof(group), "%s", s->u.svc.group);
+	snprintf(log, sizeof(log), "/run/orthros/standby-%s.log", group);
+	mkdir("/run/orthros", 0755);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	if (!posix_spawn(&pid, argv[0], &fa, NULL, argv, environ))
+		ckpt_standbys[nr_ckpt_standbys++] = pid;
+	posix_spawn_file_actions_destroy(&fa);
+}
+
+/*
+ * Those not used by the takeover (dismissed, cold, failed) stop, their
+ * preparations abandoned; one that served its restore has exited.
+ */
+static void stop_ckpt_standbys(void)
+{
+	for (unsigned int i = 0; i < nr_ckpt_standbys; i++) {
+		kill(ckpt_standbys[i], SIGTERM);
+		while (waitpid(ckpt_standbys[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	nr_ckpt_standbys = 0;
+}
+
 /*
  * Before the wait: take the page faults and lazy bindings of the parse
- * now, on an idle vCPU, not after the notice.  The plan itself is made
- * again at "go", from the copy as it is then.
+ * now, on an idle vCPU, not after the notice, and prepare the lazy
+ * restores.  The plan itself is made again at "go", from the copy as it
+ * is then.
  */
 static void warm_up(const char *cib, const char *node)
 {
@@ -216,8 +272,11 @@ static void warm_up(const char *cib, const char *node)
 	size_t len;
 
 	xml = plan && !access(cib, R_OK) ? read_cib(cib, 0, &len) : NULL;
-	if (xml)
-		tk_plan_from_cib(xml, len, node, plan, why, sizeof(why));
+	if (xml && !tk_plan_from_cib(xml, len, node, plan, why, sizeof(why)))
+		for (unsigned int i = 0; i < plan->n; i++)
+			if (plan->step[i].kind == TK_SERVICE && plan->step[i].u.svc.lazy &&
+			    plan->step[i].u.svc.group[0] && plan->step[i].u.svc.region[0])
+				start_ckpt_standby(&plan->step[i]);
 	free(xml);
 	free(plan);
 }
@@ -242,6 +301,8 @@ static bool wait_for_go(void)
 	return false;
 }
 
+static int takeover(const char *cib, int max_age, const char *node, const char *rundir, bool dry);
+
 int ctl_takeover(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -255,12 +316,9 @@ int ctl_takeover(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cib = "/run/orthros/cib.xml", *node = NULL, *rundir = "/run/resource-agents";
-	int max_age = 120, opt, rc, failed = 0;
+	int max_age = 120, opt, rc;
 	bool dry = false, standby = false;
 	struct utsname u;
-	struct tk_plan *plan;
-	char why[256], msg[512], *xml;
-	size_t len;
 
 	t0 = mono_ms();
 	optind = 1;
@@ -294,10 +352,24 @@ int ctl_takeover(int argc, char **argv)
 	}
 	if (standby) {
 		warm_up(cib, node);
-		if (!wait_for_go())
+		if (!wait_for_go()) {
+			stop_ckpt_standbys();
 			return EXIT_NO;
+		}
 		t0 = mono_ms();
 	}
+	rc = takeover(cib, max_age, node, rundir, dry);
+	stop_ckpt_standbys();
+	return rc;
+}
+
+static int takeover(const char *cib, int max_age, const char *node, const char *rundir, bool dry)
+{
+	struct tk_plan *plan;
+	char why[256], msg[512], *xml;
+	int rc, failed = 0;
+	size_t len;
+
 	xml = read_cib(cib, max_age, &len);
 	if (!xml)
 		return EXIT_NO;

@@ -110,6 +110,39 @@ for input in /dev/null "$tmp/nope"; do
 	fi
 done
 
+# A group restored lazily: the standby takeover has its restore prepared
+# by an `orthrosctl ckpt standby` while it waits, and stops it if dismissed.
+cp "$cib" "$tmp/lazy.xml"
+"$ORTHROSCTL" ckpt format --region "$tmp/region" --keep 3 --size 1MiB >/dev/null || bail "ckpt format failed"
+for kv in "group demo" "region $tmp/region" "lazy true"; do
+	set -- $kv
+	CIB_file=$tmp/lazy.xml crm_resource -r demo-service -p "$1" -v "$2" >/dev/null 2>&1 ||
+		bail "crm_resource could not set $1 offline"
+done
+mkfifo "$tmp/go"
+log=/run/orthros/standby-demo.log
+m=$( [ -f "$log" ] && wc -l <"$log" || echo 0)
+T --standby --dry-run --cib "$tmp/lazy.xml" --node orthros-b <"$tmp/go" >"$tmp/out" 2>&1 &
+tk=$!
+exec 7>"$tmp/go"
+sb=
+for i in $(seq 1 100); do
+	sb=$(pgrep -f "ckpt standby --region $tmp/region --group demo")
+	[ -n "$sb" ] && wait_new "$log" "$m" "no restorable checkpoint yet" 1 && break
+	sleep 0.1
+done
+exec 7>&-
+wait $tk
+rc=$?
+sleep 0.2
+if [ -n "$sb" ] && [ "$rc" -eq 3 ] && ! kill -0 "$sb" 2>/dev/null &&
+   tail -n +"$((m + 1))" "$log" | grep -q "signal 15: the standby stops"; then
+	ok "a standby takeover prepares a lazy group's restore while it waits, and stops it when dismissed"
+else
+	not_ok "a standby takeover prepares a lazy group's restore while it waits, and stops it when dismissed" \
+		"exit $rc, ckpt standby pid '${sb}'" "$(cat "$tmp/out")" "$(tail -n +"$((m + 1))" "$log" 2>&1)"
+fi
+
 check "a bad --max-age is a usage error" 2 'max-age' -- T --max-age soon
 check "arguments are refused" 2 'no arguments' -- T extra
 check "--help describes the command" 0 'early takeover' -- T --help
