@@ -67,7 +67,8 @@ out = os.environ["FAKE_OUT"]
 a = sys.argv
 if a[1] == "lazy-pages":
     work = a[a.index("-W") + 1]
-    d = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    # as criu's daemon does, it keeps what it was given open
+    d = subprocess.Popen(["sleep", "120"], start_new_session=True, close_fds=False)
     open(a[a.index("--pidfile") + 1], "w").write("%d\n" % d.pid)
     open(os.path.join(work, "lazy-pages.socket"), "w").close()
     open(out + ".daemons", "a").write("%d\n" % d.pid)
@@ -185,6 +186,21 @@ if [ "$rc" = 0 ] && grep -q "restore asked: done" "$tmp/sb.log"; then
 	ok "the standby exits once it has restored"
 else
 	not_ok "the standby exits once it has restored" "rc=$rc" "$(cat "$tmp/sb.log")"
+fi
+
+# The restored group's daemon still runs (it holds what it inherited):
+# a new standby of the group starts and is reached all the same.
+rm -f "$tmp/sb3.log"
+"$ORTHROSCTL" ckpt standby --region "$region" --group demo --workdir "$tmp/work" >/dev/null 2>"$tmp/sb3.log" &
+sb3=$!
+if wait_for "$tmp/sb3.log" "standby prepared set $newest" 20 && alive "$(tail -1 "$FAKE_OUT.daemons")"; then
+	kill -TERM $sb3
+	wait $sb3
+	ok "a standby starts again while the daemon of the group it restored still runs"
+else
+	kill -TERM $sb3 2>/dev/null
+	wait $sb3
+	not_ok "a standby starts again while the daemon of the group it restored still runs" "$(cat "$tmp/sb3.log")"
 fi
 
 # Blind to the store for a minute: a set committed meanwhile is found at
