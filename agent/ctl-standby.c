@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <qb/qbdefs.h>
 #include <qb/qbipcc.h>
 #include <qb/qbipcs.h>
@@ -74,25 +73,10 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
-/*
- * What the standby starts (criu lazy-pages, which outlives it until every
- * page is in; criu swrk; criu restore after a fallback) must not inherit
- * its descriptors: libqb's listening socket held by a daemon would keep
- * the service's name bound after we exit, with no one to answer on it.
- * The swrk's own end of its socket pair is passed on explicitly.
- */
-static void no_inherit(void)
-{
-	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-}
-
 static void look(void)
 {
 	bool changed;
-	int rc;
-
-	no_inherit();
-	rc = ckpt_standby_refresh(&g.sb, &changed);
+	int rc = ckpt_standby_refresh(&g.sb, &changed);
 
 	if (rc == -ENOENT) {
 		if (!g.waiting_logged)
@@ -165,7 +149,6 @@ static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
 		free(res);
 		return -ENOMEM;
 	}
-	no_inherit();
 	rc = ckpt_standby_fire(&g.sb, &r, &stale);
 	if (!rc) {
 		res->pid = r->pid;

@@ -67,8 +67,7 @@ out = os.environ["FAKE_OUT"]
 a = sys.argv
 if a[1] == "lazy-pages":
     work = a[a.index("-W") + 1]
-    # as criu's daemon does, it keeps what it was given open
-    d = subprocess.Popen(["sleep", "120"], start_new_session=True, close_fds=False)
+    d = subprocess.Popen(["sleep", "120"], start_new_session=True)
     open(a[a.index("--pidfile") + 1], "w").write("%d\n" % d.pid)
     open(os.path.join(work, "lazy-pages.socket"), "w").close()
     open(out + ".daemons", "a").write("%d\n" % d.pid)
@@ -188,8 +187,9 @@ else
 	not_ok "the standby exits once it has restored" "rc=$rc" "$(cat "$tmp/sb.log")"
 fi
 
-# The restored group's daemon still runs (it holds what it inherited):
-# a new standby of the group starts and is reached all the same.
+# The restored group's daemon still runs, and the view's server with it
+# (forked from the standby that is gone): a new standby of the group
+# binds the same name and prepares.
 rm -f "$tmp/sb3.log"
 "$ORTHROSCTL" ckpt standby --region "$region" --group demo --workdir "$tmp/work" >/dev/null 2>"$tmp/sb3.log" &
 sb3=$!
