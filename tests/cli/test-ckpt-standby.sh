@@ -162,7 +162,7 @@ else
 		"$(cat "$tmp/sb.log")" "mounts: $(mounted)" "swrks: $(cat "$FAKE_OUT.swrks")"
 fi
 
-ctl restore --region "$region" --group demo --lazy
+ctl restore --region "$region" --group demo --workdir "$tmp/work" --lazy
 rc=$?
 if [ $rc = 0 ] && grep -q "^restored group demo from set $newest (1 sets, 0 newer pre-dumps passed over): pid 4242, view " "$tmp/out" &&
    grep -q "^standby: prepared .* before the request .*restored through the waiting criu swrk" "$tmp/out" &&
@@ -209,7 +209,7 @@ start_standby --poll 60000
 m=$(mark "$tmp/sb.log")
 wait_new "$tmp/sb.log" 0 "standby prepared set $newest" 20 || bail "no preparation: $(cat "$tmp/sb.log")"
 later=$(dump "$tmp/d3")
-ctl restore --region "$region" --group demo --lazy
+ctl restore --region "$region" --group demo --workdir "$tmp/work" --lazy
 rc=$?
 if [ $rc = 0 ] && grep -q "^restored group demo from set $later " "$tmp/out" &&
    grep -q "^standby: the store had changed: prepared again at the request" "$tmp/out" &&
