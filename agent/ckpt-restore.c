@@ -158,6 +158,22 @@ static void remove_tree(const char *dir)
 }
 
 /*
+ * Headers only: each set's payload is checked as it is read, so a restore
+ * reads the chain it restores once, not every set in the store first.
+ * What earlier restores here found corrupt is refused again.
+ */
+static int list_store(struct ckpt_store *s, const char *workdir, struct ckpt_restore_result *res)
+{
+	int n = ckpt_list_headers(s, res->info);
+
+	if (n < 0)
+		return fail(res, n, "%s", ckpt_error(s));
+	res->n = (unsigned int)n;
+	apply_refused(workdir, s, res);
+	return 0;
+}
+
+/*
  * The first half of a restore: the chain chosen, presented or extracted,
  * its directory open in @req.  A set found corrupt on the way is refused
  * and the choice made again.
@@ -168,25 +184,15 @@ static int prepare(struct ckpt_store *s, const char *group, const char *workdir,
 {
 	struct ckpt_chain *chain = malloc(sizeof(*chain)), *sub = malloc(sizeof(*sub));
 	uint64_t t0;
-	int rc, fd, n;
+	int rc, fd;
 
 	*req = (struct ckpt_criu_req){ .images_fd = -1, .work_fd = -1, .log_file = "restore.log" };
 	if (!chain || !sub) {
 		rc = fail(res, -ENOMEM, "out of memory");
 		goto out;
 	}
-	/*
-	 * Headers only: each set's payload is checked as it is extracted, so a
-	 * restore reads the chain it restores once, not every set in the
-	 * store first.
-	 */
-	n = ckpt_list_headers(s, res->info);
-	if (n < 0) {
-		rc = fail(res, n, "%s", ckpt_error(s));
+	if ((rc = list_store(s, workdir, res)))
 		goto out;
-	}
-	res->n = (unsigned int)n;
-	apply_refused(workdir, s, res);
 	if ((rc = ckpt_mkdirs(workdir))) {
 		fail(res, rc, "%s: %s", workdir, strerror(-rc));
 		goto out;
@@ -272,20 +278,15 @@ int ckpt_restore_choose(struct ckpt_store *s, const char *group, const char *wor
 			struct ckpt_restore_result *res, uint64_t *seq)
 {
 	struct ckpt_chain *chain = malloc(sizeof(*chain)), *sub = malloc(sizeof(*sub));
-	int rc, n;
+	int rc;
 
 	memset(res, 0, sizeof(*res));
 	if (!chain || !sub) {
 		rc = fail(res, -ENOMEM, "out of memory");
 		goto out;
 	}
-	n = ckpt_list_headers(s, res->info);
-	if (n < 0) {
-		rc = fail(res, n, "%s", ckpt_error(s));
+	if ((rc = list_store(s, workdir, res)))
 		goto out;
-	}
-	res->n = (unsigned int)n;
-	apply_refused(workdir, s, res);
 	rc = pick(s, res->info, res->n, group, chain, sub, res);
 	if (rc == -ENODATA)
 		rc = -ENOENT;
