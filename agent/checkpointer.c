@@ -187,9 +187,15 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 		     int work_fd, struct step *st, struct ckpt_result *res)
 {
 	char parent_rel[32], log[32];
+	/*
+	 * Tracking resets the tree's soft-dirty bits, which only the next
+	 * increment may rely on: a plain dump (by hand, or without
+	 * incremental) leaves them alone, so it cannot hide pages from the
+	 * increment of a checkpointer that does track them.
+	 */
 	struct ckpt_criu_req req = {
 		.pid = pid, .work_fd = work_fd, .leave_running = pre || !c->stop_tree,
-		.track_mem = true, .pre_dump_read = pre,
+		.track_mem = c->pol.incremental, .pre_dump_read = pre,
 	};
 	struct ckpt_dump_stats ds;
 	uint64_t t0;
@@ -263,6 +269,44 @@ static void drop_chain(struct checkpointer *c)
 
 static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *res);
 
+/*
+ * Can the next increment build on the chain?  Only if the chain's newest
+ * set is still the group's newest in the store.  Another checkpointer of
+ * the same tree (an operator's `orthrosctl ckpt dump --final` that failed
+ * and left the tree running, a second orthrosd) ran CRIU with tracking on
+ * and so reset the soft-dirty bits: an increment on our chain would miss
+ * every page dirtied before that run, a set that restores without error
+ * and inconsistent.  Says why in @note when it cannot.
+ */
+static bool chain_current(struct checkpointer *c, char *note, size_t len)
+{
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	uint64_t last = c->seq[c->nchain - 1], newer = 0;
+	bool found = false;
+	int n = ckpt_list(c->store, info);
+
+	for (int i = 0; i < n; i++) {
+		if (!info[i].header_valid || strcmp(info[i].group, c->group))
+			continue;
+		found |= info[i].seq == last;
+		if (info[i].seq > newer)
+			newer = info[i].seq;
+	}
+	if (newer > last) {
+		snprintf(note, len,
+			 "set %" PRIu64 " was written by another checkpointer since this chain's set %" PRIu64
+			 ": its CRIU run may have reset the dirty-page tracking, so a new chain starts",
+			 newer, last);
+		return false;
+	}
+	if (!found) {
+		snprintf(note, len, "this chain's set %" PRIu64 " is no longer in the store: a new chain starts",
+			 last);
+		return false;
+	}
+	return true;
+}
+
 int checkpointer_run(struct checkpointer *c, pid_t pid, struct ckpt_result *res)
 {
 	int rc;
@@ -283,13 +327,18 @@ int checkpointer_run(struct checkpointer *c, pid_t pid, struct ckpt_result *res)
 static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *res)
 {
 	struct step pre = { .fd = -1 }, dump = { .fd = -1 };
-	bool incremental = checkpointer_next_incremental(c);
-	bool direct = incremental && next_direct(c);
-	bool predump = incremental ? !direct : next_full_predumps(c);
+	bool incremental, direct, predump;
 	uint64_t start = c->clock(), pseq = 0, seq = 0;
 	int work_fd, rc;
 
 	memset(res, 0, sizeof(*res));
+	if (c->nchain && c->pol.incremental && !chain_current(c, res->note, sizeof(res->note))) {
+		drop_chain(c);
+		c->dirty_known = false;
+	}
+	incremental = checkpointer_next_incremental(c);
+	direct = incremental && next_direct(c);
+	predump = incremental ? !direct : next_full_predumps(c);
 	res->kind = incremental ? CKPT_INCREMENTAL : CKPT_FULL;
 	/* Only the last failure's logs are kept: tmpfs is the partition's RAM. */
 	for (int i = 0; i < 2; i++)

@@ -39,6 +39,7 @@ struct ckpt_result {
 	uint64_t bytes;			/* payload stored */
 	uint64_t pages_written;
 	char msg[512];			/* why it failed */
+	char note[256];			/* why it started a new chain, if it had to */
 };
 
 #define CKPT_MAX_DIRS (2 * CKPT_MAX_SLOTS)

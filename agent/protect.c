@@ -131,6 +131,8 @@ static void report(struct protect *p, struct group *g)
 		       (int)g->pid, r->msg);
 		break;
 	case G_DONE:
+		if (r->note[0])
+			qb_log(LOG_NOTICE, "group %s: %s", g->c.group, r->note);
 		qb_log(LOG_INFO,
 		       "group %s: checkpoint set %" PRIu64 " (%s, parent %" PRIu64 "), freeze %.1f ms (%s), dump %.1f ms, store %.1f ms, %" PRIu64 " bytes",
 		       g->c.group, r->seq, r->kind == CKPT_FULL ? "full" : "incremental",

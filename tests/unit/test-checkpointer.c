@@ -549,6 +549,67 @@ static void without_incremental_every_checkpoint_is_full(void **state)
 	}
 	assert_int_equal(fk.pre_dumps, 0);
 	assert_string_equal(fk.parent[2], "");
+	/* No increment follows: the tree's soft-dirty bits are left alone. */
+	assert_false(fk.last[0].track_mem || fk.last[2].track_mem);
+	checkpointer_fini(&c);
+}
+
+static void a_set_from_another_checkpointer_starts_a_new_chain(void **state)
+{
+	struct ckpt_policy plain = { .interval_ns = 1000 * MS };
+	struct checkpointer c, hand;
+	struct ckpt_result res;
+	char dir[96];
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	assert_true(checkpointer_next_incremental(&c));
+	/* An operator's plain dump of the same tree (orthrosctl ckpt dump). */
+	snprintf(dir, sizeof(dir), "%s/web-once", work);
+	assert_int_equal(checkpointer_init(&hand, &st, "web", dir, &plain, &fake_ops, NULL), 0);
+	hand.clock = clock_fake;
+	assert_int_equal(checkpointer_run(&hand, 42, &res), 0);
+	assert_int_equal(res.seq, 3);
+	assert_string_equal(res.note, "");
+	/* It leaves the tracking alone: it resets no soft-dirty bit. */
+	assert_false(fk.last[2].track_mem);
+	/*
+	 * Still, the chain is no longer the group's newest: the next
+	 * checkpoint starts a new one (a pre-dump without parent) and says why.
+	 */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_true(fk.pre[3]);
+	assert_string_equal(fk.parent[3], "");
+	assert_true(fk.last[3].track_mem);
+	assert_non_null(strstr(res.note, "set 3 was written by another checkpointer since this chain's set 2"));
+	assert_int_equal(res.predump_seq, 4);
+	assert_int_equal(res.seq, 5);
+	/* And the one after builds on the new chain again. */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	assert_string_equal(res.note, "");
+	assert_string_equal(fk.parent[5], "../4");
+	checkpointer_fini(&hand);
+	checkpointer_fini(&c);
+}
+
+static void a_chain_gone_from_the_store_is_not_built_on(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	/* The store formatted anew under the daemon (by hand, --force). */
+	memset(region, 0, sizeof(region));
+	assert_int_equal(ckpt_format(&st, region, sizeof(region), 5, 0x77), 0);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_string_equal(fk.parent[2], "");
+	assert_non_null(strstr(res.note, "this chain's set 2 is no longer in the store"));
 	checkpointer_fini(&c);
 }
 
@@ -1064,6 +1125,8 @@ int main(void)
 		T(a_final_checkpoint_without_room_is_plain_or_not_taken),
 		T(a_checkpoint_holds_the_store_lock_throughout),
 		T(without_incremental_every_checkpoint_is_full),
+		T(a_set_from_another_checkpointer_starts_a_new_chain),
+		T(a_chain_gone_from_the_store_is_not_built_on),
 		T(a_failed_dump_leaves_no_visible_set),
 		T(a_failed_first_dump_stores_nothing),
 		T(a_freeze_longer_than_max_freeze_is_reported),
