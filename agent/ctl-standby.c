@@ -22,6 +22,7 @@
 
 #include "ckpt-region.h"
 #include "ckpt-standby.h"
+#include "ipcs-loop.h"
 #include "ctl.h"
 
 #define STANDBY_REQ_RESTORE (QB_IPC_MSG_USER_START + 1)
@@ -173,39 +174,11 @@ static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
 	return 0;
 }
 
-static int32_t dispatch_add(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
-			    qb_ipcs_dispatch_fn_t fn)
-{
-	return qb_loop_poll_add(g.loop, p, fd, evts, data, fn);
-}
-
-static int32_t dispatch_mod(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
-			    qb_ipcs_dispatch_fn_t fn)
-{
-	return qb_loop_poll_mod(g.loop, p, fd, evts, data, fn);
-}
-
-static int32_t dispatch_del(int32_t fd)
-{
-	return qb_loop_poll_del(g.loop, fd);
-}
-
-static int32_t job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
-{
-	return qb_loop_job_add(g.loop, p, data, fn);
-}
-
 static int ipc_start(const char *group, const char *region)
 {
 	static struct qb_ipcs_service_handlers sh = {
 		.connection_accept = ipc_accept,
 		.msg_process = ipc_msg,
-	};
-	static struct qb_ipcs_poll_handlers ph = {
-		.job_add = job_add,
-		.dispatch_add = dispatch_add,
-		.dispatch_mod = dispatch_mod,
-		.dispatch_del = dispatch_del,
 	};
 	char name[128];
 	int rc;
@@ -214,8 +187,7 @@ static int ipc_start(const char *group, const char *region)
 	g.ipcs = qb_ipcs_create(name, 0, QB_IPC_NATIVE, &sh);
 	if (!g.ipcs)
 		return -errno;
-	qb_ipcs_poll_handlers_set(g.ipcs, &ph);
-	rc = qb_ipcs_run(g.ipcs);
+	rc = ipcs_loop_run(g.ipcs, g.loop);
 	/* A service that failed to run has been released by libqb already. */
 	if (rc)
 		g.ipcs = NULL;

@@ -33,6 +33,7 @@
 #include <qb/qbloop.h>
 
 #include "conf.h"
+#include "ipcs-loop.h"
 #include "link.h"
 #include "partd.h"
 #include "platform.h"
@@ -272,46 +273,17 @@ static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
 	return 0;
 }
 
-static int32_t dispatch_add(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
-			    qb_ipcs_dispatch_fn_t fn)
-{
-	return qb_loop_poll_add(g.loop, p, fd, evts, data, fn);
-}
-
-static int32_t dispatch_mod(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
-			    qb_ipcs_dispatch_fn_t fn)
-{
-	return qb_loop_poll_mod(g.loop, p, fd, evts, data, fn);
-}
-
-static int32_t dispatch_del(int32_t fd)
-{
-	return qb_loop_poll_del(g.loop, fd);
-}
-
-static int32_t job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
-{
-	return qb_loop_job_add(g.loop, p, data, fn);
-}
-
 static int ipc_start(void)
 {
 	static struct qb_ipcs_service_handlers sh = {
 		.connection_accept = ipc_accept,
 		.msg_process = ipc_msg,
 	};
-	static struct qb_ipcs_poll_handlers ph = {
-		.job_add = job_add,
-		.dispatch_add = dispatch_add,
-		.dispatch_mod = dispatch_mod,
-		.dispatch_del = dispatch_del,
-	};
 
 	g.ipcs = qb_ipcs_create(PARTD_IPC_NAME, 0, QB_IPC_NATIVE, &sh);
 	if (!g.ipcs)
 		return -errno;
-	qb_ipcs_poll_handlers_set(g.ipcs, &ph);
-	return qb_ipcs_run(g.ipcs);
+	return ipcs_loop_run(g.ipcs, g.loop);
 }
 
 /* ---- the link ---------------------------------------------------------- */
