@@ -46,6 +46,7 @@ struct tk_step {
 			char command[512], ports[128], logfile[TK_PATH_MAX];
 			char group[TK_NAME_MAX], region[TK_PATH_MAX];
 			bool lazy;	/* restore with memory on demand */
+			bool pidns;	/* a cold start in its own pid namespace */
 		} svc;
 	} u;
 };

@@ -335,6 +335,91 @@ int tk_service_record(const struct tk_step *st, const char *rundir, const char *
 	return write_text(path, line);
 }
 
+/*
+ * orthros-init beside this program (both are installed in sbin), else on
+ * PATH; ORTHROS_INIT names it outright (the tests).
+ */
+static void init_path(char *buf, size_t len)
+{
+	const char *env = getenv("ORTHROS_INIT");
+	char self[TK_PATH_MAX];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(buf, len, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if ((size_t)snprintf(buf, len, "%s/orthros-init", self) < len &&
+			    !access(buf, X_OK))
+				return;
+		}
+	}
+	snprintf(buf, len, "orthros-init");
+}
+
+/*
+ * The agent's cold start with pid_namespace on: orthros-init runs the
+ * command under an init of its own pid namespace and writes the init's
+ * pid to the agent's pid file once the command runs.
+ */
+static int start_in_pidns(const struct tk_step *st, char **argv, int argc, const char *rundir,
+			  const char *pidfile, pid_t *pid, char *msg, size_t len)
+{
+	static char opt_pidfile[] = "--pidfile", end_of_options[] = "--";
+	char init[TK_PATH_MAX], pf[TK_PATH_MAX], line[32], *av[40];
+	int n = 0, status, fd;
+	ssize_t got;
+	pid_t p;
+
+	if (mkdir(rundir, 0755) && errno != EEXIST)
+		return say(msg, len, -errno, "%s: %s: %s", st->rsc, rundir, strerror(errno));
+	init_path(init, sizeof(init));
+	snprintf(pf, sizeof(pf), "%s", pidfile);
+	av[n++] = init;
+	av[n++] = opt_pidfile;
+	av[n++] = pf;
+	av[n++] = end_of_options;
+	for (int i = 0; i < argc; i++)
+		av[n++] = argv[i];
+	av[n] = NULL;
+	p = fork();
+	if (p < 0)
+		return say(msg, len, -errno, "%s: fork: %s", st->rsc, strerror(errno));
+	if (p == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(st->u.svc.logfile, O_WRONLY | O_APPEND | O_CREAT, 0644);
+
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(126);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(av[0], av);
+		_exit(127);
+	}
+	while (waitpid(p, &status, 0) < 0)
+		if (errno != EINTR)
+			return say(msg, len, -errno, "%s: waiting for %s: %s", st->rsc, init, strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return say(msg, len, -EIO, "%s: %s could not start the command (status %d; see %s)",
+			   st->rsc, init, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+			   st->u.svc.logfile);
+	fd = open(pidfile, O_RDONLY | O_CLOEXEC);
+	got = fd < 0 ? -1 : read(fd, line, sizeof(line) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (got <= 0 || (line[got] = '\0', (*pid = (pid_t)atoi(line)) <= 0))
+		return say(msg, len, -EIO, "%s: %s wrote no pid to %s", st->rsc, init, pidfile);
+	return say(msg, len, 0, "%s: started cold in its own pid namespace (init pid %d)", st->rsc,
+		   (int)*pid);
+}
+
 int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
 		     char *msg, size_t len)
 {
@@ -365,6 +450,8 @@ int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
 			   st->rsc);
 	if (access(argv[0], X_OK))
 		return say(msg, len, -errno, "%s: %s: %s", st->rsc, argv[0], strerror(errno));
+	if (st->u.svc.pidns)
+		return start_in_pidns(st, argv, argc, rundir, path, pid, msg, len);
 	p = fork();
 	if (p < 0)
 		return say(msg, len, -errno, "%s: fork: %s", st->rsc, strerror(errno));

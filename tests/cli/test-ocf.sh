@@ -49,8 +49,10 @@ agent() {	# action -> $tmp/log, returns the agent's exit code
 	PATH=$(dirname "$ORTHROSCTL"):$PATH HA_RSCTMP="$tmp" HA_LOGFACILITY=none HA_LOGFILE=/dev/stderr \
 	OCF_RESOURCE_INSTANCE=t OCF_RESKEY_group=t OCF_RESKEY_region="$tmp/store" \
 	OCF_RESKEY_command="/usr/bin/socat TCP-LISTEN:$port,reuseaddr,fork SYSTEM:echo" \
-	OCF_RESKEY_ports=$port "$SRCDIR/ocf/protected" "$1" >"$tmp/log" 2>&1 </dev/null
+	OCF_RESKEY_ports=$port OCF_RESKEY_pid_namespace=$pidns "$SRCDIR/ocf/protected" "$1" >"$tmp/log" 2>&1 </dev/null
 }
+pidns=auto
+nspid() { sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null | tr -s '\t ' ' '; }
 agent start
 rc=$?
 if [ $rc -eq 0 ] && grep -q "no checkpoint for group t: cold start" "$tmp/log"; then
@@ -60,10 +62,20 @@ else
 fi
 cp "$tmp/orthros-protected-t.pid" "$tmp/leader.pid" 2>/dev/null
 leader=$(cat "$tmp/leader.pid" 2>/dev/null)
+cmd=$(awk '{ print $1 }' "/proc/$leader/task/$leader/children" 2>/dev/null)
+if [ -n "$leader" ] && [ "$(nspid "$leader")" = "$leader 1" ] && [ -n "$cmd" ] &&
+   [ "$(nspid "$cmd")" = "$cmd 2" ] && grep -q "socat" "/proc/$cmd/cmdline" &&
+   grep -q "started cold in its own pid namespace: init pid $leader" "$tmp/log"; then
+	ok "a group's cold start runs its command in a pid namespace of its own (the pid file names the init)"
+else
+	not_ok "a group's cold start runs its command in a pid namespace of its own" \
+		"leader '$leader' ($(nspid "$leader")), command '$cmd' ($(nspid "$cmd"))" "$(cat "$tmp/log")"
+fi
 agent stop
 rc=$?
+i=0; while [ -n "$cmd" ] && kill -0 "$cmd" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
 if [ $rc -eq 0 ] && grep -q "final checkpoint of group t failed, stopping without it" "$tmp/log" &&
-   [ -n "$leader" ] && ! kill -0 "$leader" 2>/dev/null; then
+   [ -n "$leader" ] && ! kill -0 "$leader" 2>/dev/null && ! kill -0 "$cmd" 2>/dev/null; then
 	ok "stop of a healthy group tries the final checkpoint; when it fails the group is stopped anyway"
 else
 	not_ok "stop tries the final checkpoint, and stops the group without it" "exit $rc, leader '$leader'" "$(cat "$tmp/log")"
@@ -71,6 +83,27 @@ fi
 agent monitor
 rc=$?
 [ $rc -eq 7 ] && ok "monitor after stop: not running (7)" || not_ok "monitor after stop: not running (7)" "exit $rc" "$(cat "$tmp/log")"
+
+# pid_namespace=false: the command itself leads, in this namespace.
+pidns=false
+agent start
+rc=$?
+leader=$(cat "$tmp/orthros-protected-t.pid" 2>/dev/null)
+if [ $rc -eq 0 ] && [ -n "$leader" ] && [ "$(nspid "$leader")" = "$leader" ] &&
+   grep -q socat "/proc/$leader/cmdline" && grep -q "started cold: pid $leader" "$tmp/log"; then
+	ok "pid_namespace=false: the command is the leader, in the partition's pid namespace"
+else
+	not_ok "pid_namespace=false: the command is the leader, in the partition's pid namespace" \
+		"exit $rc, leader '$leader' ($(nspid "$leader"))" "$(cat "$tmp/log")"
+fi
+agent stop
+pidns=maybe
+agent validate-all
+rc=$?
+pidns=auto
+[ $rc -eq 6 ] && grep -q "pid_namespace 'maybe' is not auto or a boolean" "$tmp/log" &&
+	ok "pid_namespace must be auto or a boolean (not configured, 6)" ||
+	not_ok "pid_namespace must be auto or a boolean (not configured, 6)" "exit $rc" "$(cat "$tmp/log")"
 
 # Unhealthy: the port is gone while the leader lives.
 agent start >/dev/null

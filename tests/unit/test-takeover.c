@@ -91,6 +91,7 @@ static void test_lab_plan(void **state)
 	assert_string_equal(p.step[2].u.svc.region, "auto");
 	assert_string_equal(p.step[2].u.svc.group, "");
 	assert_false(p.step[2].u.svc.lazy);
+	assert_false(p.step[2].u.svc.pidns);	/* auto, and no group */
 	assert_non_null(strstr(p.step[2].u.svc.command, "--port 7000"));
 
 	/* The other identity sees the mirror image. */
@@ -178,6 +179,36 @@ static void test_a_lazy_restore_is_asked_for_by_the_resource(void **state)
 		assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
 		assert_int_equal(p.n, 3);
 		assert_int_equal(p.step[2].u.svc.lazy, want[i]);
+		free(cib);
+	}
+}
+
+/* pid_namespace: auto follows group, as the agent has it; else a boolean. */
+static void test_a_pid_namespace_follows_the_group_unless_said(void **state)
+{
+	const char *at = "<nvpair name=\"ports\" value=\"7000\" id=\"demo-service-instance_attributes-ports\"/>";
+	const struct { const char *group, *pidns; bool want; } c[] = {
+		{ "demo", NULL, true }, { "demo", "auto", true }, { "", "auto", false },
+		{ "demo", "false", false }, { "", "true", true }, { "demo", "off", false },
+	};
+	char with[512], why[256];
+	struct tk_plan p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *cib;
+		int n = snprintf(with, sizeof(with), "%s", at);
+
+		if (c[i].group[0])
+			n += snprintf(with + n, sizeof(with) - (size_t)n,
+				      "<nvpair name=\"group\" value=\"%s\" id=\"g\"/>", c[i].group);
+		if (c[i].pidns)
+			snprintf(with + n, sizeof(with) - (size_t)n,
+				 "<nvpair name=\"pid_namespace\" value=\"%s\" id=\"n\"/>", c[i].pidns);
+		cib = variant(at, with);
+		assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+		assert_int_equal(p.n, 3);
+		assert_int_equal(p.step[2].u.svc.pidns, c[i].want);
 		free(cib);
 	}
 }
@@ -373,6 +404,37 @@ static void test_service_steps(void **state)
 	strcpy(st.u.svc.command, "sleep 30");
 	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), -EINVAL);
 
+	/*
+	 * pid_namespace: the pid file names orthros-init's init, pid 1 of a
+	 * new namespace, whose child is the command.
+	 */
+	char status[1024], *ns;
+
+	strcpy(st.u.svc.command, "/bin/sleep 30");
+	st.u.svc.ports[0] = '\0';
+	st.u.svc.pidns = true;
+	snprintf(path, sizeof(path), "%s/orthros-protected-svc.pid", rundir);
+	unlink(path);
+	assert_non_null(getenv("ORTHROS_INIT"));
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "started cold in its own pid namespace"));
+	slurp(path, buf, sizeof(buf));
+	assert_int_equal(atoi(buf), pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	slurp(path, status, sizeof(status));
+	ns = strstr(status, "NSpid:");
+	assert_non_null(ns);
+	assert_int_equal(strtol(ns + 6, &ns, 10), pid);
+	assert_int_equal(strtol(ns, NULL, 10), 1);
+	assert_int_equal(tk_service_wait(&st, pid, 5000), 0);
+	kill(pid, SIGKILL);
+	/* Without orthros-init the start fails and says so. */
+	snprintf(path, sizeof(path), "%s/orthros-protected-svc.pid", rundir);
+	unlink(path);
+	setenv("ORTHROS_INIT", "/nonexistent/orthros-init", 1);
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), -EIO);
+	assert_non_null(strstr(msg, "could not start the command (status 127"));
+
 	char cmd[128];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -387,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_not_xml),
 		cmocka_unit_test(test_left_to_pacemaker),
 		cmocka_unit_test(test_a_lazy_restore_is_asked_for_by_the_resource),
+		cmocka_unit_test(test_a_pid_namespace_follows_the_group_unless_said),
 		cmocka_unit_test(test_transitive_and_groups),
 		cmocka_unit_test(test_overlong_values),
 		cmocka_unit_test(test_mount_options),

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * orthros-init: run a protected group's command in a pid namespace of its
+ * own, under a small init.
+ *
+ * CRIU gives a restored process the pid it had when dumped.  Without a
+ * namespace those are pids of the dead Active, and in the new Active any
+ * of them may already be taken by a process of its own boot: the restore
+ * then fails ("pid ... is busy") and the group starts cold.  When the
+ * group's tree is rooted at the init of its own pid namespace, CRIU
+ * restores the whole namespace: inside it the pids are the same (1 and
+ * 2...), outside they are whatever is free.
+ *
+ * The init is this program, forked (libc only: every mapping of every task
+ * in the tree is work for each checkpoint's freeze):
+ *   - it leads a session of its own, which CRIU needs inside the tree;
+ *   - it passes TERM, INT, HUP, QUIT, USR1 and USR2 on to the command,
+ *     which runs in a process group of its own, so a signal sent to the
+ *     init's group (`kill -TERM -- -PID`, the agent's stop) reaches the
+ *     command exactly once (an init's default action for them is to
+ *     ignore them);
+ *   - it reaps the orphans of the namespace and exits with the command's
+ *     status when the command exits (the kernel then kills whatever is
+ *     left in the namespace).
+ * The launcher writes the init's pid (as seen outside, what orthrosd
+ * checkpoints and the agent watches) to --pidfile and exits 0 once the
+ * command is running, or 1 with the reason.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const int passed_on[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: orthros-init [--pidfile FILE] -- COMMAND [ARG...]\n"
+		"Runs COMMAND in a new pid namespace under a small init (pid 1 in it),\n"
+		"so that a CRIU checkpoint of the tree rooted at the init restores\n"
+		"without pid collisions.  The init passes TERM, INT, HUP, QUIT, USR1\n"
+		"and USR2 on to COMMAND and exits with its status.  --pidfile FILE:\n"
+		"the init's pid outside the namespace (written before this exits).\n"
+		"Exits 0 once COMMAND runs, 1 if it could not be started.\n");
+}
+
+static int write_pidfile(const char *path, pid_t pid)
+{
+	char tmp[4096], line[32];
+	int fd, n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(line, sizeof(line), "%d\n", (int)pid);
+	if (write(fd, line, (size_t)n) != n || close(fd) < 0) {
+		int err = errno ? -errno : -EIO;
+
+		unlink(tmp);
+		return err;
+	}
+	if (rename(tmp, path) < 0) {
+		int err = -errno;
+
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/* The command: its own process group, the signals as the init found them. */
+static __attribute__((noreturn)) void run_command(char **argv, const sigset_t *orig, int report)
+{
+	int err;
+
+	setpgid(0, 0);
+	for (size_t i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++)
+		signal(passed_on[i], SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, orig, NULL);
+	execvp(argv[0], argv);
+	err = errno;
+	if (write(report, &err, sizeof(err)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* pid 1 of the namespace: never returns. */
+static __attribute__((noreturn)) void be_init(char **argv, int report)
+{
+	sigset_t wait_for, orig;
+	siginfo_t si;
+	pid_t cmd;
+
+	setsid();
+	sigemptyset(&wait_for);
+	for (size_t i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++)
+		sigaddset(&wait_for, passed_on[i]);
+	sigaddset(&wait_for, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &wait_for, &orig);
+	cmd = fork();
+	if (cmd < 0) {
+		int err = errno;
+
+		if (write(report, &err, sizeof(err)) < 0)
+			_exit(126);
+		_exit(126);
+	}
+	if (cmd == 0)
+		run_command(argv, &orig, report);
+	close(report);
+	for (;;) {
+		int sig = sigwaitinfo(&wait_for, &si), status;
+		pid_t p;
+
+		if (sig < 0)
+			continue;	/* EINTR: a stop/continue, or CRIU's seize */
+		if (sig != SIGCHLD) {
+			kill(cmd, sig);
+			continue;
+		}
+		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (p != cmd)
+				continue;	/* an orphan of the namespace */
+			if (WIFSIGNALED(status))
+				_exit(128 + WTERMSIG(status));
+			_exit(WEXITSTATUS(status));
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *pidfile = NULL;
+	int i, pfd[2], err = 0, rc;
+	ssize_t n;
+	pid_t init;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else if (!strcmp(argv[i], "--pidfile") && i + 1 < argc) {
+			pidfile = argv[++i];
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "orthros-init: unexpected argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "orthros-init: no command given\n");
+		usage(stderr);
+		return 2;
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		perror("orthros-init: pipe");
+		return 1;
+	}
+	if (unshare(CLONE_NEWPID) < 0) {
+		fprintf(stderr, "orthros-init: a new pid namespace: %s\n", strerror(errno));
+		return 1;
+	}
+	init = fork();
+	if (init < 0) {
+		fprintf(stderr, "orthros-init: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (init == 0) {
+		close(pfd[0]);
+		be_init(argv + i, pfd[1]);
+	}
+	close(pfd[1]);
+	/* Nothing: the command's exec closed the pipe.  An errno: it failed. */
+	do {
+		n = read(pfd[0], &err, sizeof(err));
+	} while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		fprintf(stderr, "orthros-init: cannot run %s: %s\n", argv[i], strerror(err));
+		waitpid(init, NULL, 0);
+		return 1;
+	}
+	if (pidfile && (rc = write_pidfile(pidfile, init)) < 0) {
+		fprintf(stderr, "orthros-init: %s: %s (the command runs, init pid %d)\n", pidfile,
+			strerror(-rc), (int)init);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,130 @@
+#!/bin/sh
+# orthros-init (TAP), on the host: the command runs as pid 2 of a new pid
+# namespace under the init (pid 1 in it, its pid outside in --pidfile); a
+# TERM to the init's process group reaches the command once; a TERM to the
+# init alone is passed on; the init exits with the command's status and
+# reaps the namespace's orphans; a command that cannot run is an error.
+set -u
+: "${ORTHROS_INIT:?ORTHROS_INIT must point to the built orthros-init}"
+: "${SRCDIR:?SRCDIR must point to the source tree}"
+. "$SRCDIR/tests/lib/tap.sh"
+
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# nspid PID -> "outer inner" from /proc/PID/status
+nspid() { sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null | tr -s '\t ' ' '; }
+# alive PID: running, not a zombie waiting for this host's init to reap it
+alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+gone_within() {	# pid seconds
+	i=0
+	while alive "$1" && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+	! alive "$1"
+}
+
+# 1-3: namespaces and pids
+cat >"$tmp/cmd.sh" <<'SH'
+echo $$ >"$1/self"
+trap 'echo term >>"$1/log"' TERM
+# After the first TERM, a while to log a second one, if any came.
+while :; do sleep 0.05; [ -s "$1/log" ] && { sleep 0.5; exit 3; }; done
+SH
+if "$ORTHROS_INIT" --pidfile "$tmp/pid" -- /bin/sh "$tmp/cmd.sh" "$tmp" 2>"$tmp/err"; then
+	ok "the launcher exits 0 once the command runs"
+else
+	not_ok "the launcher exits 0 once the command runs" "$(cat "$tmp/err")"
+fi
+init=$(cat "$tmp/pid" 2>/dev/null)
+pids="$init"
+i=0; until [ -s "$tmp/self" ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+cmd=$(awk '{ print $1 }' "/proc/$init/task/$init/children" 2>/dev/null)
+if [ "$(nspid "$init" | cut -d' ' -f2)" = 1 ] && [ "$(cat "$tmp/self")" = 2 ] &&
+   [ "$(nspid "$cmd")" = "$cmd 2" ] && [ "$(readlink "/proc/$init/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]; then
+	ok "the pid file names the init, pid 1 of a new pid namespace; the command is pid 2 in it"
+else
+	not_ok "the pid file names the init, pid 1 of a new pid namespace; the command is pid 2 in it" \
+		"init $init: $(nspid "$init"); command $cmd: $(nspid "$cmd"), \$\$ $(cat "$tmp/self")"
+fi
+sid() { awk '{ print $6 }' "/proc/$1/stat"; }
+pgid() { awk '{ print $5 }' "/proc/$1/stat"; }
+if [ "$(sid "$init")" = "$init" ] && [ "$(pgid "$init")" = "$init" ] && [ "$(sid "$cmd")" = "$init" ] &&
+   [ "$(pgid "$cmd")" = "$cmd" ]; then
+	ok "the init leads its session (inside the tree CRIU dumps); the command has a group of its own"
+else
+	not_ok "the init leads its session (inside the tree CRIU dumps); the command has a group of its own" \
+		"init sid $(sid "$init") pgid $(pgid "$init"); command sid $(sid "$cmd") pgid $(pgid "$cmd")"
+fi
+
+# 4: the agent's stop signals the init's process group
+kill -s TERM -- "-$init"
+if gone_within "$init" 5 && gone_within "$cmd" 1 && [ "$(grep -c term "$tmp/log" 2>/dev/null)" = 1 ]; then
+	ok "a TERM to the init's group reaches the command once, and both exit"
+else
+	not_ok "a TERM to the init's group reaches the command once, and both exit" \
+		"log: $(cat "$tmp/log" 2>/dev/null)" "init alive: $(alive "$init" && echo yes)"
+fi
+
+# 5-7: statuses and orphans, seen by a subreaper (this host's init may reap late)
+python3 - "$ORTHROS_INIT" "$tmp" >"$tmp/py.out" 2>&1 <<'PY'
+import ctypes, os, signal, subprocess, sys, time
+init_bin, tmp = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(36, 1, 0, 0, 0) != 0:          # PR_SET_CHILD_SUBREAPER
+    print("no subreaper"); sys.exit(1)
+def start(cmd):
+    rc = subprocess.call([init_bin, "--pidfile", tmp + "/p2", "--"] + cmd)
+    assert rc == 0, rc
+    return int(open(tmp + "/p2").read())
+def status(pid):
+    st = os.waitpid(pid, 0)[1]
+    return os.waitstatus_to_exitcode(st)
+print("exit", status(start(["/bin/sh", "-c", "exit 7"])))
+p = start(["/bin/sleep", "100"])
+time.sleep(0.3)
+os.kill(p, signal.SIGTERM)
+print("term", status(p))
+# The command leaves an orphan that exits: the init (pid 1 inside) reaps it.
+p = start(["/bin/sh", "-c", "(sleep 0.2; exit 0) & exec sleep 100"])
+time.sleep(1.0)
+zombies = 0
+for t in os.listdir("/proc"):
+    if t.isdigit():
+        try:
+            st = open("/proc/%s/status" % t).read()
+        except OSError:
+            continue
+        f = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+        if f.get("PPid", "").strip() == str(p) and f.get("State", "").strip().startswith("Z"):
+            zombies += 1
+children = open("/proc/%d/task/%d/children" % (p, p)).read().split()
+print("orphans", zombies, "children", len(children))
+os.kill(p, signal.SIGKILL)
+status(p)
+PY
+grep -q "^exit 7$" "$tmp/py.out" && ok "the init exits with the command's status" ||
+	not_ok "the init exits with the command's status" "$(cat "$tmp/py.out")"
+grep -q "^term 143$" "$tmp/py.out" && ok "a TERM to the init alone is passed on to the command (status 128+15)" ||
+	not_ok "a TERM to the init alone is passed on to the command (status 128+15)" "$(cat "$tmp/py.out")"
+grep -q "^orphans 0 children 1$" "$tmp/py.out" && ok "the namespace's orphans are reaped by the init" ||
+	not_ok "the namespace's orphans are reaped by the init" "$(cat "$tmp/py.out")"
+
+# 8-9: errors
+if "$ORTHROS_INIT" --pidfile "$tmp/pid3" -- "$tmp/no-such-command" 2>"$tmp/err"; then
+	not_ok "a command that cannot run: exit 1 and why, no pid file" "exited 0"
+elif grep -q "cannot run $tmp/no-such-command: No such file or directory" "$tmp/err" && [ ! -e "$tmp/pid3" ]; then
+	ok "a command that cannot run: exit 1 and why, no pid file"
+else
+	not_ok "a command that cannot run: exit 1 and why, no pid file" "$(cat "$tmp/err")"
+fi
+"$ORTHROS_INIT" --pidfile "$tmp/pid4" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && grep -q "no command given" "$tmp/err" && grep -q "^usage: orthros-init" "$tmp/err" &&
+	ok "no command: usage, exit 2" || not_ok "no command: usage, exit 2" "rc $rc: $(cat "$tmp/err")"
+
+echo "1..$n"
+exit $fail
