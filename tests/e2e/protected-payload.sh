@@ -17,6 +17,10 @@
 #              the group's pid
 #   protect    orthrosd checkpointing the service running here (a restored
 #              one) -> NAME.protected
+#   occupy P.. other processes take pids P.. (sleepers) -> NAME.occupied
+#              ("wanted got" per pid)
+#   ns TAG     the newest restore's root and its child, with their NSpid
+#              lines -> NAME.TAG
 #   list       orthrosctl ckpt list -> NAME.list
 #   logs       the CRIU logs kept on tmpfs -> NAME.logs
 set -u
@@ -54,13 +58,13 @@ while :; do
 		start)
 			# /dev/null for every fd: a file only this partition has
 			# could not be reopened where the service is restored.
-			# CRIU restores pids, and partitions boot alike, so a pid
-			# taken right after boot here is taken by the restore's own
-			# processes there: start the group far from boot-time pids
-			# (its own pid namespace would be the general answer).
-			echo 30000 >/proc/sys/kernel/ns_last_pid
-			setsid "$DEMO" --port "$PORT" --hold "$HOLD_MB" --pidfile "$PIDDIR/demo.pid" \
-				</dev/null >/dev/null 2>&1 &
+			# CRIU restores pids: the group runs in a pid namespace of
+			# its own (orthros-init, as ocf:orthros:protected starts a
+			# group), so its pids are free wherever it is restored.
+			"$ORTHROS_INIT" --pidfile "$PIDDIR/demo.pid" -- \
+				"$DEMO" --port "$PORT" --hold "$HOLD_MB" </dev/null >/dev/null 2>&1
+			init=$(cat "$PIDDIR/demo.pid")
+			echo "init $init demo $(cat "/proc/$init/task/$init/children")" >"$D/$name.pids"
 			i=0
 			until query | grep -q '^counter' || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
 			"$ORTHROSD" --device none --no-attributes --config "$D/orthros.yaml" \
@@ -68,11 +72,29 @@ while :; do
 			echo "$!" >"$D/$name.orthrosd.pid"
 			touch "$D/$name.started" ;;
 		protect)
-			pgrep -o -f "ckpt-demo --port" >"$PIDDIR/demo.pid"
+			# the group's tree: rooted at the init of its pid namespace
+			pgrep -o -x orthros-init >"$PIDDIR/demo.pid"
 			"$ORTHROSD" --device none --no-attributes --config "$D/orthros.yaml" \
 				--region auto --pid-dir "$PIDDIR" >"$D/$name.orthrosd" 2>&1 </dev/null &
 			echo "$!" >"$D/$name.orthrosd.pid"
 			touch "$D/$name.protected" ;;
+		occupy\ *)
+			# other processes of this partition take the given pids
+			: >"$D/$name.occupied.tmp"
+			for p in ${cmd#occupy }; do
+				echo $((p - 1)) >/proc/sys/kernel/ns_last_pid
+				setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+				echo "$p $!" >>"$D/$name.occupied.tmp"
+			done
+			mv "$D/$name.occupied.tmp" "$D/$name.occupied" ;;
+		ns\ *)
+			# the newest restore's root and its child: NSpid lines
+			t=${cmd#ns }
+			pid=$(sed -n 's/.*: pid \([0-9]*\),.*/\1/p' "$D/$name".restore* 2>/dev/null | tail -n1)
+			child=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{ print $1 }')
+			echo "root $pid $(sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$pid/status" | tr -s '\t ' '  ')" >"$D/$name.$t.tmp"
+			echo "child $child $(sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$child/status" 2>/dev/null | tr -s '\t ' '  ')" >>"$D/$name.$t.tmp"
+			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
 		query\ *)
 			query >"$D/$name.${cmd#query }.tmp"
 			mv "$D/$name.${cmd#query }.tmp" "$D/$name.${cmd#query }" ;;
@@ -106,6 +128,10 @@ while :; do
 			pid=$(sed -n 's/.*: pid \([0-9]*\),.*/\1/p' "$D/$name".restore* 2>/dev/null | tail -n1)
 			[ -n "$pid" ] && kill -9 "$pid"
 			[ -f "$PIDDIR/demo.pid" ] && kill -9 "$(cat "$PIDDIR/demo.pid")"
+			# every restore (full, lazy, through the standby) has its own
+			# pids: end every instance, each with its namespace
+			pkill -9 -x orthros-init 2>/dev/null
+			pkill -9 -f "ckpt-demo --port" 2>/dev/null
 			pkill -9 -f "criu lazy-pages" 2>/dev/null
 			pkill -TERM -f "ckpt standby" 2>/dev/null
 			sleep 0.5

@@ -5,8 +5,10 @@
 #   1. partition A runs orthros-ckpt-demo holding HOLD_MB (64) MB of
 #      patterned memory; orthrosd checkpoints it with CRIU into the store
 #      (full, then incremental pre-dump + dump)
-#   2. A's QEMU is killed (SIGKILL: a crash); B boots on the same store and
-#      restores the service: pattern intact, counter continued from at most
+#   2. A's QEMU is killed (SIGKILL: a crash); B boots on the same store,
+#      its own processes take the pids the group had in A, and B restores
+#      the service (in its pid namespace, under new pids outside it):
+#      pattern intact, counter continued from at most
 #      one checkpoint interval back (the RPO is printed), same port
 #      and again lazily (--lazy): served from the store through the
 #      FUSE view, the same state, the view gone once every page is in;
@@ -29,6 +31,7 @@ set -u
 bin=$(cd "$(dirname "$ORTHROSCTL")" && pwd)
 ORTHROSD=${ORTHROSD:-$bin/orthrosd}
 DEMO=${CKPT_DEMO:-$bin/ckpt-demo}
+ORTHROS_INIT=${ORTHROS_INIT:-$bin/orthros-init}
 HOLD_MB=${ORTHROS_HOLD_MB:-64}
 # Under TCG a full dump of 64 MB takes seconds; the interval leaves room
 # for one (docs/protected.md has the figures).
@@ -36,7 +39,7 @@ INTERVAL_S=${ORTHROS_CKPT_INTERVAL_S:-5}
 PORT=7000
 MEM=${ORTHROS_PARTITION_MEM:-1024M}
 
-for f in "$ORTHROSD" "$DEMO"; do [ -x "$f" ] || bail "$f not built"; done
+for f in "$ORTHROSD" "$DEMO" "$ORTHROS_INIT"; do [ -x "$f" ] || bail "$f not built"; done
 command -v criu >/dev/null || bail "criu is not installed"
 D=$(mktemp -d /tmp/orthros-protected.XXXXXX)
 pids=""
@@ -49,8 +52,8 @@ trap cleanup EXIT
 now_ms() { date +%s%3N; }
 t_begin=$(now_ms)
 
-printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nHOLD_MB=%s\nPORT=%s\nSRCDIR=%s\n' \
-	"$ORTHROSCTL" "$ORTHROSD" "$DEMO" "$HOLD_MB" "$PORT" "$SRCDIR" >"$D/env"
+printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nORTHROS_INIT=%s\nHOLD_MB=%s\nPORT=%s\nSRCDIR=%s\n' \
+	"$ORTHROSCTL" "$ORTHROSD" "$DEMO" "$ORTHROS_INIT" "$HOLD_MB" "$PORT" "$SRCDIR" >"$D/env"
 # The lab's configuration with this test's group and policy.
 sed -e "s|^  interval: 1s$|  interval: ${INTERVAL_S}s|" \
     -e "s|command: \[.*\]|command: [$DEMO, --port, \"$PORT\", --hold, \"$HOLD_MB\"]|" \
@@ -170,6 +173,11 @@ dumps=$(sed -n 's/.*checkpoint set \([0-9]*\) .*/\1/p' "$D/a.orthrosd" | tr '\n'
 start b
 b_qemu=$qemu_pid
 ready b
+# The group's pids in A are taken in B by processes of B's own: the
+# restore must not need them (the group has a pid namespace of its own).
+a_init=$(field init "$D/a.pids")
+a_demo=$(field demo "$D/a.pids")
+cmd b "occupy $a_init $a_demo" occupied 30
 t_b=$(now_ms)
 cmd b "restore restore1" restore1 180
 t_restored=$(now_ms)
@@ -180,6 +188,16 @@ if grep -q '^rc=0$' "$D/b.restore1" && [ -n "$seq1" ]; then
 else
 	cmd b logs logs 20
 	not_ok "B: the service is restored from the store" "$(cat "$D/b.restore1")" "$(cat "$D/b.logs" 2>/dev/null)"
+fi
+cmd b "ns ns1" ns1 30
+b_init=$(sed -n 's/^root \([0-9]*\) .*/\1/p' "$D/b.ns1")
+if [ -n "$a_init" ] && [ -n "$a_demo" ] && grep -q "^$a_init $a_init\$" "$D/b.occupied" &&
+   grep -q "^$a_demo $a_demo\$" "$D/b.occupied" && [ -n "$b_init" ] && [ "$b_init" != "$a_init" ] &&
+   grep -q "^root $b_init $b_init 1\$" "$D/b.ns1" && grep -q "^child [0-9]* [0-9]* 2\$" "$D/b.ns1"; then
+	ok "B: the group's pids in A ($a_init, $a_demo) were taken in B, and the restore gave its pid namespace new ones (init $b_init outside, 1 and 2 inside)"
+else
+	not_ok "B: the restore does not need the group's old pids" "A: $(cat "$D/a.pids" 2>/dev/null)" \
+		"taken in B (wanted got): $(cat "$D/b.occupied" 2>/dev/null)" "after the restore: $(cat "$D/b.ns1" 2>/dev/null)"
 fi
 cmd b "query after" after 60
 t_answer=$(now_ms)
