@@ -92,12 +92,12 @@ while :; do
 		rm -f "$D/$name.cmd"
 		case "$cmd" in
 		cold\ *)
-			# far from boot-time pids: CRIU restores pids (docs/protected.md)
-			echo 30000 >/proc/sys/kernel/ns_last_pid
+			# in a pid namespace of its own, as ocf:orthros:protected
+			# starts a checkpointed group (docs/protected.md)
 			client first "$RPORT" 600
 			echo "t0 $(now)" >"$D/$name.${cmd#cold }.tmp"
-			$svc setsid "$DEMO" --port "$PORT" --request-port "$RPORT" --hold "$HOLD_MB" --state "$DATA/demo.state" \
-				--pidfile "$PIDDIR/demo.pid" </dev/null >/dev/null 2>&1 &
+			$svc "$ORTHROS_INIT" --pidfile "$PIDDIR/demo.pid" -- "$DEMO" --port "$PORT" --request-port "$RPORT" \
+				--hold "$HOLD_MB" --state "$DATA/demo.state" </dev/null >/dev/null 2>&1
 			finish "${cmd#cold }" ;;
 		rate\ *)
 			set -- ${cmd#rate }
@@ -151,6 +151,7 @@ while :; do
 				 $(cat "$PIDDIR/demo.pid" 2>/dev/null); do
 				kill -9 "$p" 2>/dev/null
 			done
+			pkill -9 -x orthros-init
 			pkill -9 -f ckpt-demo
 			pkill -TERM -f "ckpt standby"
 			sleep 0.5

@@ -45,7 +45,7 @@ top=$(pwd)
 SIZES=${*:-64 256 512}
 bin=$top/_build/release/agent
 CTL=$bin/orthrosctl
-for f in "$CTL" "$bin/orthrosd" "$bin/ckpt-demo"; do
+for f in "$CTL" "$bin/orthrosd" "$bin/ckpt-demo" "$bin/orthros-init"; do
 	[ -x "$f" ] || { echo "protected: $f is not built" >&2; exit 1; }
 done
 command -v criu >/dev/null || { echo "protected: criu is not installed" >&2; exit 1; }
@@ -132,8 +132,8 @@ for S in $SIZES; do
 	sed -e "s|^  interval: 1s$|  interval: ${interval}s|" \
 	    -e "s|command: \[.*\]|command: [$bin/ckpt-demo, --port, \"$PORT\"]|" \
 	    -e "s|ports: \[7000\]|ports: [$PORT]|" "$top/config/orthros.yaml" >"$D/orthros.yaml"
-	printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nHOLD_MB=%s\nPORT=%s\nRPORT=%s\nSRCDIR=%s\n' \
-		"$CTL" "$bin/orthrosd" "$bin/ckpt-demo" "$S" "$PORT" "$RPORT" "$top" >"$D/env"
+	printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nORTHROS_INIT=%s\nHOLD_MB=%s\nPORT=%s\nRPORT=%s\nSRCDIR=%s\n' \
+		"$CTL" "$bin/orthrosd" "$bin/ckpt-demo" "$bin/orthros-init" "$S" "$PORT" "$RPORT" "$top" >"$D/env"
 
 	boot "$D" a "$mem" "$SMP_A"
 	cmd "$D" a "cold cold" cold 600
