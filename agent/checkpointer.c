@@ -269,6 +269,31 @@ static void drop_chain(struct checkpointer *c)
 
 static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *res);
 
+/* When @pid started (clock ticks after boot, /proc/PID/stat), 0 if unknown. */
+static uint64_t start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold blanks and parentheses: count fields after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &t) != 1)
+		return 0;
+	return t;
+}
+
 /*
  * Can the next increment build on the chain?  Only if the chain's newest
  * set is still the group's newest in the store.  Another checkpointer of
@@ -283,12 +308,14 @@ static bool chain_current(struct checkpointer *c, char *note, size_t len)
 	struct ckpt_info info[CKPT_MAX_SLOTS];
 	uint64_t last = c->seq[c->nchain - 1], newer = 0;
 	bool found = false;
-	int n = ckpt_list(c->store, info);
+	/* Headers only: this runs before every increment. */
+	int n = ckpt_list_headers(c->store, info);
 
 	for (int i = 0; i < n; i++) {
 		if (!info[i].header_valid || strcmp(info[i].group, c->group))
 			continue;
-		found |= info[i].seq == last;
+		/* A set whose chain is broken is no parent either. */
+		found |= info[i].seq == last && info[i].status == CKPT_OK;
 		if (info[i].seq > newer)
 			newer = info[i].seq;
 	}
@@ -327,12 +354,24 @@ int checkpointer_run(struct checkpointer *c, pid_t pid, struct ckpt_result *res)
 static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *res)
 {
 	struct step pre = { .fd = -1 }, dump = { .fd = -1 };
-	bool incremental, direct, predump;
-	uint64_t start = c->clock(), pseq = 0, seq = 0;
+	bool incremental, direct, predump, pre_done = false;
+	uint64_t start = c->clock(), pseq = 0, seq = 0, born;
 	int work_fd, rc;
 
 	memset(res, 0, sizeof(*res));
-	if (c->nchain && c->pol.incremental && !chain_current(c, res->note, sizeof(res->note))) {
+	born = start_time(pid);
+	if (c->nchain && (pid != c->chain_pid || born != c->chain_born)) {
+		/*
+		 * Another tree (the group restarted, or restored, since): the
+		 * chain holds its predecessor's memory, and the soft-dirty bits
+		 * say nothing about what differs from it.
+		 */
+		snprintf(res->note, sizeof(res->note),
+			 "the group's leader is another process than the chain's (pid %d, was %d): a new chain starts",
+			 (int)pid, (int)c->chain_pid);
+		drop_chain(c);
+		c->dirty_known = false;
+	} else if (c->nchain && c->pol.incremental && !chain_current(c, res->note, sizeof(res->note))) {
 		drop_chain(c);
 		c->dirty_known = false;
 	}
@@ -375,6 +414,7 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 			       &pre, res);
 		if (rc)
 			goto failed;
+		pre_done = true;
 		rc = criu_step(c, pid, false, &pre.dir, work_fd, &dump, res);
 	} else if (direct) {
 		rc = criu_step(c, pid, false, &c->dir[c->nchain - 1], work_fd, &dump, res);
@@ -417,6 +457,8 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 	}
 	c->dir[c->nchain] = dump.dir;
 	c->seq[c->nchain++] = seq;
+	c->chain_pid = pid;
+	c->chain_born = born;
 	c->failures = 0;
 	/*
 	 * What the group dirtied over about an interval: since the previous
@@ -433,6 +475,22 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 	return 0;
 
 failed:
+	if (c->stop_tree && pre_done && !pseq) {
+		/*
+		 * A final dump failed after its pre-dump: the tree runs on, its
+		 * soft-dirty bits reset by that pre-dump.  Stored (partial, never
+		 * restored), the pre-dump tells any checkpointer with a chain on
+		 * this tree that the chain no longer describes it.
+		 */
+		struct ckpt_result scratch = { 0 };
+		size_t len = strlen(res->msg);
+
+		if (!pack(c, &pre, incremental ? c->seq[c->nchain - 1] : 0, CKPT_SET_PARTIAL, &pseq,
+			  &scratch))
+			snprintf(res->msg + len, sizeof(res->msg) - len,
+				 "; its pre-dump is stored as partial set %" PRIu64 " (it reset the tree's dirty-page tracking)",
+				 pseq);
+	}
 	/* What CRIU wrote is of no use; its log is kept for the reason. */
 	if (pre.fd >= 0) {
 		close(pre.fd);

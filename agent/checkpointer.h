@@ -62,6 +62,9 @@ struct checkpointer {
 	unsigned int dir[CKPT_MAX_DIRS];
 	uint64_t seq[CKPT_MAX_DIRS];
 	unsigned int next_dir;
+	/* The tree the chain is of: its leader and when that started. */
+	pid_t chain_pid;
+	uint64_t chain_born;
 	unsigned int failures;		/* in a row */
 	/*
 	 * Pages the group dirtied over about one interval, as the last

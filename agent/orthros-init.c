@@ -14,11 +14,10 @@
  * The init is this program, forked (libc only: every mapping of every task
  * in the tree is work for each checkpoint's freeze):
  *   - it leads a session of its own, which CRIU needs inside the tree;
- *   - it passes TERM, INT, HUP, QUIT, USR1 and USR2 on to the command,
- *     which runs in a process group of its own, so a signal sent to the
- *     init's group (`kill -TERM -- -PID`, the agent's stop) reaches the
- *     command exactly once (an init's default action for them is to
- *     ignore them);
+ *   - it passes TERM, INT, HUP, QUIT, USR1 and USR2 on to the command's
+ *     process group (the command leads one of its own, so a signal sent
+ *     to the init's group, the agent's stop, reaches it exactly once; an
+ *     init's default action for these signals is to ignore them);
  *   - it reaps the orphans of the namespace and exits with the command's
  *     status when the command exits (the kernel then kills whatever is
  *     left in the namespace).
@@ -63,8 +62,13 @@ static int write_pidfile(const char *path, pid_t pid)
 	if (fd < 0)
 		return -errno;
 	n = snprintf(line, sizeof(line), "%d\n", (int)pid);
-	if (write(fd, line, (size_t)n) != n || close(fd) < 0) {
-		int err = errno ? -errno : -EIO;
+	if (write(fd, line, (size_t)n) != n) {
+		close(fd);
+		unlink(tmp);
+		return -EIO;
+	}
+	if (close(fd) < 0) {
+		int err = -errno;
 
 		unlink(tmp);
 		return err;
@@ -103,6 +107,11 @@ static __attribute__((noreturn)) void be_init(char **argv, int report)
 	pid_t cmd;
 
 	setsid();
+	/*
+	 * SIGCHLD ignored (inherited across exec) would have the kernel reap
+	 * the command unseen, and the init would outlive it.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&wait_for);
 	for (size_t i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++)
 		sigaddset(&wait_for, passed_on[i]);
@@ -118,6 +127,8 @@ static __attribute__((noreturn)) void be_init(char **argv, int report)
 	}
 	if (cmd == 0)
 		run_command(argv, &orig, report);
+	/* As the command does: whichever runs first, its group exists. */
+	setpgid(cmd, cmd);
 	close(report);
 	for (;;) {
 		int sig = sigwaitinfo(&wait_for, &si), status;
@@ -126,7 +137,9 @@ static __attribute__((noreturn)) void be_init(char **argv, int report)
 		if (sig < 0)
 			continue;	/* EINTR: a stop/continue, or CRIU's seize */
 		if (sig != SIGCHLD) {
-			kill(cmd, sig);
+			/* To the command's group, as a stop of a whole service is meant. */
+			if (kill(-cmd, sig) < 0)
+				kill(cmd, sig);
 			continue;
 		}
 		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {

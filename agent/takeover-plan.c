@@ -223,13 +223,6 @@ static int parse_prefix(const char *v, unsigned int *out)
 	return 0;
 }
 
-/* The resource agent's reading of a boolean (ocf_is_true). */
-static bool ocf_true(const char *v)
-{
-	return !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on") ||
-	       !strcmp(v, "1");
-}
-
 /* One primitive into a step; false (and a note in p->left) if it cannot be. */
 static bool step_of(xmlNode *prim, const char *id, struct tk_step *st, struct tk_plan *p)
 {
@@ -285,9 +278,9 @@ static bool step_of(xmlNode *prim, const char *id, struct tk_step *st, struct tk
 			sizeof(st->u.svc.region)) < 0;
 		r |= nv(prim, "instance_attributes", "lazy", lazy, sizeof(lazy)) < 0;
 		r |= nv(prim, "instance_attributes", "pid_namespace", pidns, sizeof(pidns)) < 0;
-		st->u.svc.lazy = ocf_true(lazy);
+		st->u.svc.lazy = truthy(lazy);
 		/* auto: on for a group that is checkpointed, as the agent has it. */
-		st->u.svc.pidns = strcmp(pidns, "auto") ? ocf_true(pidns) : st->u.svc.group[0] != '\0';
+		st->u.svc.pidns = strcasecmp(pidns, "auto") ? truthy(pidns) : st->u.svc.group[0] != '\0';
 		if (r || st->u.svc.command[0] != '/') {
 			left(p, "%s: command (an absolute path) is needed", id);
 			return false;

@@ -394,8 +394,9 @@ static int start_in_pidns(const struct tk_step *st, char **argv, int argc, const
 	if (p < 0)
 		return say(msg, len, -errno, "%s: fork: %s", st->rsc, strerror(errno));
 	if (p == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(st->u.svc.logfile, O_WRONLY | O_APPEND | O_CREAT, 0644);
+		/* close-on-exec: only the dup2 copies reach the command */
+		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int out = open(st->u.svc.logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 
 		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 			_exit(126);
@@ -456,8 +457,9 @@ int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
 	if (p < 0)
 		return say(msg, len, -errno, "%s: fork: %s", st->rsc, strerror(errno));
 	if (p == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(st->u.svc.logfile, O_WRONLY | O_APPEND | O_CREAT, 0644);
+		/* close-on-exec: only the dup2 copies reach the command */
+		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int out = open(st->u.svc.logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 
 		setsid();
 		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)

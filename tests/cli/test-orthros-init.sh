@@ -3,7 +3,8 @@
 # namespace under the init (pid 1 in it, its pid outside in --pidfile); a
 # TERM to the init's process group reaches the command once; a TERM to the
 # init alone is passed on; the init exits with the command's status and
-# reaps the namespace's orphans; a command that cannot run is an error.
+# reaps the namespace's orphans; what it passes on reaches the command's
+# process group; a command that cannot run is an error.
 set -u
 : "${ORTHROS_INIT:?ORTHROS_INIT must point to the built orthros-init}"
 : "${SRCDIR:?SRCDIR must point to the source tree}"
@@ -113,7 +114,25 @@ grep -q "^term 143$" "$tmp/py.out" && ok "a TERM to the init alone is passed on 
 grep -q "^orphans 0 children 1$" "$tmp/py.out" && ok "the namespace's orphans are reaped by the init" ||
 	not_ok "the namespace's orphans are reaped by the init" "$(cat "$tmp/py.out")"
 
-# 8-9: errors
+# 8: what the init passes on reaches the command's whole process group
+cat >"$tmp/tree.sh" <<'SH'
+sh -c 'trap "echo child >>\"$1/log2\"; exit 0" TERM; while :; do sleep 0.05; done' sh "$1" &
+trap 'echo parent >>"$1/log2"' TERM
+while :; do sleep 0.05; [ "$(wc -l 2>/dev/null <"$1/log2")" = 2 ] && exit 0; done
+SH
+"$ORTHROS_INIT" --pidfile "$tmp/pid5" -- /bin/sh "$tmp/tree.sh" "$tmp" 2>"$tmp/err"
+init=$(cat "$tmp/pid5" 2>/dev/null)
+pids="$pids $init"
+sleep 0.5
+kill -TERM "$init"
+if gone_within "$init" 5 && grep -qx parent "$tmp/log2" && grep -qx child "$tmp/log2"; then
+	ok "a TERM to the init reaches the command and its children (its process group)"
+else
+	not_ok "a TERM to the init reaches the command and its children (its process group)" \
+		"log: $(cat "$tmp/log2" 2>/dev/null)" "$(cat "$tmp/err")"
+fi
+
+# 9-10: errors
 if "$ORTHROS_INIT" --pidfile "$tmp/pid3" -- "$tmp/no-such-command" 2>"$tmp/err"; then
 	not_ok "a command that cannot run: exit 1 and why, no pid file" "exited 0"
 elif grep -q "cannot run $tmp/no-such-command: No such file or directory" "$tmp/err" && [ ! -e "$tmp/pid3" ]; then

@@ -595,6 +595,55 @@ static void a_set_from_another_checkpointer_starts_a_new_chain(void **state)
 	checkpointer_fini(&c);
 }
 
+static void another_leader_starts_a_new_chain(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	assert_true(checkpointer_next_incremental(&c));
+	/* The group was restarted (or restored) under another pid. */
+	assert_int_equal(checkpointer_run(&c, 4242, &res), 0);
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_string_equal(fk.parent[2], "");
+	assert_int_equal(fk.last[2].pid, 4242);
+	assert_non_null(strstr(res.note, "another process than the chain's (pid 4242, was 42)"));
+	/* Its own chain goes on. */
+	assert_int_equal(checkpointer_run(&c, 4242, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	assert_string_equal(res.note, "");
+	checkpointer_fini(&c);
+}
+
+static void a_failed_final_stores_its_pre_dump_for_the_others(void **state)
+{
+	struct ckpt_policy final_pol = { .interval_ns = 1000 * MS, .incremental = true };
+	struct checkpointer c, stop;
+	struct ckpt_result res;
+	char dir[96];
+
+	(void)state;
+	init(&c, true);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	/* The agent's stop: orthrosctl ckpt dump --final, whose dump fails. */
+	snprintf(dir, sizeof(dir), "%s/web-once", work);
+	assert_int_equal(checkpointer_init(&stop, &st, "web", dir, &final_pol, &fake_ops, NULL), 0);
+	stop.clock = clock_fake;
+	fk.fail_at = 4;		/* its pre-dump (call 3) works, its dump does not */
+	assert_int_not_equal(checkpointer_final(&stop, 42, &res), 0);
+	assert_true(fk.pre[2] && fk.last[2].track_mem);
+	assert_non_null(strstr(res.msg, "its pre-dump is stored as partial set 3"));
+	/* The tree runs on with its tracking reset: no increment on chain 1-2. */
+	fk.fail_at = 0;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_non_null(strstr(res.note, "set 3 was written by another checkpointer since this chain's set 2"));
+	checkpointer_fini(&stop);
+	checkpointer_fini(&c);
+}
+
 static void a_chain_gone_from_the_store_is_not_built_on(void **state)
 {
 	struct checkpointer c;
@@ -1127,6 +1176,8 @@ int main(void)
 		T(without_incremental_every_checkpoint_is_full),
 		T(a_set_from_another_checkpointer_starts_a_new_chain),
 		T(a_chain_gone_from_the_store_is_not_built_on),
+		T(another_leader_starts_a_new_chain),
+		T(a_failed_final_stores_its_pre_dump_for_the_others),
 		T(a_failed_dump_leaves_no_visible_set),
 		T(a_failed_first_dump_stores_nothing),
 		T(a_freeze_longer_than_max_freeze_is_reported),
