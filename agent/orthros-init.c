@@ -23,7 +23,9 @@
  *     left in the namespace).
  * The launcher writes the init's pid (as seen outside, what orthrosd
  * checkpoints and the agent watches) to --pidfile and exits 0 once the
- * command is running, or 1 with the reason.
+ * command is running, or 1 with the reason.  The init is a grandchild of
+ * the launcher (see middle()): once both have exited, it belongs to the
+ * partition's init or to the nearest subreaper.
  */
 #include "config.h"
 
@@ -152,12 +154,48 @@ static __attribute__((noreturn)) void be_init(char **argv, int report)
 	}
 }
 
+/*
+ * What the middle process reports: the init's pid outside, or why there
+ * is none.
+ */
+struct started {
+	pid_t init;
+	int err;
+};
+
+/*
+ * Unshare and fork the init in a child of ours, never in the launcher
+ * itself: after unshare(CLONE_NEWPID) every later child of the caller
+ * lands in the new namespace, and a sanitizer's leak check at exit (which
+ * forks a tracer) then hangs.  The middle process reports and goes.
+ */
+static __attribute__((noreturn)) void middle(char **argv, int report, int tell)
+{
+	struct started st = { 0, 0 };
+
+	if (unshare(CLONE_NEWPID) < 0) {
+		st.err = errno;
+	} else {
+		st.init = fork();
+		if (st.init < 0) {
+			st.err = errno;
+		} else if (st.init == 0) {
+			close(tell);
+			be_init(argv, report);
+		}
+	}
+	if (write(tell, &st, sizeof(st)) != (ssize_t)sizeof(st))
+		_exit(1);
+	_exit(st.err ? 1 : 0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *pidfile = NULL;
-	int i, pfd[2], err = 0, rc;
+	int i, report[2], tell[2], err = 0, rc;
+	struct started st = { 0, EPIPE };
 	ssize_t n;
-	pid_t init;
+	pid_t mid;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
@@ -179,37 +217,45 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
+	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(tell, O_CLOEXEC) < 0) {
 		perror("orthros-init: pipe");
 		return 1;
 	}
-	if (unshare(CLONE_NEWPID) < 0) {
-		fprintf(stderr, "orthros-init: a new pid namespace: %s\n", strerror(errno));
-		return 1;
-	}
-	init = fork();
-	if (init < 0) {
+	mid = fork();
+	if (mid < 0) {
 		fprintf(stderr, "orthros-init: fork: %s\n", strerror(errno));
 		return 1;
 	}
-	if (init == 0) {
-		close(pfd[0]);
-		be_init(argv + i, pfd[1]);
+	if (mid == 0) {
+		close(report[0]);
+		close(tell[0]);
+		middle(argv + i, report[1], tell[1]);
 	}
-	close(pfd[1]);
-	/* Nothing: the command's exec closed the pipe.  An errno: it failed. */
+	close(report[1]);
+	close(tell[1]);
 	do {
-		n = read(pfd[0], &err, sizeof(err));
+		n = read(tell[0], &st, sizeof(st));
 	} while (n < 0 && errno == EINTR);
-	close(pfd[0]);
-	if (n == (ssize_t)sizeof(err)) {
-		fprintf(stderr, "orthros-init: cannot run %s: %s\n", argv[i], strerror(err));
-		waitpid(init, NULL, 0);
+	close(tell[0]);
+	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(st) || st.err || st.init <= 0) {
+		fprintf(stderr, "orthros-init: a new pid namespace and its init: %s\n",
+			strerror(n == (ssize_t)sizeof(st) && st.err ? st.err : EPIPE));
 		return 1;
 	}
-	if (pidfile && (rc = write_pidfile(pidfile, init)) < 0) {
+	/* Nothing: the command's exec closed the pipe.  An errno: it failed. */
+	do {
+		n = read(report[0], &err, sizeof(err));
+	} while (n < 0 && errno == EINTR);
+	close(report[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		fprintf(stderr, "orthros-init: cannot run %s: %s\n", argv[i], strerror(err));
+		return 1;
+	}
+	if (pidfile && (rc = write_pidfile(pidfile, st.init)) < 0) {
 		fprintf(stderr, "orthros-init: %s: %s (the command runs, init pid %d)\n", pidfile,
-			strerror(-rc), (int)init);
+			strerror(-rc), (int)st.init);
 		return 1;
 	}
 	return 0;
