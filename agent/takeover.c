@@ -336,6 +336,35 @@ int tk_service_record(const struct tk_step *st, const char *rundir, const char *
 }
 
 /*
+ * Fork and exec @av as the agent starts a group: stdin /dev/null, stdout
+ * and stderr to the resource's log file; @own_session: a session of its
+ * own (a group without a namespace; orthros-init makes its own).  The
+ * child's pid, or -errno.
+ */
+static pid_t spawn(const struct tk_step *st, char **av, bool own_session)
+{
+	pid_t p = fork();
+
+	if (p < 0)
+		return -errno;
+	if (p == 0) {
+		/* close-on-exec: only the dup2 copies reach the command */
+		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int out = open(st->u.svc.logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+		if (own_session)
+			setsid();
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(126);
+		signal(SIGPIPE, SIG_DFL);
+		/* a command is an absolute path; orthros-init may be found on PATH */
+		execvp(av[0], av);
+		_exit(127);
+	}
+	return p;
+}
+
+/*
  * orthros-init beside this program (both are installed in sbin), else on
  * PATH; ORTHROS_INIT names it outright (the tests).
  */
@@ -390,20 +419,9 @@ static int start_in_pidns(const struct tk_step *st, char **argv, int argc, const
 	for (int i = 0; i < argc; i++)
 		av[n++] = argv[i];
 	av[n] = NULL;
-	p = fork();
+	p = spawn(st, av, false);
 	if (p < 0)
-		return say(msg, len, -errno, "%s: fork: %s", st->rsc, strerror(errno));
-	if (p == 0) {
-		/* close-on-exec: only the dup2 copies reach the command */
-		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		int out = open(st->u.svc.logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-
-		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-			_exit(126);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(av[0], av);
-		_exit(127);
-	}
+		return say(msg, len, (int)p, "%s: fork: %s", st->rsc, strerror((int)-p));
 	while (waitpid(p, &status, 0) < 0)
 		if (errno != EINTR)
 			return say(msg, len, -errno, "%s: waiting for %s: %s", st->rsc, init, strerror(errno));
@@ -453,21 +471,9 @@ int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
 		return say(msg, len, -errno, "%s: %s: %s", st->rsc, argv[0], strerror(errno));
 	if (st->u.svc.pidns)
 		return start_in_pidns(st, argv, argc, rundir, path, pid, msg, len);
-	p = fork();
+	p = spawn(st, argv, true);
 	if (p < 0)
-		return say(msg, len, -errno, "%s: fork: %s", st->rsc, strerror(errno));
-	if (p == 0) {
-		/* close-on-exec: only the dup2 copies reach the command */
-		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		int out = open(st->u.svc.logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-
-		setsid();
-		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-			_exit(126);
-		signal(SIGPIPE, SIG_DFL);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+		return say(msg, len, (int)p, "%s: fork: %s", st->rsc, strerror((int)-p));
 	*pid = p;
 	if (mkdir(rundir, 0755) && errno != EEXIST)
 		rc = -errno;
