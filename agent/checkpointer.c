@@ -13,7 +13,9 @@
  * parent and copies what changed since.  When the group dirtied few pages
  * over the last interval (CRIU's stats say how many), an increment is one
  * dump straight on the previous dump: one freeze instead of two, each
- * costing CRIU's fixed seize-and-parasite time.  Both sets of a step go into the
+ * costing CRIU's fixed seize-and-parasite time, unless copying those pages
+ * frozen would take the freeze past checkpoint.max_freeze while CRIU's fixed
+ * part alone would not.  Both sets of a step go into the
  * store, the pre-dump marked partial (never a restore point by itself),
  * so the store holds the chain CRIU wrote and, until the new dump is
  * committed, the group's previous dump stays its newest restore point and
@@ -119,10 +121,24 @@ bool checkpointer_due(const struct checkpointer *c, uint64_t now_ns)
 	return now_ns >= c->next_ns;
 }
 
+/*
+ * Would copying the dirty pages frozen take a direct increment's freeze
+ * over max_freeze, when the dump's fixed part alone stays under it?  Then
+ * a pre-dump first keeps each freeze under the cap.  When the fixed part
+ * is over the cap already, no shape meets it and one freeze beats two.
+ */
+static bool direct_over_cap(const struct checkpointer *c)
+{
+	uint64_t cap = c->pol.max_freeze_ns, fixed = c->fixed_freeze_ns;
+
+	return cap && fixed && fixed < cap &&
+	       fixed + c->dirty_pages * CKPT_FROZEN_NS_PER_PAGE > cap;
+}
+
 /* Would the next increment be one dump on the previous one? */
 static bool next_direct(const struct checkpointer *c)
 {
-	return c->dirty_known && c->dirty_pages <= CKPT_DIRECT_MAX_PAGES;
+	return c->dirty_known && c->dirty_pages <= CKPT_DIRECT_MAX_PAGES && !direct_over_cap(c);
 }
 
 bool checkpointer_next_incremental(const struct checkpointer *c)
@@ -371,12 +387,15 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 			 (int)pid, (int)c->chain_pid);
 		drop_chain(c);
 		c->dirty_known = false;
+		c->fixed_freeze_ns = 0;
 	} else if (c->nchain && c->pol.incremental && !chain_current(c, res->note, sizeof(res->note))) {
 		drop_chain(c);
 		c->dirty_known = false;
 	}
 	incremental = checkpointer_next_incremental(c);
 	direct = incremental && next_direct(c);
+	if (incremental && !direct && c->dirty_known && c->dirty_pages <= CKPT_DIRECT_MAX_PAGES)
+		res->capped_dirty_pages = c->dirty_pages;
 	predump = incremental ? !direct : next_full_predumps(c);
 	res->kind = incremental ? CKPT_INCREMENTAL : CKPT_FULL;
 	/* Only the last failure's logs are kept: tmpfs is the partition's RAM. */
@@ -468,6 +487,14 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 	 */
 	c->dirty_known = dump.from_stats && (incremental ? !predump || pre.from_stats : predump);
 	c->dirty_pages = incremental && predump ? pre.pages_written : dump.pages_written;
+	if (dump.from_stats) {
+		uint64_t copy = dump.pages_written * CKPT_FROZEN_NS_PER_PAGE;
+
+		c->fixed_freeze_ns = dump.freeze_ns > copy ? dump.freeze_ns - copy : 0;
+	} else {
+		c->fixed_freeze_ns = 0;
+	}
+	res->fixed_freeze_ns = c->fixed_freeze_ns;
 	if (pre.fd >= 0)
 		close(pre.fd);
 	close(dump.fd);

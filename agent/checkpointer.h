@@ -34,6 +34,14 @@ struct ckpt_result {
 	uint64_t predump_freeze_ns;	/* the pre-dump's, if any */
 	bool freeze_from_stats;		/* CRIU's figures, not the dump call's duration */
 	bool over_max_freeze;		/* either freeze was longer than max_freeze */
+	/*
+	 * Nonzero: an increment that pre-dumped although this few pages were
+	 * dirty, because copying them frozen would have taken its freeze over
+	 * max_freeze.
+	 */
+	uint64_t capped_dirty_pages;
+	/* The freeze without its page copy, as estimated after this dump: 0 unknown. */
+	uint64_t fixed_freeze_ns;
 	uint64_t dump_ns;		/* CRIU calls, wall time */
 	uint64_t pack_ns;		/* into the store */
 	uint64_t bytes;			/* payload stored */
@@ -74,6 +82,12 @@ struct checkpointer {
 	 */
 	uint64_t dirty_pages;
 	bool dirty_known;
+	/*
+	 * The last dump's freeze less what copying its pages took (estimated
+	 * at CKPT_FROZEN_NS_PER_PAGE), when CRIU's stats gave it: what any
+	 * dump of this tree costs frozen, whatever it copies.  0: unknown.
+	 */
+	uint64_t fixed_freeze_ns;
 	unsigned int failed_log[2];	/* the last failure's CRIU logs, kept for the reason */
 	bool stop_tree;			/* the final dump: the tree does not run on */
 	/*
@@ -99,6 +113,14 @@ bool checkpointer_due(const struct checkpointer *c, uint64_t now_ns);
  * costs less than a second freeze (CRIU's fixed cost, ~100 ms under TCG).
  */
 #define CKPT_DIRECT_MAX_PAGES 4096u
+/*
+ * What a page copied while frozen adds to a dump's freeze (CRIU's parasite
+ * splices it into a pipe).  Measured under TCG: 9.5-14 us (plain full dumps
+ * of 64-512 MB less their fixed part, docs/protected.md); hardware is
+ * faster, so this over-estimates there, which only makes an increment
+ * near max_freeze pre-dump when it need not.
+ */
+#define CKPT_FROZEN_NS_PER_PAGE 15000u
 
 /* Would the next checkpoint be incremental? */
 bool checkpointer_next_incremental(const struct checkpointer *c);

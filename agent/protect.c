@@ -142,7 +142,16 @@ static void report(struct protect *p, struct group *g)
 		if (r->predump_seq)
 			qb_log(LOG_INFO, "group %s: pre-dump set %" PRIu64 ", freeze %.1f ms",
 			       g->c.group, r->predump_seq, ms(r->predump_freeze_ns));
-		if (r->over_max_freeze)
+		if (r->capped_dirty_pages)
+			qb_log(LOG_INFO,
+			       "group %s: pre-dumped first: copying the %" PRIu64 " pages dirtied frozen would have exceeded checkpoint.max_freeze",
+			       g->c.group, r->capped_dirty_pages);
+		if (r->over_max_freeze && r->fixed_freeze_ns >= g->c.pol.max_freeze_ns)
+			qb_log(LOG_WARNING,
+			       "group %s: the freeze (%.1f ms, pre-dump %.1f ms) exceeded checkpoint.max_freeze %.1f ms; CRIU's freeze of this group without copying pages is about %.1f ms, so no checkpoint of it can meet max_freeze here",
+			       g->c.group, ms(r->freeze_ns), ms(r->predump_freeze_ns),
+			       ms(g->c.pol.max_freeze_ns), ms(r->fixed_freeze_ns));
+		else if (r->over_max_freeze)
 			qb_log(LOG_WARNING,
 			       "group %s: the freeze (%.1f ms, pre-dump %.1f ms) exceeded checkpoint.max_freeze %.1f ms",
 			       g->c.group, ms(r->freeze_ns), ms(r->predump_freeze_ns),

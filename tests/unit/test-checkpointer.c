@@ -199,6 +199,12 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+static void reformat(uint32_t keep)
+{
+	memset(region, 0, sizeof(region));
+	assert_int_equal(ckpt_format(&st, region, sizeof(region), keep, 0x80 + keep), 0);
+}
+
 static void init(struct checkpointer *c, bool incremental)
 {
 	struct ckpt_policy pol = { .interval_ns = 1000 * MS, .incremental = incremental,
@@ -371,6 +377,62 @@ static void a_quiet_group_gets_one_dump_per_increment(void **state)
 }
 
 /*
+ * max_freeze picks the increment's shape: when copying the dirty pages
+ * frozen would take a direct increment over the cap while the dump's fixed
+ * part stays under it, the increment pre-dumps first; when the fixed part
+ * alone is over the cap, no shape meets it and one freeze beats two.
+ */
+static void max_freeze_makes_an_increment_pre_dump(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+
+	(void)state;
+	init(&c, true);					/* max_freeze 100 ms */
+	fk.pages = 4000;				/* 60 ms to copy frozen */
+	fk.freezing_us = 0;
+	fk.frozen_us = 110000;				/* so 50 ms fixed */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	assert_int_equal(res.kind, CKPT_FULL);
+	assert_int_equal(res.fixed_freeze_ns, 50 * MS);
+	assert_true(res.over_max_freeze);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	assert_int_equal(res.predump_seq, 3);		/* 50 + 60 > 100: pre-dumped */
+	assert_int_equal(res.capped_dirty_pages, 4000);
+	assert_int_equal(fk.calls, 4);
+	assert_true(fk.pre[2]);
+	checkpointer_fini(&c);
+
+	/* The fixed part alone over the cap: one dump, the cap said unreachable. */
+	reformat(5);
+	memset(&fk.pre, 0, sizeof(fk.pre));
+	fk.calls = 0;
+	init(&c, true);
+	fk.frozen_us = 200000;				/* 140 ms fixed */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.fixed_freeze_ns, 140 * MS);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.kind, CKPT_INCREMENTAL);
+	assert_int_equal(res.predump_seq, 0);
+	assert_int_equal(res.capped_dirty_pages, 0);
+	assert_int_equal(fk.calls, 3);
+	checkpointer_fini(&c);
+
+	/* No cap: the dirty count alone decides, as before. */
+	reformat(5);
+	fk.calls = 0;
+	init(&c, true);
+	c.pol.max_freeze_ns = 0;
+	fk.frozen_us = 110000;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.predump_seq, 0);
+	assert_int_equal(res.capped_dirty_pages, 0);
+	checkpointer_fini(&c);
+}
+
+/*
  * With keep 3 (4 slots) there is never room for an increment and a new
  * chain beside it: every checkpoint is a new chain, still pre-dumped, its
  * sets taking slots outside the previous chain, which stays restorable
@@ -438,12 +500,6 @@ static void the_final_checkpoint_stops_the_tree(void **state)
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_true(fk.last[4].leave_running && fk.last[5].leave_running);
 	checkpointer_fini(&c);
-}
-
-static void reformat(uint32_t keep)
-{
-	memset(region, 0, sizeof(region));
-	assert_int_equal(ckpt_format(&st, region, sizeof(region), keep, 0x80 + keep), 0);
 }
 
 /* A self-contained set of another group, as another protected group's checkpoint. */
@@ -1170,6 +1226,7 @@ int main(void)
 		T(incremental_is_a_pre_dump_then_a_dump_on_it),
 		T(a_new_chain_takes_slots_beside_the_previous_one),
 		T(a_quiet_group_gets_one_dump_per_increment),
+		T(max_freeze_makes_an_increment_pre_dump),
 		T(the_final_checkpoint_stops_the_tree),
 		T(a_final_checkpoint_without_room_is_plain_or_not_taken),
 		T(a_checkpoint_holds_the_store_lock_throughout),
