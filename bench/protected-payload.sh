@@ -9,8 +9,9 @@
 #                 "t0 MS" and the first request answer's "first MS ..."
 #   rate TAG S    requests back to back for S seconds -> "rate R n N ...",
 #                 and "checkpoints N" orthrosd committed meanwhile
-#   full          one plain full dump by hand (orthrosctl ckpt dump): the
-#                 freeze a checkpoint without a pre-dump costs
+#   full TAG N M  N plain full dumps by hand (orthrosctl ckpt dump): the
+#                 freeze a checkpoint without a pre-dump costs; M "load"
+#                 runs the bench's client meanwhile, "idle" does not
 #   ckpt          orthrosd checkpointing the service (NAME.orthrosd)
 #   pause, resume SIGUSR1 / SIGUSR2 to orthrosd: its periodic checkpoints
 #                 stop (once no round is in flight) and start again
@@ -106,11 +107,27 @@ while :; do
 			n1=$(grep -c "checkpoint set" "$D/$name.orthrosd" 2>/dev/null)
 			echo "checkpoints $((${n1:-0} - ${n0:-0}))" >>"$D/$name.$1.tmp"
 			mv "$D/$name.$1.tmp" "$D/$name.$1" ;;
-		full)
-			$ckpt "$CTL" ckpt dump --region auto --group demo --pid "$(cat "$PIDDIR/demo.pid")" \
-				>"$D/$name.full.tmp" 2>&1
-			echo "rc=$?" >>"$D/$name.full.tmp"
-			mv "$D/$name.full.tmp" "$D/$name.full" ;;
+		full\ *)
+			# full TAG N idle|load: N plain full dumps, with the bench's
+			# client running back to back meanwhile when "load" (as it
+			# runs while orthrosd's increments are measured)
+			set -- ${cmd#full }
+			: >"$D/$name.$1.tmp"
+			lp=""
+			if [ "$3" = load ]; then
+				$svc python3 "$SRCDIR/bench/req-client.py" rate "$RPORT" 3600 >/dev/null 2>&1 &
+				lp=$!
+				sleep 2
+			fi
+			k=0
+			while [ $k -lt "$2" ]; do
+				$ckpt "$CTL" ckpt dump --region auto --group demo --pid "$(cat "$PIDDIR/demo.pid")" \
+					>>"$D/$name.$1.tmp" 2>&1
+				echo "rc=$?" >>"$D/$name.$1.tmp"
+				k=$((k + 1))
+			done
+			[ -n "$lp" ] && kill "$lp" 2>/dev/null && wait "$lp" 2>/dev/null
+			mv "$D/$name.$1.tmp" "$D/$name.$1" ;;
 		pause|resume)
 			[ "$cmd" = pause ] && sig=USR1 word=paused || sig=USR2 word=resumed
 			n0=$(grep -c "periodic checkpoints $word" "$D/$name.orthrosd")

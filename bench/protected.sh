@@ -9,8 +9,10 @@
 #             (orthrosd paused by SIGUSR1 once no round is in flight,
 #             resumed by SIGUSR2), summed per mode: one pair is noisy under
 #             TCG, and windows side by side share the partition's state
-#   full      one plain full dump by hand (orthrosctl ckpt dump): the
-#             freeze of a checkpoint that copies all memory frozen
+#   full      plain full dumps by hand (orthrosctl ckpt dump): the freeze
+#             of a checkpoint that copies all memory frozen; three idle,
+#             three with the client running (the increments below are
+#             taken under that load); the ratios use the loaded median
 #   freeze    orthrosd's checkpoints, from CRIU's stats: a new chain
 #             (pre-dump of all memory, then the dump) and an increment
 #             (pre-dump of what changed, then the dump), each the sum of
@@ -56,6 +58,7 @@ die() { echo "protected: $*" >&2; exit 1; }
 PORT=7000 RPORT=7001
 SMP_A=${SMP_A:-2}
 KEEP=5
+NFULL=3
 
 boot() {	# dir name mem vcpus
 	ORTHROS_QEMU_ARGS="-drive file=$1/data.img,if=virtio,format=raw" \
@@ -113,7 +116,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 
 pow2() { p=1; while [ $p -lt "$1" ]; do p=$((p * 2)); done; echo $p; }
 
 echo "# bench/protected.sh $(date -u +%Y-%m-%dT%H:%MZ), sizes $SIZES MB, TCG, A $SMP_A vCPU(s), B 1, keep $KEEP; times in ms on the partition's clock"
-printf '%-5s %7s %7s %7s %7s %6s %6s %7s %7s %6s %3s %7s %7s %7s %7s\n' MB cold-A full-fz chain-fz inc-fz ch/fu inc/fu rateoff rate-on loss% ck restore lazy standby cold-B
+printf '%-5s %7s %7s %7s %7s %7s %6s %6s %7s %7s %6s %3s %7s %7s %7s %7s\n' MB cold-A idle-fz full-fz chain-fz inc-fz ch/fu inc/fu rateoff rate-on loss% ck restore lazy standby cold-B
 for S in $SIZES; do
 	D=$W/$S
 	mkdir -p "$D"
@@ -141,8 +144,14 @@ for S in $SIZES; do
 	# Warm up first: the first seconds after a boot and a cold start run
 	# slower (page cache, Python), which would flatter "on".
 	cmd "$D" a "rate warm 10" warm 120
-	cmd "$D" a full full 900
-	grep -q "^rc=0" "$D/a.full" || die "$S MB: the plain full dump failed: $(cat "$D/a.full")"
+	# The reference: plain full dumps, three idle and three with the
+	# client running back to back (orthrosd's increments are taken under
+	# that load, and a loaded partition runs CRIU slower: like with like).
+	for m in idle load; do
+		cmd "$D" a "full full$m $NFULL $m" "full$m" 900
+		[ "$(grep -c "^rc=0" "$D/a.full$m")" -eq "$NFULL" ] ||
+			die "$S MB: a plain full dump ($m) failed: $(cat "$D/a.full$m")"
+	done
 	cmd "$D" a ckpt ckpt 30
 	wait_log "$D/a.orthrosd" "checkpoint set [0-9]* (full" 900
 	win=$((2 * interval))
@@ -198,11 +207,12 @@ for S in $SIZES; do
 	wait "$qemu" 2>/dev/null || true
 	qemu=""
 
-	full=$(sed -n 's/.*: full, freeze \([0-9.]*\) ms.*/\1/p' "$D/a.full")
+	fullfz() { sed -n 's/.*: full, freeze \([0-9.]*\) ms.*/\1/p' "$D/a.full$1"; }
+	full=$(fullfz load | median) idle=$(fullfz idle | median)
 	chain=$(freezes full "$D/a.orthrosd" | median)
 	inc=$(freezes incremental "$D/a.orthrosd" | median)
 	off=$(rate "$D/a.off") on=$(rate "$D/a.on")
-	printf '%-5s %7s %7s %7s %7s %6s %6s %7s %7s %6s %3s %7s %7s %7s %7s\n' "$S" "$(gap "$D/a.cold")" "$full" "$chain" "$inc" \
+	printf '%-5s %7s %7s %7s %7s %7s %6s %6s %7s %7s %6s %3s %7s %7s %7s %7s\n' "$S" "$(gap "$D/a.cold")" "$idle" "$full" "$chain" "$inc" \
 		"$(awk -v i="$chain" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" \
 		"$(awk -v i="$inc" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" "$off" "$on" \
 		"$(awk -v a="$off" -v b="$on" 'BEGIN { printf "%.1f", a ? 100 * (a - b) / a : 0 }')" \
@@ -210,7 +220,8 @@ for S in $SIZES; do
 		"$(gap "$D/b.restore")" "$lazy" "$standby" "$(gap "$D/b.cold")"
 	{
 		echo "# $S MB: interval ${interval}s, store ${store} MiB, partitions $mem"
-		sed 's/^/#   A plain full dump by hand: /' "$D/a.full"
+		grep -v "^rc=0" "$D/a.fullidle" | sed 's/^/#   A plain full dump by hand, idle: /'
+		grep -v "^rc=0" "$D/a.fullload" | sed 's/^/#   A plain full dump by hand, under the client: /'
 		grep "checkpoint set\|pre-dump set" "$D/a.orthrosd" | sed 's/^/#   A: /'
 		echo "#   A: freeze per checkpoint (pre-dump + dump), new chains: $(freezes full "$D/a.orthrosd" | tr '\n' ' ')ms; increments: $(freezes incremental "$D/a.orthrosd" | tr '\n' ' ')ms"
 		echo "#   A: checkpoints failed: $(grep -c "checkpoint of pid .* failed" "$D/a.orthrosd" || true)"
@@ -257,4 +268,4 @@ if [ -f "$W/ratios" ]; then
 		      cl, $1 == 512 ? (cl >= 5 ? " (>= 5: met)" : " (>= 5: not met)") : "" }' "$W/ratios" >>"$W/details"
 fi
 cat "$W/details"
-echo "# full-fz = a plain full dump's freeze; chain-fz, inc-fz = the median freeze of orthrosd's new chains and increments (pre-dump + dump freezes); ch/fu, inc/fu = those / full-fz; loss% = throughput lost with checkpointing on; ck = checkpoints committed during rate-on; restore, lazy, standby = the first answer after a full restore, a lazy one, a lazy one the standby prepared; cold-B = after a cold restart in the restoring partition"
+echo "# idle-fz, full-fz = the median freeze of $NFULL plain full dumps by hand, idle and with the client running (as during the increments); chain-fz, inc-fz = the median freeze of orthrosd's new chains and increments (pre-dump + dump freezes); ch/fu, inc/fu = those / full-fz; loss% = throughput lost with checkpointing on; ck = checkpoints committed during rate-on; restore, lazy, standby = the first answer after a full restore, a lazy one, a lazy one the standby prepared; cold-B = after a cold restart in the restoring partition"
