@@ -59,6 +59,8 @@ static const char usage[] =
 	"  --netns NAME         start partitions in network namespace NAME\n"
 	"  --ifup SCRIPT        tap set-up script (gives partitions a NIC)\n"
 	"  --data-disk FILE     raw disk image attached to every partition (shared)\n"
+	"  --store FILE         checkpoint store mapped into every partition (shared\n"
+	"                       memory, ivshmem-plain; its size a power of two)\n"
 	"  --max-vcpus N        cap vCPUs per partition\n"
 	"  --max-memory SIZE    cap memory per partition\n"
 	"  --min-memory SIZE    floor on memory per partition\n"
@@ -428,6 +430,7 @@ int main(int argc, char **argv)
 		{ "netns", required_argument, NULL, 'n' },
 		{ "ifup", required_argument, NULL, 'u' },
 		{ "data-disk", required_argument, NULL, 'D' },
+		{ "store", required_argument, NULL, 'S' },
 		{ "max-vcpus", required_argument, NULL, 'V' },
 		{ "max-memory", required_argument, NULL, 'M' },
 		{ "min-memory", required_argument, NULL, 'm' },
@@ -476,6 +479,19 @@ int main(int argc, char **argv)
 		case 'n': snprintf(g.netns, sizeof(g.netns), "%s", optarg); break;
 		case 'u': qc.bridge_ifup = optarg; break;
 		case 'D': qc.data_disk = optarg; break;
+		case 'S': {
+			struct stat st;
+
+			if (stat(optarg, &st) || !S_ISREG(st.st_mode) || st.st_size < (1 << 20) ||
+			    (st.st_size & (st.st_size - 1))) {
+				fprintf(stderr, "orthros-partd: --store %s: a regular file whose size is a power of two of at least 1MiB\n",
+					optarg);
+				return 2;
+			}
+			qc.store = optarg;
+			qc.store_size = (uint64_t)st.st_size;
+			break;
+		}
 		case 'V':
 			if (units_parse_u64(optarg, &v) || !v || v > 64) {
 				fprintf(stderr, "orthros-partd: --max-vcpus must be 1..64\n");

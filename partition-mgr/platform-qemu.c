@@ -169,7 +169,24 @@ static int q_start(struct platform *p, const struct platform_boot *b)
 	add(&a, "none");
 	add(&a, "-no-reboot");
 	add(&a, "-accel");
-	add(&a, "%s", q->cfg.accel);
+	/*
+	 * Multi-threaded TCG gives each vCPU thread one of max_cpus * 8
+	 * regions of its code buffer (QEMU 7.2, tcg/region.c) and flushes only
+	 * once the regions in use fill up; a vCPU hot-added while every region
+	 * is taken aborts QEMU ("tcg_region_initial_alloc__locked: assertion
+	 * failed").  Partitions fill the buffer in minutes (a lab Active that
+	 * checkpoints with CRIU: 15 of 16 regions in 7 minutes), and the
+	 * BackupOS grown at a PANIC died that way in 2 of 2 lab runs
+	 * (2026-12-06).  One TCG thread per partition translates for every
+	 * vCPU from one region, so a hot-added vCPU allocates none; on the
+	 * lab's two host cores a partition never had more than one core's
+	 * worth anyway.  The largest buffer an x86-64 host allows means fewer
+	 * flushes.
+	 */
+	if (!strcmp(q->cfg.accel, "tcg"))
+		add(&a, "tcg,thread=single,tb-size=2048");
+	else
+		add(&a, "%s", q->cfg.accel);
 	/* RAM in a shared file: readable from the host after the guest died. */
 	add(&a, "-object");
 	add(&a, "memory-backend-file,id=ram0,mem-path=%s,size=%" PRIu64 ",share=on",
@@ -223,6 +240,13 @@ static int q_start(struct platform *p, const struct platform_boot *b)
 		    q->cfg.data_disk);
 		add(&a, "-device");
 		add(&a, "virtio-blk-pci,drive=data,share-rw=on,serial=orthros-data");
+	}
+	if (q->cfg.store) {
+		add(&a, "-object");
+		add(&a, "memory-backend-file,id=ckptstore,share=on,mem-path=%s,size=%" PRIu64,
+		    q->cfg.store, q->cfg.store_size);
+		add(&a, "-device");
+		add(&a, "ivshmem-plain,memdev=ckptstore");
 	}
 	add(&a, "-serial");
 	add(&a, "file:%s/%s.console", dir, b->name);

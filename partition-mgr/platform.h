@@ -82,6 +82,14 @@ struct platform_qemu_config {
 	 * only where the service runs; fencing makes that one partition.
 	 */
 	const char *data_disk;
+	/*
+	 * The checkpoint store (docs/checkpoint-store.md): a host file mapped
+	 * into every partition as an ivshmem-plain BAR, so the protected
+	 * groups' checkpoints outlive the partition that wrote them.  Its
+	 * size, a power of two, is store_size.  NULL: none.
+	 */
+	const char *store;
+	uint64_t store_size;
 	int nice;			/* scheduling niceness of the guests */
 };
 

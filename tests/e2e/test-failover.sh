@@ -17,6 +17,8 @@
 #   6. fence_orthros's metadata is accepted by Pacemaker (stonith_admin)
 #   7. orthrosd's node attributes (generation, kernel role, heartbeat age)
 #      reach the CIB for both partitions
+#   8. after every panic and the hang, the protected counter (CRIU
+#      checkpoints in the shared store) resumes warm, its memory intact
 # Needs root; takes the lab's network namespace, so no lab may be up.
 set -u
 : "${SRCDIR:?}"
@@ -169,6 +171,18 @@ diagnose() {
 }
 
 # "+  27712.3 ms  service answering from orthros-b (record 12)" -> 27712
+# The protected counter (config/orthros.crm: counter) came back warm from
+# the store, its memory intact (scripts/lab checks the pattern and that it
+# did not start again from 0).
+counter_resumed() {	# label log
+	w=$(sed -n 's/.*lab: protected counter: resumed warm at \([0-9]*\) (it answered \([0-9]*\).*/\1 (it answered \2 before the failure)/p' "$2")
+	how=$(grep -o 'counter:\{0,1\} answering ([^)]*)' "$2" | head -n1)
+	if [ -n "$w" ]; then
+		ok "$1: the protected counter resumed warm at $w${how:+, $how}, its 8 MiB pattern intact"
+	else
+		not_ok "$1: the protected counter resumes warm" "$(grep 'protected counter' "$2")"
+	fi
+}
 ms_of() { grep "$1" "$2" | head -n1 | sed 's/^ *+ *\([0-9]*\).*/\1/'; }
 
 # 2. consecutive panics
@@ -189,6 +203,7 @@ while [ $g -le "$CRASHES" ]; do
 				"early '$early' answering '$ans' fence request '$req'" \
 				"$(grep -E 'early takeover|fence_orthros|answering' "$D/crash-$g.log")"
 		fi
+		counter_resumed "panic $g" "$D/crash-$g.log"
 	else
 		not_ok "panic $g: generation $((g + 1)) takes over and generation $((g + 2)) joins" \
 			"$(tail -40 "$D/crash-$g.log")" "$(diagnose)"
@@ -204,6 +219,7 @@ if [ $last -gt 0 ]; then
 	   grep -q "heartbeat lost" "$D/hang.log" && ! grep -q "early takeover" "$D/hang.log"; then
 		# No notice, no certainty: nothing early, corosync and the fence decide.
 		ok "a hang of generation $last fails over through HEARTBEAT_LOST and fencing (heartbeat lost +$(ms_of "heartbeat lost" "$D/hang.log")ms, service answering +$(ms_of "service answering from" "$D/hang.log")ms)"
+		counter_resumed "hang" "$D/hang.log"
 		last=$((last + 1))
 	else
 		not_ok "a hang fails over through HEARTBEAT_LOST and fencing" "$(tail -40 "$D/hang.log")" "$(diagnose)"
