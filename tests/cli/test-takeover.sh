@@ -33,25 +33,26 @@ if ! CIB_file=$cib crm -F configure load update "$tmp/nodes.crm" >"$tmp/crm.log"
 fi
 
 T() { "$ORTHROSCTL" takeover "$@"; }
-check "the lab's CIB plans the disk, the address, then the service" 0 \
+check "the lab's CIB plans the disk, the address, then the services" 0 \
 	'^  service  demo-service: /usr/libexec/orthros/demo-service' -- \
 	T --dry-run --cib "$cib" --node orthros-b
-if grep -q '^early takeover plan for orthros-b (peer orthros-a): 3 steps' "$tmp/out" &&
+if grep -q '^early takeover plan for orthros-b (peer orthros-a): 4 steps' "$tmp/out" &&
    [ "$(sed -n 2p "$tmp/out" | awk '{print $1, $2}')" = "mount data-fs:" ] &&
    [ "$(sed -n 3p "$tmp/out" | awk '{print $1, $2, $3}')" = "address service-ip: 192.0.2.100/24" ] &&
+   grep -q '^  service  counter: .*, warm from group counter (ports 7100)$' "$tmp/out" &&
    ! grep -q 'left to Pacemaker' "$tmp/out"; then
 	ok "the plan is in phase order with nothing left out"
 else
 	not_ok "the plan is in phase order with nothing left out" "$(cat "$tmp/out")"
 fi
-check "the other identity's peer is orthros-b" 0 '\(peer orthros-b\): 3 steps' -- \
+check "the other identity's peer is orthros-b" 0 '\(peer orthros-b\): 4 steps' -- \
 	T --dry-run --cib "$cib" --node orthros-a
 
 cp "$cib" "$tmp/old.xml"
 touch -d '10 minutes ago' "$tmp/old.xml"
 check "a stale copy is refused (no early takeover)" 3 's old \(limit 60 s\)' -- \
 	T --dry-run --cib "$tmp/old.xml" --node orthros-b --max-age 60
-check "--max-age 0 takes a copy of any age" 0 '3 steps' -- \
+check "--max-age 0 takes a copy of any age" 0 '4 steps' -- \
 	T --dry-run --cib "$tmp/old.xml" --node orthros-b --max-age 0
 check "a missing copy means no early takeover" 3 'No such file' -- \
 	T --dry-run --cib "$tmp/none.xml" --node orthros-b
@@ -97,7 +98,7 @@ else
 fi
 
 # orthrosd's standby: exec'd in advance, acting only on "go".
-check "a standby waits for go, then plans" 0 '\(peer orthros-a\): 3 steps' -- \
+check "a standby waits for go, then plans" 0 '\(peer orthros-a\): 4 steps' -- \
 	sh -c 'echo go | "$0" takeover --standby --dry-run --cib "$1" --node orthros-b' "$ORTHROSCTL" "$cib"
 for input in /dev/null "$tmp/nope"; do
 	echo nope >"$tmp/nope"
