@@ -173,6 +173,13 @@ static void on_tick(int tfd)
 	 */
 	if (last && (now < last || now - last > 2000000000ull))
 		check_boot();
+	/*
+	 * A new kernel's clock can also be close to the old one's: look at
+	 * the boot id about once a second too, so "resumed" is where the
+	 * restore picked the counter up, not where a client first asked.
+	 */
+	else if (counter / 200 != (counter + n) / 200)
+		check_boot();
 	last = now;
 	if (n > MAX_CATCH_UP)
 		n = 1;	/* frozen or stalled: not running time */
