@@ -194,6 +194,13 @@ int ckpt_restore_choose(struct ckpt_store *s, const char *group, const char *wor
 			struct ckpt_restore_result *res, uint64_t *seq);
 void ckpt_restore_abandon(const struct ckpt_criu_ops *ops, void *ops_ctx,
 			  struct ckpt_restore_result *res, struct ckpt_criu_req *req);
+/*
+ * A prepared restore that was run by other means (the standby's restore
+ * ahead, @ops->restore with leave_stopped): released as a restore that
+ * succeeded, its view kept until the tree's memory is in.
+ */
+int ckpt_restore_finish(const struct ckpt_criu_ops *ops, void *ops_ctx,
+			struct ckpt_restore_result *res, struct ckpt_criu_req *req);
 
 /*
  * Sets found corrupt after a restore began (a lazy restore checks each

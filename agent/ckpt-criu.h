@@ -21,6 +21,11 @@ struct ckpt_criu_req {
 	int work_fd;			/* where the log goes */
 	const char *log_file;		/* in work_fd */
 	bool leave_running;
+	/*
+	 * Restore: leave the tree stopped (SIGSTOP'd before its first
+	 * instruction); whoever asked resumes it with SIGCONT.
+	 */
+	bool leave_stopped;
 	bool track_mem;			/* soft-dirty: the next dump can be incremental */
 	/*
 	 * Pre-dump: read the pages after the tree is released

@@ -315,6 +315,15 @@ static void put_req(struct ckpt_criu_req *req)
 	req->images_fd = req->work_fd = -1;
 }
 
+int ckpt_restore_finish(const struct ckpt_criu_ops *ops, void *ops_ctx,
+			struct ckpt_restore_result *res, struct ckpt_criu_req *req)
+{
+	if (res->viewed)
+		ops->release(ops_ctx, req, 0);
+	put_req(req);
+	return 0;
+}
+
 void ckpt_restore_abandon(const struct ckpt_criu_ops *ops, void *ops_ctx,
 			  struct ckpt_restore_result *res, struct ckpt_criu_req *req)
 {

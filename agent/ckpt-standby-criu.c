@@ -41,6 +41,12 @@ static int sb_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 	char msg[300];
 
 	c->swrk_used = false;
+	/*
+	 * Ahead of the request only through the swrk: the criu command
+	 * fallback would start the tree running in the BackupOS.
+	 */
+	if (r->leave_stopped && (c->daemon <= 0 || kill(c->daemon, 0) || !ckpt_swrk_alive(&c->swrk)))
+		return -ENOTCONN;
 	if (c->daemon > 0 && !kill(c->daemon, 0) && ckpt_swrk_alive(&c->swrk)) {
 		c->swrk_used = true;
 		return ckpt_swrk_restore(&c->swrk, r, true, pid, msg, sizeof(msg));
@@ -67,3 +73,4 @@ const struct ckpt_criu_ops ckpt_standby_criu = {
 	.present = sb_present,
 	.release = sb_release,
 };
+

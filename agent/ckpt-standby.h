@@ -6,6 +6,12 @@
  * listens on it and a `criu swrk` waits; each set the Active commits
  * makes the preparation again.  The restore is then only CRIU's restore
  * of the tree, started the moment it is asked for.
+ *
+ * Restored ahead: when the chain's memory fits the BackupOS's budget, the
+ * tree itself is restored at preparation and left stopped (CRIU's
+ * leave-stopped: no instruction of it runs), and the request only
+ * resumes it.  A tree restored ahead of a set that is no longer the
+ * newest is killed before anything else is prepared.
  */
 #ifndef ORTHROS_CKPT_STANDBY_H
 #define ORTHROS_CKPT_STANDBY_H
@@ -26,6 +32,17 @@ struct ckpt_standby {
 	bool ready;				/* res and req hold a prepared restore */
 	struct ckpt_restore_result *res;
 	struct ckpt_criu_req req;
+	/*
+	 * Restore the tree ahead, stopped, when the chain's memory is at most
+	 * ahead_budget() bytes (off unless set; the tests fake both hooks).
+	 */
+	bool ahead;
+	uint64_t (*ahead_budget)(void);
+	int (*signal_tree)(pid_t root, int sig);
+	pid_t ahead_pid;			/* > 0: the prepared set's tree, stopped */
+	uint64_t ahead_ns;			/* CRIU's restore of it took */
+	uint64_t ahead_refused_seq;		/* its restore ahead failed: prepared only */
+	char ahead_msg[600];			/* why the last preparation was not restored ahead */
 	uint64_t headers_sig;			/* the store's headers when last looked at */
 	uint64_t prepare_ns;			/* the last preparation took */
 	uint64_t prepared_at_ns;
@@ -62,10 +79,12 @@ int ckpt_standby_init(struct ckpt_standby *sb, struct ckpt_store *s, const char 
 int ckpt_standby_refresh(struct ckpt_standby *sb, bool *changed);
 /*
  * Restore now: refreshed first (*stale when that had to prepare again),
- * then run; *res points at the result (valid until fini).
+ * then the tree restored ahead resumed, or restored; *res points at the
+ * result (valid until fini), res->pid the tree's root either way.
+ * *resumed says which.
  */
-int ckpt_standby_fire(struct ckpt_standby *sb, struct ckpt_restore_result **res, bool *stale);
-/* Abandon what is prepared. */
+int ckpt_standby_fire(struct ckpt_standby *sb, struct ckpt_restore_result **res, bool *stale, bool *resumed);
+/* Abandon what is prepared (a tree restored ahead is killed). */
 void ckpt_standby_fini(struct ckpt_standby *sb);
 
 #endif /* ORTHROS_CKPT_STANDBY_H */

@@ -70,7 +70,8 @@ bool ckpt_swrk_alive(struct ckpt_swrk *w)
 	return false;
 }
 
-ssize_t ckpt_swrk_pack_restore(const struct ckpt_criu_req *r, bool lazy, uint8_t *buf, size_t len)
+ssize_t ckpt_swrk_pack_restore(const struct ckpt_criu_req *r, bool lazy, const char *config_file, uint8_t *buf,
+			       size_t len)
 {
 	CriuReq req = CRIU_REQ__INIT;
 	CriuOpts o = CRIU_OPTS__INIT;
@@ -91,6 +92,7 @@ ssize_t ckpt_swrk_pack_restore(const struct ckpt_criu_req *r, bool lazy, uint8_t
 	o.tcp_close = true;
 	o.has_lazy_pages = true;
 	o.lazy_pages = lazy;
+	o.config_file = (char *)(uintptr_t)config_file;
 	req.type = CRIU_REQ_TYPE__RESTORE;
 	req.opts = &o;
 	n = criu_req__get_packed_size(&req);
@@ -122,16 +124,49 @@ int ckpt_swrk_parse_restore(const uint8_t *buf, size_t n, pid_t *pid, char *msg,
 	return rc;
 }
 
+/*
+ * CRIU's RPC has no field for --leave-stopped (3.17), but a request may
+ * name a configuration file, read as the command line's options are: one
+ * with that option alone, in the restore's work directory.
+ */
+static int leave_stopped_conf(const struct ckpt_criu_req *r, char *path, size_t len)
+{
+	static const char line[] = "leave-stopped\n";
+	int fd;
+
+	if (!r->work_dir || r->work_fd < 0)
+		return -EINVAL;
+	if ((size_t)snprintf(path, len, "%s/leave-stopped.conf", r->work_dir) >= len)
+		return -ENAMETOOLONG;
+	fd = openat(r->work_fd, "leave-stopped.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, line, sizeof(line) - 1) != (ssize_t)sizeof(line) - 1) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
 int ckpt_swrk_restore(struct ckpt_swrk *w, const struct ckpt_criu_req *r, bool lazy, pid_t *pid,
 		      char *msg, size_t len)
 {
 	uint8_t *buf = malloc(RESP_MAX);
+	char conf[600];
 	ssize_t n;
 	int rc;
 
 	if (!buf)
 		return -ENOMEM;
-	n = ckpt_swrk_pack_restore(r, lazy, buf, RESP_MAX);
+	if (r->leave_stopped) {
+		rc = leave_stopped_conf(r, conf, sizeof(conf));
+		if (rc) {
+			snprintf(msg, len, "cannot ask criu swrk to leave the tree stopped: %s", strerror(-rc));
+			goto out;
+		}
+	}
+	n = ckpt_swrk_pack_restore(r, lazy, r->leave_stopped ? conf : NULL, buf, RESP_MAX);
 	if (n < 0) {
 		rc = (int)n;
 		goto out;

@@ -30,7 +30,9 @@ int ckpt_swrk_start(struct ckpt_swrk *w);
 bool ckpt_swrk_alive(struct ckpt_swrk *w);
 /*
  * Restore from @r (images_fd, work_fd, log_file) with memory on demand if
- * @lazy (the lazy-pages daemon must already listen in the work directory).
+ * @lazy (the lazy-pages daemon must already listen in the work directory);
+ * the tree left stopped if r->leave_stopped (told through a configuration
+ * file written in r->work_dir).
  * The root's pid in *pid; the swrk is spent either way.  -EIO with CRIU's
  * reason in @msg when it refused.
  */
@@ -38,8 +40,12 @@ int ckpt_swrk_restore(struct ckpt_swrk *w, const struct ckpt_criu_req *r, bool l
 		      char *msg, size_t len);
 void ckpt_swrk_stop(struct ckpt_swrk *w);
 
-/* The wire, apart for the tests: a packed restore request, its size or -ENOSPC. */
-ssize_t ckpt_swrk_pack_restore(const struct ckpt_criu_req *r, bool lazy, uint8_t *buf, size_t len);
+/*
+ * The wire, apart for the tests: a packed restore request (@config_file
+ * named in it unless NULL), its size or -ENOSPC.
+ */
+ssize_t ckpt_swrk_pack_restore(const struct ckpt_criu_req *r, bool lazy, const char *config_file, uint8_t *buf,
+			       size_t len);
 /*
  * CRIU's answer to a restore: 0 and the root's pid, or -EIO and why
  * (CRIU's message and errno) in @msg; -EBADMSG if it is not an answer to

@@ -88,17 +88,24 @@ static const char ckpt_usage[] =
 	"                     hand CRIU (its newest restorable chain, pagemaps\n"
 	"                     flattened: crit decode works on it), until umount\n"
 	"  standby --region FILE --group NAME [--workdir DIR] [--poll MS]\n"
+	"          [--ahead-max SIZE]\n"
 	"                     in a BackupOS: keep a lazy restore of NAME prepared\n"
 	"                     while the ActiveOS runs (its newest restorable chain\n"
 	"                     chosen, its view mounted, criu lazy-pages listening,\n"
 	"                     a criu swrk waiting), prepared again each time the\n"
 	"                     store's headers show a new choice (looked at every\n"
-	"                     MS ms, default 250).  The first 'restore --lazy' of\n"
-	"                     NAME in the partition is served by it (checked\n"
-	"                     against the store once more, so never from an older\n"
-	"                     chain), then it exits: 0, or 1 if that restore\n"
-	"                     failed.  SIGTERM abandons what is prepared.  Logs to\n"
-	"                     stderr\n"
+	"                     MS ms, default 250).  A chain whose memory is at\n"
+	"                     most SIZE (default: half the partition's available\n"
+	"                     memory at the time; 0: never) is restored ahead: the\n"
+	"                     tree restored and left stopped, its pages filled in\n"
+	"                     while it waits, killed when a newer set is chosen.\n"
+	"                     The first 'restore --lazy' of NAME in the partition\n"
+	"                     is served by it (checked against the store once\n"
+	"                     more, so never from an older chain): the tree\n"
+	"                     restored ahead is resumed, or the prepared one\n"
+	"                     restored; then it exits: 0, or 1 if that restore\n"
+	"                     failed.  SIGTERM abandons what is prepared (a tree\n"
+	"                     restored ahead is killed).  Logs to stderr\n"
 	"DIR (default /run/orthros/ckpt) holds the images on their way, on tmpfs.\n"
 	"\n"
 	"Exit status: 0 done, 1 failure, 2 usage, 3 no restorable checkpoint (get,\n"
@@ -151,8 +158,8 @@ static uint64_t realtime_ns(void)
 struct ckpt_args {
 	const char *region, *group, *workdir;
 	uint64_t keep, size, parent, pid;
-	uint64_t poll_ms;
-	bool has_keep, has_size, has_parent, has_pid, has_poll, final, lazy;
+	uint64_t poll_ms, ahead_max;
+	bool has_keep, has_size, has_parent, has_pid, has_poll, has_ahead, final, lazy;
 };
 
 static int parse_args(int argc, char **argv, struct ckpt_args *a)
@@ -168,6 +175,7 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		{ "final", no_argument, NULL, 'F' },
 		{ "lazy", no_argument, NULL, 'L' },
 		{ "poll", required_argument, NULL, 'i' },
+		{ "ahead-max", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -221,6 +229,13 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 						       optarg);
 			a->has_poll = true;
 			break;
+		case 'A':
+			if (strcmp(optarg, "0") && units_parse_size(optarg, &a->ahead_max))
+				return ctl_usage_error("--ahead-max '%s' is not a size like 256MiB (0: never)", optarg);
+			if (!strcmp(optarg, "0"))
+				a->ahead_max = 0;
+			a->has_ahead = true;
+			break;
 		default:
 			return ctl_usage_error("invalid option for ckpt %s", argv[0]);
 		}
@@ -238,7 +253,7 @@ static int want(const struct ckpt_args *a, const char *cmd, const char *allowed,
 	    (a->has_size && !strchr(allowed, 's')) || (a->has_parent && !strchr(allowed, 'p')) ||
 	    (a->has_pid && !strchr(allowed, 'P')) || (a->workdir && !strchr(allowed, 'w')) ||
 	    (a->final && !strchr(allowed, 'F')) || (a->lazy && !strchr(allowed, 'L')) ||
-	    (a->has_poll && !strchr(allowed, 'i')))
+	    (a->has_poll && !strchr(allowed, 'i')) || (a->has_ahead && !strchr(allowed, 'A')))
 		return ctl_usage_error("ckpt %s: option not valid for this command", cmd);
 	if (strchr(allowed, 'g') && !a->group)
 		return ctl_usage_error("ckpt %s needs --group NAME", cmd);
@@ -628,9 +643,10 @@ int ctl_ckpt(int argc, char **argv)
 	if (!strcmp(cmd, "put"))
 		return (rc = want(&a, cmd, "gp", 1, argc)) ? rc : cmd_put(&a, argv[optind]);
 	if (!strcmp(cmd, "standby"))
-		return (rc = want(&a, cmd, "gwi", 0, argc)) ? rc :
+		return (rc = want(&a, cmd, "gwiA", 0, argc)) ? rc :
 			ctl_ckpt_standby(a.region, a.group, a.workdir ? a.workdir : DEFAULT_WORKDIR,
-					 a.has_poll ? (unsigned int)a.poll_ms : 250);
+					 a.has_poll ? (unsigned int)a.poll_ms : 250,
+					 a.has_ahead ? (int64_t)a.ahead_max : -1);
 	if (!strcmp(cmd, "view"))
 		return (rc = want(&a, cmd, "g", 1, argc)) ? rc : cmd_view(&a, argv[optind]);
 	return (rc = want(&a, cmd, "g", 1, argc)) ? rc : cmd_get(&a, argv[optind]);

@@ -46,6 +46,7 @@ static struct {
 	struct ckpt_standby sb;
 	struct ckpt_standby_criu criu;
 	unsigned int poll_ms;
+	int64_t ahead_max;		/* -1: half of MemAvailable */
 	int exit_code;
 	bool waiting_logged;
 } g;
@@ -74,6 +75,28 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
+/*
+ * What a tree restored ahead may hold: its pages all come in while it
+ * waits, and the BackupOS must still boot its services and take over.
+ */
+static uint64_t ahead_budget(void)
+{
+	FILE *f;
+	char line[128];
+	unsigned long long kb = 0;
+
+	if (g.ahead_max >= 0)
+		return (uint64_t)g.ahead_max;
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024ull / 2;
+}
+
 static void look(void)
 {
 	bool changed;
@@ -91,7 +114,18 @@ static void look(void)
 		       g.sb.group, g.sb.msg);
 		return;
 	}
-	if (changed)
+	if (!changed)
+		return;
+	if (g.sb.ahead_msg[0])
+		qb_log(LOG_INFO, "group %s: %s", g.sb.group, g.sb.ahead_msg);
+	if (g.sb.ahead_pid > 0)
+		qb_log(LOG_NOTICE,
+		       "group %s: standby prepared set %" PRIu64 " (%u sets, %" PRIu64 " pages lazy, %" PRIu64
+		       " eager) in %.1f ms: view at %s, lazy-pages daemon pid %d, restored ahead in %.1f ms:"
+		       " pid %d stopped",
+		       g.sb.group, g.sb.res->seq, g.sb.res->chain_len, g.sb.res->lazy_pages, g.sb.res->eager_pages,
+		       ms(g.sb.prepare_ns), g.sb.res->dir, (int)g.criu.daemon, ms(g.sb.ahead_ns), (int)g.sb.ahead_pid);
+	else
 		qb_log(LOG_NOTICE,
 		       "group %s: standby prepared set %" PRIu64 " (%u sets, %" PRIu64 " pages lazy, %" PRIu64
 		       " eager) in %.1f ms: view at %s, lazy-pages daemon pid %d listening, criu swrk pid %d waiting",
@@ -126,7 +160,7 @@ static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
 	struct ckpt_restore_result *r;
 	uint64_t age = g.sb.ready ? g.sb.clock() - g.sb.prepared_at_ns : 0;
 	FILE *out, *err;
-	bool stale = false;
+	bool stale = false, resumed = false;
 	int rc;
 
 	if (!res)
@@ -150,15 +184,19 @@ static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
 		free(res);
 		return -ENOMEM;
 	}
-	rc = ckpt_standby_fire(&g.sb, &r, &stale);
+	rc = ckpt_standby_fire(&g.sb, &r, &stale, &resumed);
 	if (!rc) {
 		res->pid = r->pid;
 		res->seq = r->seq;
 	}
 	res->hdr.error = ctl_ckpt_report(out, err, g.sb.group, true, rc, r);
 	if (!rc && stale)
-		fprintf(out, "standby: the store had changed: prepared again at the request in %.1f ms\n",
-			ms(g.sb.prepare_ns));
+		fprintf(out, "standby: the store had changed: prepared again at the request in %.1f ms%s\n",
+			ms(g.sb.prepare_ns), resumed ? ", restored and resumed" : "");
+	else if (!rc && resumed)
+		fprintf(out, "standby: restored ahead %.1f s before the request (prepared in %.1f ms, restored"
+			" stopped in %.1f ms); resumed at the request\n",
+			(double)age / 1e9, ms(g.sb.prepare_ns), ms(g.sb.ahead_ns));
 	else if (!rc)
 		fprintf(out, "standby: prepared %.1f s before the request (in %.1f ms); restored through %s\n",
 			(double)age / 1e9, ms(g.sb.prepare_ns),
@@ -202,7 +240,8 @@ static int32_t on_signal(int32_t sig, void *data)
 	return 0;
 }
 
-int ctl_ckpt_standby(const char *region, const char *group, const char *workdir, unsigned int poll_ms)
+int ctl_ckpt_standby(const char *region, const char *group, const char *workdir, unsigned int poll_ms,
+		     int64_t ahead_max)
 {
 	qb_loop_timer_handle t;
 	struct ckpt_region r;
@@ -237,7 +276,10 @@ int ctl_ckpt_standby(const char *region, const char *group, const char *workdir,
 	g.criu.swrk.pid = -1;
 	g.criu.swrk.sk = -1;
 	g.criu.daemon = -1;
+	g.ahead_max = ahead_max;
 	rc = ckpt_standby_init(&g.sb, &s, group, workdir, &ckpt_standby_criu, &g.criu);
+	g.sb.ahead = ahead_max != 0;
+	g.sb.ahead_budget = ahead_budget;
 	g.loop = rc ? NULL : qb_loop_create();
 	if (!g.loop) {
 		fprintf(stderr, "orthrosctl: out of memory\n");

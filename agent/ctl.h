@@ -40,7 +40,9 @@ int ctl_ckpt_report(FILE *out, FILE *err, const char *group, bool lazy, int rc,
  * `ckpt standby`: prepare lazy restores of @group until one is asked for
  * (ctl-standby.c).
  */
-int ctl_ckpt_standby(const char *region, const char *group, const char *workdir, unsigned int poll_ms);
+/* @ahead_max: bytes restored ahead at most; -1: half of MemAvailable. */
+int ctl_ckpt_standby(const char *region, const char *group, const char *workdir, unsigned int poll_ms,
+		     int64_t ahead_max);
 /*
  * Ask the standby of @group on @region, if one runs here, to restore:
  * its exit status (its output printed), or -ENOENT when there is none.

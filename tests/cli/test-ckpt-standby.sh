@@ -7,7 +7,11 @@
 # is there, prepare again when a new set is committed (the old view and
 # daemon gone), be the one a `restore --lazy` reaches, never restore an
 # older chain than the newest, refuse a second standby of the group, and
-# abandon its preparation on SIGTERM.
+# abandon its preparation on SIGTERM.  Restored ahead (the swrk told to
+# leave the tree stopped, which the stand-in does with a real stopped
+# process): the tree must stay stopped until the request, be killed when a
+# newer set is chosen or the standby is stopped, and be resumed by the
+# restore; a chain over the budget is only prepared.
 set -u
 : "${ORTHROSCTL:?ORTHROSCTL must point to the built orthrosctl}"
 : "${SRCDIR:?SRCDIR must point to the source tree}"
@@ -21,7 +25,7 @@ tmp=$(mktemp -d)
 sbpid=
 cleanup() {
 	[ -n "$sbpid" ] && kill "$sbpid" 2>/dev/null
-	for p in $(cat "$tmp/daemons" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	for p in $(cat "$tmp/daemons" "$tmp/seen.stopped" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 	for m in $(awk '$3 == "fuse.orthros" { print $2 }' /proc/mounts); do
 		case "$m" in "$tmp"/*) umount -l "$m" 2>/dev/null ;; esac
 	done
@@ -95,9 +99,14 @@ peer = struct.unpack("3i", sk.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 
 images = "/proc/%d/fd/%d" % (peer, req.opts.images_dir_fd)
 work = "/proc/%d/fd/%d" % (peer, req.opts.work_dir_fd)
 real = os.readlink(images)
+stopped = False
 with open(out + ".req", "w") as f:
     f.write("type %d lazy %s tcp_close %s shell_job %s log %s\n" % (
         req.type, req.opts.lazy_pages, req.opts.tcp_close, req.opts.shell_job, req.opts.log_file))
+    if req.opts.HasField("config_file"):
+        conf = open(req.opts.config_file).read().split()
+        f.write("config %s\n" % " ".join(conf))
+        stopped = "leave-stopped" in conf
     for line in open("/proc/mounts"):
         w = line.split()
         if w[1] == real:
@@ -106,7 +115,16 @@ shutil.rmtree(out, ignore_errors=True)
 shutil.copytree(images, out)
 resp = rpc.criu_resp(type=rpc.RESTORE)
 resp.success = req.opts.lazy_pages and os.path.exists(os.path.join(work, "lazy-pages.socket"))
-if resp.success:
+if resp.success and stopped:
+    # a tree left stopped: a real process, stopped before it is handed over
+    import signal, time
+    t = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    os.kill(t.pid, signal.SIGSTOP)
+    while open("/proc/%d/stat" % t.pid).read().rsplit(")", 1)[1].split()[0] != "T":
+        time.sleep(0.01)
+    open(out + ".stopped", "a").write("%d\n" % t.pid)
+    resp.restore.pid = t.pid
+elif resp.success:
     resp.restore.pid = 4242
 else:
     resp.cr_errmsg = "no lazy-pages socket in the work directory"
@@ -118,8 +136,9 @@ touch "$tmp/sb.log"
 
 ctl format --region "$region" --keep 3 --size 4MiB || bail "format: $(cat "$tmp/err")"
 
+# Prepared only (--ahead-max 0) up to the restored-ahead part below.
 # No set yet: the standby waits, and says so.
-start_standby --poll 100
+start_standby --poll 100 --ahead-max 0
 if wait_for "$tmp/sb.log" "no restorable checkpoint yet; waiting" 10 && [ "$(mounted)" = 0 ]; then
 	ok "a standby without a checkpoint to prepare waits for one"
 else
@@ -138,7 +157,7 @@ else
 		"$(cat "$tmp/sb.log")" "mounts: $(mounted)"
 fi
 
-"$ORTHROSCTL" ckpt standby --region "$region" --group demo --workdir "$tmp/work" >"$tmp/out2" 2>"$tmp/err2" &
+"$ORTHROSCTL" ckpt standby --region "$region" --group demo --workdir "$tmp/work" --ahead-max 0 >"$tmp/out2" 2>"$tmp/err2" &
 second=$!
 i=0
 while kill -0 $second 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -191,7 +210,7 @@ fi
 # (forked from the standby that is gone): a new standby of the group
 # binds the same name and prepares.
 rm -f "$tmp/sb3.log"
-"$ORTHROSCTL" ckpt standby --region "$region" --group demo --workdir "$tmp/work" >/dev/null 2>"$tmp/sb3.log" &
+"$ORTHROSCTL" ckpt standby --region "$region" --group demo --workdir "$tmp/work" --ahead-max 0 >/dev/null 2>"$tmp/sb3.log" &
 sb3=$!
 if wait_for "$tmp/sb3.log" "standby prepared set $newest" 20 && alive "$(tail -1 "$FAKE_OUT.daemons")"; then
 	kill -TERM $sb3
@@ -205,7 +224,7 @@ fi
 
 # Blind to the store for a minute: a set committed meanwhile is found at
 # the request, and that set is restored, not the prepared one.
-start_standby --poll 60000
+start_standby --poll 60000 --ahead-max 0
 m=$(mark "$tmp/sb.log")
 wait_new "$tmp/sb.log" 0 "standby prepared set $newest" 20 || bail "no preparation: $(cat "$tmp/sb.log")"
 later=$(dump "$tmp/d3")
@@ -224,7 +243,7 @@ standby_exit
 # Stopped: its preparation abandoned.
 mv "$tmp/sb.log" "$tmp/sb.log.1"
 touch "$tmp/sb.log"
-start_standby --poll 100
+start_standby --poll 100 --ahead-max 0
 m=$(mark "$tmp/sb.log")
 wait_new "$tmp/sb.log" "$m" "standby prepared set $later" 20 || bail "no preparation: $(cat "$tmp/sb.log")"
 # The same group in another store is not this standby's to restore.
@@ -259,6 +278,90 @@ if [ $rc = 0 ] && grep -q "^restored group demo from set $later .*pid 4343" "$tm
 else
 	not_ok "without a standby, restore --lazy restores by itself" "rc=$rc" "$(cat "$tmp/out" "$tmp/err")"
 fi
+
+# ---- restored ahead ----
+state() { sed 's/.*) \([A-Z]\).*/\1/' "/proc/$1/stat" 2>/dev/null; }
+mv "$tmp/sb.log" "$tmp/sb.log.2"
+touch "$tmp/sb.log"
+start_standby --poll 100
+wait_new "$tmp/sb.log" 0 "standby prepared set $later" 20 || bail "no preparation: $(cat "$tmp/sb.log")"
+p1=$(sed -n 's/.*restored ahead in [0-9.]* ms: pid \([0-9]*\) stopped.*/\1/p' "$tmp/sb.log" | tail -1)
+v1=$(sed -n 's/.*standby prepared.* view at \([^,]*\),.*/\1/p' "$tmp/sb.log" | tail -1)
+view_mounted() { [ -n "$1" ] && awk -v d="$1" 'index($2, d) == 1 { f = 1 } END { exit !f }' /proc/mounts; }
+sleep 0.5
+if [ -n "$p1" ] && [ "$p1" = "$(tail -1 "$FAKE_OUT.stopped")" ] && [ "$(state "$p1")" = T ] &&
+   grep -q "^config leave-stopped$" "$FAKE_OUT.req" && grep -q "^type 2 lazy True " "$FAKE_OUT.req"; then
+	ok "within the budget, the set is restored ahead: criu told to leave the tree stopped, and it stays so"
+else
+	not_ok "within the budget, the set is restored ahead: criu told to leave the tree stopped, and it stays so" \
+		"pid '$p1' state '$(state "$p1")'" "$(cat "$tmp/sb.log")" "$(cat "$FAKE_OUT.req")"
+fi
+
+m=$(mark "$tmp/sb.log")
+ahead=$(dump "$tmp/d4")
+if wait_new "$tmp/sb.log" "$m" "standby prepared set $ahead .*restored ahead" 20; then
+	p2=$(tail -n +"$((m + 1))" "$tmp/sb.log" | sed -n 's/.*restored ahead in [0-9.]* ms: pid \([0-9]*\) stopped.*/\1/p' | tail -1)
+	v2=$(tail -n +"$((m + 1))" "$tmp/sb.log" | sed -n 's/.*standby prepared.* view at \([^,]*\),.*/\1/p' | tail -1)
+	sleep 0.3
+fi
+if [ -n "${p2:-}" ] && [ "$p2" != "$p1" ] && ! alive "$p1" && [ "$(state "$p2")" = T ] &&
+   ! view_mounted "$v1" && view_mounted "${v2:-}"; then
+	ok "a newer set: the tree restored ahead of the old one killed, the new one restored ahead"
+else
+	not_ok "a newer set: the tree restored ahead of the old one killed, the new one restored ahead" \
+		"old $p1 alive: $(alive "$p1" && echo yes), new '${p2:-}' state '$(state "${p2:-0}")'" "$(cat "$tmp/sb.log")"
+fi
+
+ctl restore --region "$region" --group demo --workdir "$tmp/work" --lazy
+rc=$?
+sleep 0.2
+if [ $rc = 0 ] && grep -q "^restored group demo from set $ahead .*: pid ${p2:-x}," "$tmp/out" &&
+   grep -q "^standby: restored ahead .* before the request .*; resumed at the request" "$tmp/out" &&
+   [ "$(state "${p2:-0}")" = S ] && cmp -s "$tmp/d4/core-1.img" "$FAKE_OUT/core-1.img"; then
+	ok "restore --lazy resumes the tree restored ahead: its pid, running, the newest set"
+else
+	not_ok "restore --lazy resumes the tree restored ahead: its pid, running, the newest set" "rc=$rc" \
+		"state '$(state "${p2:-0}")'" "$(cat "$tmp/out" "$tmp/err")" "$(tail -3 "$tmp/sb.log")"
+fi
+standby_exit
+kill -9 "${p2:-}" 2>/dev/null
+
+# Stopped while it holds a stopped tree: the tree goes with it.
+start_standby --poll 100
+m=$(mark "$tmp/sb.log")
+wait_new "$tmp/sb.log" "$m" "standby prepared set $ahead .*restored ahead" 20 || bail "no preparation: $(cat "$tmp/sb.log")"
+p3=$(tail -1 "$FAKE_OUT.stopped")
+kill -TERM "$sbpid"
+standby_exit
+sleep 0.3
+if [ "$rc" = 0 ] && [ "$p3" != "${p2:-}" ] && ! alive "$p3"; then
+	ok "SIGTERM kills the tree restored ahead"
+else
+	not_ok "SIGTERM kills the tree restored ahead" "rc=$rc pid $p3 alive: $(alive "$p3" && echo yes)" "$(tail -3 "$tmp/sb.log")"
+fi
+
+# Over the budget: prepared only, and said why.
+n_stopped=$(wc -l <"$FAKE_OUT.stopped")
+m=$(mark "$tmp/sb.log")
+start_standby --poll 100 --ahead-max 4KiB
+if wait_new "$tmp/sb.log" "$m" "standby prepared set $ahead .*criu swrk pid [0-9]* waiting" 20 &&
+   grep -q "not restored ahead: its [0-9]* KiB exceed the budget of 4 KiB" "$tmp/sb.log" &&
+   [ "$(wc -l <"$FAKE_OUT.stopped")" = "$n_stopped" ]; then
+	ok "a chain over --ahead-max is prepared only, and the log says why"
+else
+	not_ok "a chain over --ahead-max is prepared only, and the log says why" "$(tail -4 "$tmp/sb.log")"
+fi
+kill -TERM "$sbpid"
+standby_exit
+
+"$ORTHROSCTL" ckpt standby --region "$region" --group demo --ahead-max lots >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc = 2 ] && grep -q "ahead-max 'lots' is not a size" "$tmp/err"; then
+	ok "a bad --ahead-max is a usage error"
+else
+	not_ok "a bad --ahead-max is a usage error" "rc=$rc" "$(cat "$tmp/err")"
+fi
+
 cat "$FAKE_OUT.daemons" >"$tmp/daemons" 2>/dev/null
 
 echo "1..$n"

@@ -114,7 +114,15 @@ while :; do
 			"$CTL" ckpt standby --region auto --group demo >"$D/$name.$t.log" 2>&1 </dev/null &
 			i=0
 			until grep -q "standby prepared" "$D/$name.$t.log" || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
-			touch "$D/$name.$t" ;;
+			# a tree restored ahead must wait stopped: its state, a second later
+			sleep 1
+			p=$(sed -n 's/.*restored ahead in [0-9.]* ms: pid \([0-9]*\) stopped.*/\1/p' "$D/$name.$t.log" | tail -n1)
+			if [ -n "$p" ]; then
+				echo "ahead pid $p state $(sed 's/.*) \([A-Z]\).*/\1/' "/proc/$p/stat" 2>/dev/null)" >"$D/$name.$t.tmp"
+			else
+				: >"$D/$name.$t.tmp"
+			fi
+			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
 		views\ *)
 			# the lazy-pages daemon exits once every page is in; the view with it
 			t=${cmd#views }

@@ -12,7 +12,8 @@
 #      one checkpoint interval back (the RPO is printed), same port
 #      and again lazily (--lazy): served from the store through the
 #      FUSE view, the same state, the view gone once every page is in;
-#      and once more through `ckpt standby`, which prepared it beforehand
+#      and once more through `ckpt standby`, which restored it beforehand
+#      and left it stopped (state T) until the restore resumed it
 #   3. the newest set corrupted from the host (dd into the store file) is
 #      refused and an older dump restored
 #   4. every set corrupted: restore reports a cold start (exit 3)
@@ -270,14 +271,17 @@ cmd b "lazy slazy1" slazy1 180
 sed 's/^/# B: /' "$D/b.slazy1"
 seqs=$(sed -n 's/.*from set \([0-9]*\) .*/\1/p' "$D/b.slazy1")
 cmd b "query slazyafter" slazyafter 120
-if grep -q '^rc=0$' "$D/b.slazy1" && grep -q "standby prepared set $seq1 " "$D/b.sb1.log" &&
-   grep -q "^standby: prepared .* restored through the waiting criu swrk" "$D/b.slazy1" && [ "$seqs" = "$seq1" ] &&
+ahead_pid=$(sed -n 's/^ahead pid \([0-9]*\) state T$/\1/p' "$D/b.sb1")
+if grep -q '^rc=0$' "$D/b.slazy1" && grep -q "standby prepared set $seq1 .*restored ahead in .* pid $ahead_pid stopped" "$D/b.sb1.log" &&
+   grep -q "^standby: restored ahead .* resumed at the request" "$D/b.slazy1" && [ "$seqs" = "$seq1" ] &&
+   grep -q "^restored group demo from set $seq1 .*: pid $ahead_pid," "$D/b.slazy1" &&
    grep -q "pattern ok" "$D/b.slazyafter" && [ "$(field sum "$D/b.slazyafter")" = "$sum_a" ] &&
    grep -q "restore asked: done" "$D/b.sb1.log"; then
-	ok "B: a standby prepared the lazy restore of set $seqs; served through its criu swrk, the pattern intact (sum $sum_a)"
+	ok "B: a standby restored set $seqs ahead (pid $ahead_pid stopped until asked), resumed it at the request, the pattern intact (sum $sum_a)"
 else
-	not_ok "B: a standby prepared the lazy restore; served through its criu swrk, the pattern intact" \
-		"full restore: set $seq1" "$(cat "$D/b.sb1.log")" "$(cat "$D/b.slazy1")" "$(cat "$D/b.slazyafter" 2>/dev/null)"
+	not_ok "B: a standby restored the set ahead, stopped until asked, resumed it at the request, the pattern intact" \
+		"full restore: set $seq1" "$(cat "$D/b.sb1")" "$(cat "$D/b.sb1.log")" "$(cat "$D/b.slazy1")" \
+		"$(cat "$D/b.slazyafter" 2>/dev/null)"
 fi
 
 # ---- 3. the newest set corrupt: the previous dump is used ----

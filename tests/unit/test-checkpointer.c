@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ static uint64_t fake_now;
 /* What the fake CRIU was asked, and what it does next. */
 static struct {
 	int calls, dumps, pre_dumps, restores;
+	int stopped_restores;		/* asked with leave_stopped */
+	int stopped_rc;			/* what a leave_stopped restore returns */
 	struct ckpt_criu_req last[8];
 	char parent[8][32];
 	bool pre[8];
@@ -152,6 +155,11 @@ static int f_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 
 	(void)ctx;
 	fk.restores++;
+	if (r->leave_stopped) {
+		fk.stopped_restores++;
+		if (fk.stopped_rc)
+			return fk.stopped_rc;
+	}
 	fk.restored_files[0] = '\0';
 	d = fdopendir(dup(r->images_fd));
 	assert_non_null(d);
@@ -1040,6 +1048,8 @@ static int fv_present(void *ctx, struct ckpt_store *s, const struct ckpt_chain *
 	snprintf(fv.images, sizeof(fv.images), "%s/%llu", dir, (unsigned long long)chain->set[0].seq);
 	r->images_dir = fv.images;
 	r->work_dir = NULL;
+	r->lazy_pages = 3;	/* what a view counts; the budget weighs it */
+	r->eager_pages = 1;
 	return 0;
 }
 
@@ -1072,7 +1082,7 @@ static void a_standby_prepares_again_only_when_the_choice_moves(void **state)
 	struct ckpt_restore_result *rr;
 	struct ckpt_standby sb;
 	char old[600];
-	bool changed, stale;
+	bool changed, stale, resumed;
 
 	(void)state;
 	init(&c, true);
@@ -1107,7 +1117,7 @@ static void a_standby_prepares_again_only_when_the_choice_moves(void **state)
 	assert_int_equal(fv.last_rc, -ECANCELED);
 	assert_int_not_equal(access(old, F_OK), 0);
 	/* The fire restores what is prepared, nothing prepared again. */
-	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale), 0);
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale, &resumed), 0);
 	assert_false(stale);
 	assert_int_equal(rr->seq, res.seq);
 	assert_int_equal(rr->pid, 4242);
@@ -1127,7 +1137,7 @@ static void a_standby_fired_after_a_commit_restores_the_newest(void **state)
 	struct ckpt_result res;
 	struct ckpt_restore_result *rr;
 	struct ckpt_standby sb;
-	bool changed, stale;
+	bool changed, stale, resumed;
 
 	(void)state;
 	init(&c, true);
@@ -1136,7 +1146,7 @@ static void a_standby_fired_after_a_commit_restores_the_newest(void **state)
 	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
 	assert_int_equal(sb.res->seq, 2);
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale), 0);
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale, &resumed), 0);
 	assert_true(stale);
 	assert_int_equal(rr->seq, res.seq);
 	assert_int_equal(fv.presents, 2);
@@ -1153,7 +1163,7 @@ static void a_standby_passes_over_a_corrupt_set(void **state)
 	struct ckpt_result res;
 	struct ckpt_restore_result *rr;
 	struct ckpt_standby sb;
-	bool changed, stale;
+	bool changed, stale, resumed;
 	uint64_t good;
 
 	(void)state;
@@ -1168,10 +1178,202 @@ static void a_standby_passes_over_a_corrupt_set(void **state)
 	assert_int_equal(sb.res->seq, good);
 	assert_int_equal(sb.res->refused, 1);
 	/* Fired, it restores that one too, without preparing again. */
-	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale), 0);
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale, &resumed), 0);
 	assert_false(stale);
 	assert_int_equal(rr->seq, good);
 	assert_int_equal(fv.presents, 2);	/* the corrupt one tried once, then the good one */
+	ckpt_standby_fini(&sb);
+	checkpointer_fini(&c);
+}
+
+/* ---- restored ahead: the tree restored stopped, resumed at the fire ---- */
+
+/* Signals sent to trees, in order; what the next SIGCONT returns. */
+static struct {
+	int n;
+	pid_t pid[8];
+	int sig[8];
+	int releases_before[8];		/* fv.releases when each was sent */
+	int cont_rc;
+} ts;
+static uint64_t fake_budget;
+
+static int fake_signal_tree(pid_t root, int sig)
+{
+	if (ts.n < 8) {
+		ts.pid[ts.n] = root;
+		ts.sig[ts.n] = sig;
+		ts.releases_before[ts.n] = fv.releases;
+	}
+	ts.n++;
+	return sig == SIGCONT ? ts.cont_rc : 0;
+}
+
+static uint64_t budget_fake(void)
+{
+	return fake_budget;
+}
+
+static void ahead_init(struct ckpt_standby *sb)
+{
+	standby_init(sb);
+	memset(&ts, 0, sizeof(ts));
+	fake_budget = UINT64_MAX;
+	sb->ahead = true;
+	sb->ahead_budget = budget_fake;
+	sb->signal_tree = fake_signal_tree;
+}
+
+static void a_standby_restores_ahead_and_resumes_at_the_fire(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result *rr;
+	struct ckpt_standby sb;
+	bool changed, stale, resumed;
+
+	(void)state;
+	init(&c, true);
+	ahead_init(&sb);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(changed);
+	/* Restored at preparation, left stopped, nothing released yet. */
+	assert_int_equal(fk.stopped_restores, 1);
+	assert_int_equal(fk.restores, 1);
+	assert_int_equal(sb.ahead_pid, 4242);
+	assert_int_equal(fv.releases, 0);
+	assert_int_equal(ts.n, 0);
+	/* Nothing new: not restored again. */
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_int_equal(fk.restores, 1);
+	/* The fire only resumes it. */
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale, &resumed), 0);
+	assert_true(resumed);
+	assert_false(stale);
+	assert_int_equal(fk.restores, 1);
+	assert_int_equal(ts.n, 1);
+	assert_int_equal(ts.pid[0], 4242);
+	assert_int_equal(ts.sig[0], SIGCONT);
+	assert_int_equal(rr->pid, 4242);
+	assert_int_equal(rr->seq, res.seq);
+	/* Released as a restore that worked: the view stays for the pages. */
+	assert_int_equal(fv.releases, 1);
+	assert_int_equal(fv.last_rc, 0);
+	assert_false(sb.ready);
+	assert_int_equal(sb.ahead_pid, 0);
+	/* Done: the end kills nothing. */
+	ckpt_standby_fini(&sb);
+	assert_int_equal(ts.n, 1);
+	checkpointer_fini(&c);
+}
+
+/* A newer set: the stopped tree of the old one killed, then the new one restored ahead. */
+static void a_tree_restored_ahead_is_killed_when_the_choice_moves(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_standby sb;
+	bool changed;
+
+	(void)state;
+	init(&c, true);
+	ahead_init(&sb);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(ts.n, 1);
+	assert_int_equal(ts.sig[0], SIGKILL);
+	assert_int_equal(ts.pid[0], 4242);
+	/* Killed before its view and daemon went. */
+	assert_int_equal(ts.releases_before[0], 0);
+	assert_int_equal(fv.releases, 1);
+	assert_int_equal(fv.last_rc, -ECANCELED);
+	assert_int_equal(fk.stopped_restores, 2);
+	assert_int_equal(sb.res->seq, res.seq);
+	assert_int_equal(sb.ahead_pid, 4242);
+	/* Stopped: killed too. */
+	ckpt_standby_fini(&sb);
+	assert_int_equal(ts.n, 2);
+	assert_int_equal(ts.sig[1], SIGKILL);
+	checkpointer_fini(&c);
+}
+
+/* Over the budget, or refused by CRIU: prepared only, restored at the fire. */
+static void a_standby_restores_at_the_fire_what_it_cannot_restore_ahead(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result *rr;
+	struct ckpt_standby sb;
+	bool changed, stale, resumed;
+
+	(void)state;
+	init(&c, true);
+	ahead_init(&sb);
+	fake_budget = 4096;	/* one page: the chain has more */
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(sb.ready);
+	assert_int_equal(fk.restores, 0);
+	assert_non_null(strstr(sb.ahead_msg, "exceed the budget"));
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale, &resumed), 0);
+	assert_false(resumed);
+	assert_int_equal(fk.restores, 1);
+	assert_int_equal(fk.stopped_restores, 0);
+	assert_int_equal(rr->pid, 4242);
+	ckpt_standby_fini(&sb);
+
+	/* CRIU fails to restore it ahead: prepared again, not retried for that set. */
+	ahead_init(&sb);
+	fk.stopped_rc = -5;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(changed);
+	assert_true(sb.ready);
+	assert_int_equal(sb.ahead_pid, 0);
+	assert_int_equal(fk.stopped_restores, 1);
+	assert_int_equal(fv.presents, 2);
+	assert_int_equal(fv.last_rc, -ECANCELED);
+	assert_non_null(strstr(sb.ahead_msg, "ahead failed"));
+	assert_int_equal(sb.ahead_refused_seq, res.seq);
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale, &resumed), 0);
+	assert_false(resumed);
+	assert_int_equal(fk.stopped_restores, 1);
+	assert_int_equal(fk.restores, 3);	/* 1 above, the refused one, this */
+	assert_int_equal(rr->seq, res.seq);
+	assert_int_equal(ts.n, 0);
+	ckpt_standby_fini(&sb);
+	checkpointer_fini(&c);
+}
+
+/* Gone while it waited: restored at the fire, from the same set. */
+static void a_tree_restored_ahead_and_gone_is_restored_at_the_fire(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result *rr;
+	struct ckpt_standby sb;
+	bool changed, stale, resumed;
+
+	(void)state;
+	init(&c, true);
+	ahead_init(&sb);
+	ts.cont_rc = -ESRCH;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_int_equal(sb.ahead_pid, 4242);
+	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale, &resumed), 0);
+	assert_false(resumed);
+	assert_true(stale);
+	assert_int_equal(ts.n, 1);
+	assert_int_equal(ts.sig[0], SIGCONT);
+	assert_int_equal(fk.stopped_restores, 1);
+	assert_int_equal(fk.restores, 2);
+	assert_int_equal(rr->seq, res.seq);
+	assert_non_null(strstr(sb.ahead_msg, "was gone at the request"));
 	ckpt_standby_fini(&sb);
 	checkpointer_fini(&c);
 }
@@ -1251,6 +1453,10 @@ int main(void)
 		T(a_standby_fired_after_a_commit_restores_the_newest),
 		T(a_standby_passes_over_a_corrupt_set),
 		T(a_standby_stopped_abandons_its_preparation),
+		T(a_standby_restores_ahead_and_resumes_at_the_fire),
+		T(a_tree_restored_ahead_is_killed_when_the_choice_moves),
+		T(a_standby_restores_at_the_fire_what_it_cannot_restore_ahead),
+		T(a_tree_restored_ahead_and_gone_is_restored_at_the_fire),
 #undef T
 	};
 

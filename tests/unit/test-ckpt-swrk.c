@@ -30,7 +30,7 @@ static void the_restore_request_says_what_the_command_line_does(void **state)
 	CriuReq *req;
 
 	(void)state;
-	n = ckpt_swrk_pack_restore(&r, true, buf, sizeof(buf));
+	n = ckpt_swrk_pack_restore(&r, true, NULL, buf, sizeof(buf));
 	assert_true(n > 0);
 	req = criu_req__unpack(NULL, (size_t)n, buf);
 	assert_non_null(req);
@@ -45,17 +45,26 @@ static void the_restore_request_says_what_the_command_line_does(void **state)
 	assert_string_equal(req->opts->log_file, "restore.log");
 	/* Not a sibling: the tree goes to init with the swrk, detached. */
 	assert_false(req->opts->has_rst_sibling && req->opts->rst_sibling);
+	/* No configuration file unless asked: CRIU would read it. */
+	assert_null(req->opts->config_file);
+	criu_req__free_unpacked(req, NULL);
+
+	/* Left stopped: said through a configuration file, by path. */
+	n = ckpt_swrk_pack_restore(&r, true, "/run/w/leave-stopped.conf", buf, sizeof(buf));
+	req = criu_req__unpack(NULL, (size_t)n, buf);
+	assert_non_null(req);
+	assert_string_equal(req->opts->config_file, "/run/w/leave-stopped.conf");
 	criu_req__free_unpacked(req, NULL);
 
 	/* Eager, and without a work directory: CRIU works in the images'. */
 	r.work_fd = -1;
-	n = ckpt_swrk_pack_restore(&r, false, buf, sizeof(buf));
+	n = ckpt_swrk_pack_restore(&r, false, NULL, buf, sizeof(buf));
 	req = criu_req__unpack(NULL, (size_t)n, buf);
 	assert_non_null(req);
 	assert_false(req->opts->has_work_dir_fd);
 	assert_false(req->opts->lazy_pages);
 	criu_req__free_unpacked(req, NULL);
-	assert_int_equal(ckpt_swrk_pack_restore(&r, true, buf, 8), -ENOSPC);
+	assert_int_equal(ckpt_swrk_pack_restore(&r, true, NULL, buf, 8), -ENOSPC);
 }
 
 static size_t pack_resp(uint8_t *buf, CriuReqType type, bool success, int32_t pid, const char *why)
