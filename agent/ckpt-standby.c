@@ -116,6 +116,12 @@ static int restore_ahead(struct ckpt_standby *sb)
 			 "set %" PRIu64 " could not be restored ahead before", sb->res->seq);
 		return 0;
 	}
+	/* A second copy, stopped, would hold its ports beside the one serving. */
+	if (sb->group_here && sb->group_here(sb->group)) {
+		snprintf(sb->ahead_msg, sizeof(sb->ahead_msg),
+			 "not restored ahead: group %s already runs in this partition", sb->group);
+		return 0;
+	}
 	budget = sb->ahead_budget ? sb->ahead_budget() : UINT64_MAX;
 	if (bytes > budget) {
 		snprintf(sb->ahead_msg, sizeof(sb->ahead_msg),

@@ -38,6 +38,8 @@ struct ckpt_standby {
 	 */
 	bool ahead;
 	uint64_t (*ahead_budget)(void);
+	/* Does the group already run in this partition?  Then nothing is restored ahead. */
+	bool (*group_here)(const char *group);
 	int (*signal_tree)(pid_t root, int sig);
 	pid_t ahead_pid;			/* > 0: the prepared set's tree, stopped */
 	uint64_t ahead_ns;			/* CRIU's restore of it took */

@@ -23,6 +23,7 @@
 #include "ckpt-region.h"
 #include "ckpt-standby.h"
 #include "ipcs-loop.h"
+#include "protect.h"
 #include "ctl.h"
 
 #define STANDBY_REQ_RESTORE (QB_IPC_MSG_USER_START + 1)
@@ -95,6 +96,23 @@ static uint64_t ahead_budget(void)
 			break;
 	fclose(f);
 	return kb * 1024ull / 2;
+}
+
+/* The checkpointer's pid file names a live process: the group runs here. */
+static bool group_here(const char *group)
+{
+	char path[128];
+	FILE *f;
+	int pid = 0;
+
+	snprintf(path, sizeof(path), "%s/%s.pid", PROTECT_PID_DIR, group);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
 static void look(void)
@@ -280,6 +298,7 @@ int ctl_ckpt_standby(const char *region, const char *group, const char *workdir,
 	rc = ckpt_standby_init(&g.sb, &s, group, workdir, &ckpt_standby_criu, &g.criu);
 	g.sb.ahead = ahead_max != 0;
 	g.sb.ahead_budget = ahead_budget;
+	g.sb.group_here = group_here;
 	g.loop = rc ? NULL : qb_loop_create();
 	if (!g.loop) {
 		fprintf(stderr, "orthrosctl: out of memory\n");

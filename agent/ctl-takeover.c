@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "protect.h"
 #include "takeover.h"
 
 #define EXIT_NO 3
@@ -202,7 +204,7 @@ static int run_service(const struct tk_step *s, const char *rundir)
 		step_log(msg);
 		return 1;
 	}
-	if (tk_service_record(s, rundir, "/run/orthros/protected", pid, agent_how))
+	if (tk_service_record(s, rundir, PROTECT_PID_DIR, pid, agent_how))
 		fprintf(stderr, "orthrosctl: takeover: %s: cannot record how it started\n", s->rsc);
 	snprintf(msg, sizeof(msg), "%s: answering (%s)", s->rsc, how);
 	step_log(msg);
@@ -213,7 +215,25 @@ static int run_service(const struct tk_step *s, const char *rundir)
 
 /* The checkpoint standbys this standby takeover started (ctl-standby.c). */
 static pid_t ckpt_standbys[TK_MAX_STEPS];
+static char ckpt_standby_group[TK_MAX_STEPS][sizeof(((struct tk_step *)0)->u.svc.group)];
 static unsigned int nr_ckpt_standbys;
+
+/* One already runs for @group (those that ended are forgotten). */
+static bool has_ckpt_standby(const char *group)
+{
+	for (unsigned int i = 0; i < nr_ckpt_standbys; i++) {
+		if (waitpid(ckpt_standbys[i], NULL, WNOHANG) == ckpt_standbys[i]) {
+			nr_ckpt_standbys--;
+			ckpt_standbys[i] = ckpt_standbys[nr_ckpt_standbys];
+			memcpy(ckpt_standby_group[i], ckpt_standby_group[nr_ckpt_standbys], sizeof(ckpt_standby_group[i]));
+			i--;
+			continue;
+		}
+		if (!strcmp(ckpt_standby_group[i], group))
+			return true;
+	}
+	return false;
+}
 
 /*
  * A lazily restored group gets its restore prepared now, by an
@@ -230,7 +250,7 @@ static void start_ckpt_standby(const struct tk_step *s)
 	extern char **environ;
 	pid_t pid;
 
-	if (nr_ckpt_standbys >= TK_MAX_STEPS)
+	if (nr_ckpt_standbys >= TK_MAX_STEPS || has_ckpt_standby(s->u.svc.group))
 		return;
 	snprintf(region, sizeof(region), "%s", s->u.svc.region);
 	snprintf(group, sizeof(group), "%s", s->u.svc.group);
@@ -240,8 +260,10 @@ static void start_ckpt_standby(const struct tk_step *s)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	if (!posix_spawn(&pid, argv[0], &fa, NULL, argv, environ))
+	if (!posix_spawn(&pid, argv[0], &fa, NULL, argv, environ)) {
+		snprintf(ckpt_standby_group[nr_ckpt_standbys], sizeof(ckpt_standby_group[0]), "%s", group);
 		ckpt_standbys[nr_ckpt_standbys++] = pid;
+	}
 	posix_spawn_file_actions_destroy(&fa);
 }
 
@@ -281,14 +303,33 @@ static void warm_up(const char *cib, const char *node)
 	free(plan);
 }
 
-/* true at "go"; false at end-of-file or anything else (dismissed). */
-static bool wait_for_go(void)
+/*
+ * true at "go"; false at end-of-file or anything else (dismissed).
+ * Meanwhile the CIB copy is looked at once a second: a BackupOS usually
+ * gets it after orthrosd started us, and a lazily restored group
+ * configured later needs its checkpoint standby too.
+ */
+static bool wait_for_go(const char *cib, const char *node, const struct stat *at_start)
 {
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	struct timespec seen = at_start->st_mtim;
 	char buf[8];
 	size_t n = 0;
 	ssize_t r;
 
 	while (n < sizeof(buf)) {
+		int k = poll(&p, 1, 1000);
+		struct stat st;
+
+		if (k < 0 && errno != EINTR)
+			return false;
+		if (k <= 0) {
+			if (!stat(cib, &st) && (st.st_mtim.tv_sec != seen.tv_sec || st.st_mtim.tv_nsec != seen.tv_nsec)) {
+				seen = st.st_mtim;
+				warm_up(cib, node);
+			}
+			continue;
+		}
 		r = read(0, buf + n, sizeof(buf) - n);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -351,8 +392,11 @@ int ctl_takeover(int argc, char **argv)
 		node = u.nodename;
 	}
 	if (standby) {
+		struct stat st = { 0 };
+
+		stat(cib, &st);
 		warm_up(cib, node);
-		if (!wait_for_go()) {
+		if (!wait_for_go(cib, node, &st)) {
 			stop_ckpt_standbys();
 			return EXIT_NO;
 		}

@@ -299,7 +299,7 @@ static void takeover_reap(void)
 				       (unsigned int)st, (unsigned long long)(TKP_RETRY_NS / NS_PER_S));
 			break;
 		case TKP_DONE:
-			qb_log(LOG_NOTICE, "early takeover done");
+			qb_log(LOG_NOTICE, "early takeover done (no standby takeover again in this partition)");
 			break;
 		case TKP_DECLINED:
 			qb_log(LOG_NOTICE, "no early takeover here: Pacemaker takes over");
@@ -487,7 +487,7 @@ int main(int argc, char **argv)
 	};
 	const char *device = "/dev/orthros", *config = NULL, *takeover = "orthrosctl";
 	struct protect_opts po = {
-		.region = "auto", .pid_dir = "/run/orthros/protected", .workdir = "/run/orthros/ckpt",
+		.region = "auto", .pid_dir = PROTECT_PID_DIR, .workdir = "/run/orthros/ckpt",
 	};
 	int opt, rc, prio = LOG_INFO;
 

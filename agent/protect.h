@@ -12,6 +12,12 @@
 #ifndef ORTHROS_PROTECT_H
 #define ORTHROS_PROTECT_H
 
+/*
+ * Where a protected group's leader pid is kept (orthrosd's default
+ * pid_dir): the takeover writes it, the checkpointer and the standby read it.
+ */
+#define PROTECT_PID_DIR "/run/orthros/protected"
+
 #include <stdbool.h>
 #include <stdint.h>
 

@@ -58,7 +58,7 @@ int tkp_tick(struct tkp *t, bool backup, uint64_t now_ns)
 
 	if (!t->prog)
 		return 0;
-	if (!backup) {
+	if (!backup || t->took_over) {
 		dismiss(t);
 		return 0;
 	}
@@ -134,10 +134,16 @@ enum tkp_event tkp_reap(struct tkp *t, uint64_t now_ns, int *status)
 	if (t->running && waitpid(t->running, &st, WNOHANG) == t->running) {
 		t->running = 0;
 		*status = st;
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-			return TKP_DONE;
 		if (WIFEXITED(st) && WEXITSTATUS(st) == TKP_EXIT_NO)
 			return TKP_DECLINED;
+		/*
+		 * Its role is still "backup" until Pacemaker promotes it, seconds
+		 * later; a standby started meanwhile would prepare to take over
+		 * what this partition now runs (and restore its groups ahead).
+		 */
+		t->took_over = true;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			return TKP_DONE;
 		return TKP_FAILED;
 	}
 	return TKP_NOTHING;

@@ -33,13 +33,19 @@ struct tkp {
 	bool taken;		/* taken_gen is valid */
 	uint32_t taken_gen;	/* the dead generation it last ran for */
 	uint64_t retry_ns;	/* no new standby before this */
+	/*
+	 * A fired takeover ran here (done, or failed with Pacemaker doing the
+	 * rest): this partition holds the services now and watches no Active
+	 * until it is rebooted as a BackupOS, so no standby is kept again.
+	 */
+	bool took_over;
 };
 
 void tkp_init(struct tkp *t, const char *prog);
 
 /*
- * Keep a standby while @backup (this partition is the watching BackupOS)
- * and nothing is running; dismiss it otherwise (it reads end-of-file and
+ * Keep a standby while @backup (this partition is the watching BackupOS),
+ * nothing is running and no takeover ran here; dismiss it otherwise (it reads end-of-file and
  * exits without acting).  Returns the new standby's pid, 0 when nothing
  * was started, -errno when starting one failed (retried after
  * TKP_RETRY_NS).

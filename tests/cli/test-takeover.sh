@@ -144,6 +144,36 @@ else
 		"exit $rc, ckpt standby pid '${sb}'" "$(cat "$tmp/out")" "$(tail -n +"$((m + 1))" "$log" 2>&1)"
 fi
 
+# The CIB copy arrives after the standby takeover started (a BackupOS gets
+# it once it has joined): the lazy group's checkpoint standby starts then.
+m=$( [ -f "$log" ] && wc -l <"$log" || echo 0)
+rm -f "$tmp/go" "$tmp/late.xml"
+mkfifo "$tmp/go"
+T --standby --dry-run --cib "$tmp/late.xml" --node orthros-b <"$tmp/go" >"$tmp/out" 2>&1 &
+tk=$!
+exec 7>"$tmp/go"
+sleep 1.5
+early=$(pgrep -f "ckpt standby --region $tmp/region --group demo")
+cp "$tmp/lazy.xml" "$tmp/late.xml"
+sb=
+for i in $(seq 1 50); do
+	sb=$(pgrep -f "ckpt standby --region $tmp/region --group demo")
+	[ -n "$sb" ] && wait_new "$log" "$m" "no restorable checkpoint yet" 1 && break
+	sleep 0.1
+done
+touch "$tmp/late.xml"	# changed again: no second one
+sleep 1.5
+n_sb=$(pgrep -fc "ckpt standby --region $tmp/region --group demo")
+exec 7>&-
+wait $tk
+rc=$?
+if [ -z "$early" ] && [ -n "$sb" ] && [ "$n_sb" = 1 ] && [ "$rc" -eq 3 ] && ! kill -0 "$sb" 2>/dev/null; then
+	ok "a CIB copy that arrives while the standby takeover waits gets the lazy group its checkpoint standby (one)"
+else
+	not_ok "a CIB copy that arrives while the standby takeover waits gets the lazy group its checkpoint standby (one)" \
+		"exit $rc, before the copy '$early', after '$sb', later $n_sb running" "$(cat "$tmp/out")"
+fi
+
 check "a bad --max-age is a usage error" 2 'max-age' -- T --max-age soon
 check "arguments are refused" 2 'no arguments' -- T extra
 check "--help describes the command" 0 'early takeover' -- T --help

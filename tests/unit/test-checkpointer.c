@@ -1349,6 +1349,33 @@ static void a_standby_restores_at_the_fire_what_it_cannot_restore_ahead(void **s
 	checkpointer_fini(&c);
 }
 
+static bool runs_here(const char *group)
+{
+	return !strcmp(group, "web");
+}
+
+/* The group runs in this partition already: no stopped copy beside it. */
+static void a_group_running_here_is_not_restored_ahead(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_standby sb;
+	bool changed;
+
+	(void)state;
+	init(&c, true);
+	ahead_init(&sb);
+	sb.group_here = runs_here;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(sb.ready);
+	assert_int_equal(fk.restores, 0);
+	assert_int_equal(sb.ahead_pid, 0);
+	assert_non_null(strstr(sb.ahead_msg, "already runs in this partition"));
+	ckpt_standby_fini(&sb);
+	checkpointer_fini(&c);
+}
+
 /* Gone while it waited: restored at the fire, from the same set. */
 static void a_tree_restored_ahead_and_gone_is_restored_at_the_fire(void **state)
 {
@@ -1457,6 +1484,7 @@ int main(void)
 		T(a_tree_restored_ahead_is_killed_when_the_choice_moves),
 		T(a_standby_restores_at_the_fire_what_it_cannot_restore_ahead),
 		T(a_tree_restored_ahead_and_gone_is_restored_at_the_fire),
+		T(a_group_running_here_is_not_restored_ahead),
 #undef T
 	};
 

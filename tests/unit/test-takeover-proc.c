@@ -142,7 +142,12 @@ static void one_takeover_per_dead_generation(void **state)
 	assert_int_equal(next_event(&t, &st), TKP_DONE);
 	assert_string_equal(said("direct"), "direct");
 	assert_int_equal(tkp_fire(&t, 3, &standby), -EALREADY);	/* done for 3 */
+	/* Taken over: still "backup" until promoted, but no standby again. */
+	assert_true(t.took_over);
+	assert_int_equal(tkp_tick(&t, true, 1 + TKP_RETRY_NS), 0);
+	assert_int_equal(t.standby, 0);
 	assert_true(tkp_fire(&t, 4, &standby) > 0);	/* the next death is new */
+	assert_false(standby);
 	assert_int_equal(next_event(&t, &st), TKP_DONE);
 	tkp_close(&t);
 }
@@ -207,6 +212,8 @@ static void the_exit_status_says_what_happened(void **state)
 	setenv("TKP_EXIT", "3", 1);
 	assert_true(tkp_fire(&t, 1, &standby) > 0);
 	assert_int_equal(next_event(&t, &st), TKP_DECLINED);
+	/* Declined: still the watching BackupOS, a standby again. */
+	assert_false(t.took_over);
 	setenv("TKP_EXIT", "1", 1);
 	assert_true(tkp_fire(&t, 2, &standby) > 0);
 	assert_int_equal(next_event(&t, &st), TKP_FAILED);
