@@ -122,16 +122,20 @@ for kv in "group demo" "region $tmp/region" "lazy true"; do
 done
 mkfifo "$tmp/go"
 log=/run/orthros/standby-demo.log
+# The group's checkpoint standby, once it logs that it waits: its pid in $sb.
+wait_ckpt_standby() {	# tries (0.1 s each)
+	sb=
+	for i in $(seq 1 "$1"); do
+		sb=$(pgrep -f "ckpt standby --region $tmp/region --group demo")
+		[ -n "$sb" ] && wait_new "$log" "$m" "no restorable checkpoint yet" 1 && break
+		sleep 0.1
+	done
+}
 m=$( [ -f "$log" ] && wc -l <"$log" || echo 0)
 T --standby --dry-run --cib "$tmp/lazy.xml" --node orthros-b <"$tmp/go" >"$tmp/out" 2>&1 &
 tk=$!
 exec 7>"$tmp/go"
-sb=
-for i in $(seq 1 100); do
-	sb=$(pgrep -f "ckpt standby --region $tmp/region --group demo")
-	[ -n "$sb" ] && wait_new "$log" "$m" "no restorable checkpoint yet" 1 && break
-	sleep 0.1
-done
+wait_ckpt_standby 100
 exec 7>&-
 wait $tk
 rc=$?
@@ -155,12 +159,7 @@ exec 7>"$tmp/go"
 sleep 1.5
 early=$(pgrep -f "ckpt standby --region $tmp/region --group demo")
 cp "$tmp/lazy.xml" "$tmp/late.xml"
-sb=
-for i in $(seq 1 50); do
-	sb=$(pgrep -f "ckpt standby --region $tmp/region --group demo")
-	[ -n "$sb" ] && wait_new "$log" "$m" "no restorable checkpoint yet" 1 && break
-	sleep 0.1
-done
+wait_ckpt_standby 50
 touch "$tmp/late.xml"	# changed again: no second one
 sleep 1.5
 n_sb=$(pgrep -fc "ckpt standby --region $tmp/region --group demo")

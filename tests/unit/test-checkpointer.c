@@ -1066,6 +1066,16 @@ static const struct ckpt_criu_ops standby_ops = {
 	.present = fv_present, .release = fv_release,
 };
 
+/* The Active commits a checkpoint, the standby looks: did it prepare anew? */
+static bool commit_and_look(struct checkpointer *c, struct ckpt_standby *sb, struct ckpt_result *res)
+{
+	bool changed;
+
+	assert_int_equal(checkpointer_run(c, 42, res), 0);
+	assert_int_equal(ckpt_standby_refresh(sb, &changed), 0);
+	return changed;
+}
+
 static void standby_init(struct ckpt_standby *sb)
 {
 	char dir[96];
@@ -1108,8 +1118,7 @@ static void a_standby_prepares_again_only_when_the_choice_moves(void **state)
 	assert_int_equal(fv.presents, 1);
 	/* A new increment: the old preparation abandoned, the new one made. */
 	snprintf(old, sizeof(old), "%s", sb.res->dir);
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	changed = commit_and_look(&c, &sb, &res);
 	assert_true(changed);
 	assert_int_equal(sb.res->seq, res.seq);
 	assert_int_equal(fv.presents, 2);
@@ -1137,13 +1146,12 @@ static void a_standby_fired_after_a_commit_restores_the_newest(void **state)
 	struct ckpt_result res;
 	struct ckpt_restore_result *rr;
 	struct ckpt_standby sb;
-	bool changed, stale, resumed;
+	bool stale, resumed;
 
 	(void)state;
 	init(&c, true);
 	standby_init(&sb);
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(commit_and_look(&c, &sb, &res));
 	assert_int_equal(sb.res->seq, 2);
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale, &resumed), 0);
@@ -1235,8 +1243,7 @@ static void a_standby_restores_ahead_and_resumes_at_the_fire(void **state)
 	(void)state;
 	init(&c, true);
 	ahead_init(&sb);
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	changed = commit_and_look(&c, &sb, &res);
 	assert_true(changed);
 	/* Restored at preparation, left stopped, nothing released yet. */
 	assert_int_equal(fk.stopped_restores, 1);
@@ -1279,10 +1286,8 @@ static void a_tree_restored_ahead_is_killed_when_the_choice_moves(void **state)
 	(void)state;
 	init(&c, true);
 	ahead_init(&sb);
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	changed = commit_and_look(&c, &sb, &res);
+	changed = commit_and_look(&c, &sb, &res);
 	assert_true(changed);
 	assert_int_equal(ts.n, 1);
 	assert_int_equal(ts.sig[0], SIGKILL);
@@ -1314,8 +1319,7 @@ static void a_standby_restores_at_the_fire_what_it_cannot_restore_ahead(void **s
 	init(&c, true);
 	ahead_init(&sb);
 	fake_budget = 4096;	/* one page: the chain has more */
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	changed = commit_and_look(&c, &sb, &res);
 	assert_true(sb.ready);
 	assert_int_equal(fk.restores, 0);
 	assert_non_null(strstr(sb.ahead_msg, "exceed the budget"));
@@ -1329,8 +1333,7 @@ static void a_standby_restores_at_the_fire_what_it_cannot_restore_ahead(void **s
 	/* CRIU fails to restore it ahead: prepared again, not retried for that set. */
 	ahead_init(&sb);
 	fk.stopped_rc = -5;
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	changed = commit_and_look(&c, &sb, &res);
 	assert_true(changed);
 	assert_true(sb.ready);
 	assert_int_equal(sb.ahead_pid, 0);
@@ -1360,14 +1363,12 @@ static void a_group_running_here_is_not_restored_ahead(void **state)
 	struct checkpointer c;
 	struct ckpt_result res;
 	struct ckpt_standby sb;
-	bool changed;
 
 	(void)state;
 	init(&c, true);
 	ahead_init(&sb);
 	sb.group_here = runs_here;
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(commit_and_look(&c, &sb, &res));
 	assert_true(sb.ready);
 	assert_int_equal(fk.restores, 0);
 	assert_int_equal(sb.ahead_pid, 0);
@@ -1383,14 +1384,13 @@ static void a_tree_restored_ahead_and_gone_is_restored_at_the_fire(void **state)
 	struct ckpt_result res;
 	struct ckpt_restore_result *rr;
 	struct ckpt_standby sb;
-	bool changed, stale, resumed;
+	bool stale, resumed;
 
 	(void)state;
 	init(&c, true);
 	ahead_init(&sb);
 	ts.cont_rc = -ESRCH;
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(commit_and_look(&c, &sb, &res));
 	assert_int_equal(sb.ahead_pid, 4242);
 	assert_int_equal(ckpt_standby_fire(&sb, &rr, &stale, &resumed), 0);
 	assert_false(resumed);
@@ -1412,13 +1412,11 @@ static void a_standby_stopped_abandons_its_preparation(void **state)
 	struct ckpt_result res;
 	struct ckpt_standby sb;
 	char dir[600];
-	bool changed;
 
 	(void)state;
 	init(&c, false);
 	standby_init(&sb);
-	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
-	assert_int_equal(ckpt_standby_refresh(&sb, &changed), 0);
+	assert_true(commit_and_look(&c, &sb, &res));
 	snprintf(dir, sizeof(dir), "%s", sb.res->dir);
 	assert_int_equal(access(dir, F_OK), 0);
 	ckpt_standby_fini(&sb);
