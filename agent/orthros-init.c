@@ -36,7 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 static const int passed_on[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -44,12 +47,14 @@ static const int passed_on[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: orthros-init [--pidfile FILE] -- COMMAND [ARG...]\n"
+		"usage: orthros-init [--pidfile FILE] [--cgroup DIR] -- COMMAND [ARG...]\n"
 		"Runs COMMAND in a new pid namespace under a small init (pid 1 in it),\n"
 		"so that a CRIU checkpoint of the tree rooted at the init restores\n"
 		"without pid collisions.  The init passes TERM, INT, HUP, QUIT, USR1\n"
 		"and USR2 on to COMMAND and exits with its status.  --pidfile FILE:\n"
 		"the init's pid outside the namespace (written before this exits).\n"
+		"--cgroup DIR: the whole tree runs in this cgroup, a directory of a\n"
+		"cgroup2 hierarchy (absolute path, created if missing).\n"
 		"Exits 0 once COMMAND runs, 1 if it could not be started.\n");
 }
 
@@ -82,6 +87,62 @@ static int write_pidfile(const char *path, pid_t pid)
 		return err;
 	}
 	return 0;
+}
+
+/*
+ * Move the launcher into DIR, so that the init and everything it starts
+ * are born there: joining later would leave a window in which the tree
+ * is half in and a checkpoint would record it so.  Only directories
+ * below a cgroup2 mount are created: the deepest existing ancestor must
+ * be one, so a mistyped path is an error rather than a directory in
+ * /sys or on a disk.
+ */
+static int join_cgroup(const char *dir, const char **why)
+{
+	char path[4096], line[32];
+	struct statfs sf;
+	size_t len = strlen(dir), at;
+	int fd, n, err = 0;
+
+	*why = "a cgroup directory must be an absolute path";
+	if (dir[0] != '/')
+		return -EINVAL;
+	*why = "the path is too long";
+	if (len + sizeof("/cgroup.procs") > sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, len + 1);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	/* Back to the deepest ancestor that exists. */
+	at = len;
+	while (at > 0 && access(path, F_OK) < 0) {
+		while (at > 0 && path[at] != '/')
+			at--;
+		path[at] = '\0';
+	}
+	*why = "not in a cgroup2 hierarchy (mount -t cgroup2 none /sys/fs/cgroup)";
+	if (statfs(at ? path : "/", &sf) < 0)
+		return -errno;
+	if (sf.f_type != CGROUP2_SUPER_MAGIC)
+		return -EMEDIUMTYPE;
+	/* Down again, creating each missing level. */
+	*why = "cannot create it";
+	while (at < len) {
+		path[at] = '/';
+		at += strlen(path + at);
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	*why = "cannot join it";
+	memcpy(path + len, "/cgroup.procs", sizeof("/cgroup.procs"));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+	if (write(fd, line, (size_t)n) != n)
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 /* The command: its own process group, the signals as the init found them. */
@@ -191,7 +252,7 @@ static __attribute__((noreturn)) void middle(char **argv, int report, int tell)
 
 int main(int argc, char **argv)
 {
-	const char *pidfile = NULL;
+	const char *pidfile = NULL, *cgroup = NULL, *why;
 	int i, report[2], tell[2], err = 0, rc;
 	struct started st = { 0, EPIPE };
 	ssize_t n;
@@ -203,6 +264,8 @@ int main(int argc, char **argv)
 			break;
 		} else if (!strcmp(argv[i], "--pidfile") && i + 1 < argc) {
 			pidfile = argv[++i];
+		} else if (!strcmp(argv[i], "--cgroup") && i + 1 < argc) {
+			cgroup = argv[++i];
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			return 0;
@@ -216,6 +279,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "orthros-init: no command given\n");
 		usage(stderr);
 		return 2;
+	}
+	if (cgroup && (rc = join_cgroup(cgroup, &why)) < 0) {
+		if (rc == -EMEDIUMTYPE || rc == -EINVAL)
+			fprintf(stderr, "orthros-init: cgroup %s: %s\n", cgroup, why);
+		else
+			fprintf(stderr, "orthros-init: cgroup %s: %s: %s\n", cgroup, why, strerror(-rc));
+		return rc == -EINVAL ? 2 : 1;
 	}
 	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(tell, O_CLOEXEC) < 0) {
 		perror("orthros-init: pipe");

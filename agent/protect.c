@@ -26,6 +26,7 @@
 #include "checkpointer.h"
 #include "ckpt-region.h"
 #include "conf.h"
+#include "proc-cgroup.h"
 #include "protect.h"
 
 enum group_outcome { G_IDLE, G_DONE, G_FAILED, G_NOT_RUNNING };
@@ -33,6 +34,8 @@ enum group_outcome { G_IDLE, G_DONE, G_FAILED, G_NOT_RUNNING };
 struct group {
 	struct checkpointer c;
 	char pidfile[512];
+	char cgroup[CONF_STR_LEN];	/* configured, relative to the hierarchy */
+	pid_t cgroup_seen;		/* the leader whose cgroup was looked at */
 	bool due;			/* in the current round */
 	enum group_outcome outcome;
 	pid_t pid;
@@ -114,11 +117,39 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
+/*
+ * Once per leader: is the group where its configuration says?  A
+ * checkpoint records the cgroup the tree runs in and every restore puts it
+ * back there, so a group started elsewhere stays elsewhere on every
+ * partition after (limits and stop's cleanup then miss it).
+ */
+static void check_cgroup(struct group *g)
+{
+	char cg[CONF_STR_LEN];
+	int rc;
+
+	if (!g->pid || g->pid == g->cgroup_seen)
+		return;
+	g->cgroup_seen = g->pid;
+	rc = proc_cgroup(g->pid, cg, sizeof(cg));
+	if (rc)
+		qb_log(LOG_WARNING, "group %s: cannot tell the cgroup of its leader (pid %d): %s",
+		       g->c.group, (int)g->pid, strerror(-rc));
+	else if (!proc_cgroup_is(cg, g->cgroup))
+		qb_log(LOG_WARNING,
+		       "group %s: its leader (pid %d) runs in cgroup %s, not in the configured %s: its checkpoints restore it there (ocf:orthros:protected's cgroup parameter)",
+		       g->c.group, (int)g->pid, cg, g->cgroup);
+	else
+		qb_log(LOG_INFO, "group %s: leader pid %d, in cgroup %s", g->c.group, (int)g->pid, cg);
+}
+
 static void report(struct protect *p, struct group *g)
 {
 	const struct ckpt_result *r = &g->res;
 
 	(void)p;
+	if (g->outcome == G_DONE || g->outcome == G_FAILED)
+		check_cgroup(g);
 	switch (g->outcome) {
 	case G_IDLE:
 		return;
@@ -256,6 +287,7 @@ int protect_open(const struct orthros_conf *conf, const struct protect_opts *o,
 		}
 		g->c.lock_fd = p->region.fd;
 		snprintf(g->pidfile, sizeof(g->pidfile), "%s/%s.pid", o->pid_dir, conf->groups[i].name);
+		snprintf(g->cgroup, sizeof(g->cgroup), "%s", conf->groups[i].cgroup);
 		p->n++;
 		qb_log(LOG_INFO, "group %s: checkpoints every %.0f ms%s, max freeze %.0f ms, leader from %s",
 		       g->c.group, ms(pol.interval_ns), pol.incremental ? " (incremental)" : "",

@@ -223,10 +223,33 @@ static int parse_prefix(const char *v, unsigned int *out)
 	return 0;
 }
 
+/*
+ * The agent's cgroup parameter: auto is orthros/GROUP (orthros/RESOURCE
+ * without a group), kept only where a cgroup2 hierarchy is mounted; empty
+ * or a false boolean is none.  A name is relative, without "..": the
+ * agent refuses anything else, so the early start does too.
+ */
+static bool cgroup_of(const char *v, const char *id, struct tk_step *st)
+{
+	st->u.svc.cgroup_auto = !strcasecmp(v, "auto");
+	if (st->u.svc.cgroup_auto) {
+		snprintf(st->u.svc.cgroup, sizeof(st->u.svc.cgroup), "orthros/%s",
+			 st->u.svc.group[0] ? st->u.svc.group : id);
+		return true;
+	}
+	if (!v[0] || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off") ||
+	    !strcmp(v, "0"))
+		return true;
+	if (v[0] == '/' || strstr(v, "..") || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-") != strlen(v))
+		return false;
+	snprintf(st->u.svc.cgroup, sizeof(st->u.svc.cgroup), "%s", v);
+	return true;
+}
+
 /* One primitive into a step; false (and a note in p->left) if it cannot be. */
 static bool step_of(xmlNode *prim, const char *id, struct tk_step *st, struct tk_plan *p)
 {
-	char v[16], lazy[16] = "", pidns[16] = "auto";
+	char v[16], lazy[16] = "", pidns[16] = "auto", cg[TK_PATH_MAX] = "auto";
 	int r = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -278,11 +301,16 @@ static bool step_of(xmlNode *prim, const char *id, struct tk_step *st, struct tk
 			sizeof(st->u.svc.region)) < 0;
 		r |= nv(prim, "instance_attributes", "lazy", lazy, sizeof(lazy)) < 0;
 		r |= nv(prim, "instance_attributes", "pid_namespace", pidns, sizeof(pidns)) < 0;
+		r |= nv(prim, "instance_attributes", "cgroup", cg, sizeof(cg)) < 0;
 		st->u.svc.lazy = truthy(lazy);
 		/* auto: on for a group that is checkpointed, as the agent has it. */
 		st->u.svc.pidns = strcasecmp(pidns, "auto") ? truthy(pidns) : st->u.svc.group[0] != '\0';
 		if (r || st->u.svc.command[0] != '/') {
 			left(p, "%s: command (an absolute path) is needed", id);
+			return false;
+		}
+		if (!cgroup_of(cg, id, st)) {
+			left(p, "%s: cgroup '%s' is not a relative cgroup path", id, cg);
 			return false;
 		}
 		return true;

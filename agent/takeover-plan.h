@@ -47,6 +47,13 @@ struct tk_step {
 			char group[TK_NAME_MAX], region[TK_PATH_MAX];
 			bool lazy;	/* restore with memory on demand */
 			bool pidns;	/* a cold start in its own pid namespace */
+			/*
+			 * The cgroup a cold start puts the tree in, relative
+			 * to the cgroup2 hierarchy ("" none); auto: only if
+			 * one is mounted, as the agent has it.
+			 */
+			char cgroup[TK_PATH_MAX];
+			bool cgroup_auto;
 		} svc;
 	} u;
 };

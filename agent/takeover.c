@@ -23,11 +23,13 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/magic.h>
 #include <linux/rtnetlink.h>
 #include <libmnl/libmnl.h>
 
@@ -336,17 +338,82 @@ int tk_service_record(const struct tk_step *st, const char *rundir, const char *
 }
 
 /*
+ * Where the agent's cold start would put the group: the cgroup2 hierarchy
+ * (the first of /sys/fs/cgroup and /sys/fs/cgroup/unified that is one;
+ * ORTHROS_CGROUP_ROOT names it outright, as for the agent) joined with the
+ * step's cgroup.  0 with @dir empty: no cgroup (none asked, or auto
+ * without a hierarchy); -ENOENT: one named and no hierarchy to put it in.
+ */
+static int cgroup_dir(const struct tk_step *st, char *dir, size_t len, char *msg, size_t mlen)
+{
+	const char *env = getenv("ORTHROS_CGROUP_ROOT");
+	const char *roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	struct statfs sf;
+
+	dir[0] = '\0';
+	if (!st->u.svc.cgroup[0])
+		return 0;
+	for (size_t i = 0; i < (env && *env ? 1 : 2); i++) {
+		const char *root = env && *env ? env : roots[i];
+
+		if (statfs(root, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC)
+			continue;
+		if ((size_t)snprintf(dir, len, "%s/%s", root, st->u.svc.cgroup) >= len)
+			return say(msg, mlen, -ENAMETOOLONG, "%s: cgroup path too long", st->rsc);
+		return 0;
+	}
+	if (st->u.svc.cgroup_auto)
+		return 0;
+	return say(msg, mlen, -ENOENT, "%s: cgroup %s: no cgroup2 hierarchy is mounted here",
+		   st->rsc, st->u.svc.cgroup);
+}
+
+/* mkdir -p @dir, whose root exists (a cgroup2 mount: cgroup_dir found it). */
+static int make_dirs(const char *dir)
+{
+	char path[TK_PATH_MAX];
+	size_t len = strlen(dir);
+
+	if (len >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -errno;
+		if (i < len)
+			path[i] = '/';
+	}
+	return 0;
+}
+
+/*
  * Fork and exec @av as the agent starts a group: stdin /dev/null, stdout
  * and stderr to the resource's log file; @own_session: a session of its
- * own (a group without a namespace; orthros-init makes its own).  The
- * child's pid, or -errno.
+ * own (a group without a namespace; orthros-init makes its own); @cgroup:
+ * a cgroup directory the child joins before it becomes the command, so
+ * nothing of the group is born outside it ("" none).  The child's pid, or
+ * -errno.
  */
-static pid_t spawn(const struct tk_step *st, char **av, bool own_session)
+static pid_t spawn(const struct tk_step *st, char **av, bool own_session, const char *cgroup)
 {
-	pid_t p = fork();
+	int sync[2];
+	char c;
+	pid_t p;
 
-	if (p < 0)
+	/* Closed by the exec (or the child's exit): then it has joined. */
+	if (pipe2(sync, O_CLOEXEC) < 0)
 		return -errno;
+	p = fork();
+	if (p < 0) {
+		int err = -errno;
+
+		close(sync[0]);
+		close(sync[1]);
+		return err;
+	}
 	if (p == 0) {
 		/* close-on-exec: only the dup2 copies reach the command */
 		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -354,6 +421,16 @@ static pid_t spawn(const struct tk_step *st, char **av, bool own_session)
 
 		if (own_session)
 			setsid();
+		if (cgroup[0]) {
+			char procs[TK_PATH_MAX + 16], line[16];
+			int fd, n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+
+			snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
+			fd = open(procs, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, line, (size_t)n) != n)
+				_exit(126);
+			close(fd);
+		}
 		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 			_exit(126);
 		signal(SIGPIPE, SIG_DFL);
@@ -361,6 +438,10 @@ static pid_t spawn(const struct tk_step *st, char **av, bool own_session)
 		execvp(av[0], av);
 		_exit(127);
 	}
+	close(sync[1]);
+	while (read(sync[0], &c, 1) < 0 && errno == EINTR)
+		;
+	close(sync[0]);
 	return p;
 }
 
@@ -400,10 +481,10 @@ static void init_path(char *buf, size_t len)
  * pid to the agent's pid file once the command runs.
  */
 static int start_in_pidns(const struct tk_step *st, char **argv, int argc, const char *rundir,
-			  const char *pidfile, pid_t *pid, char *msg, size_t len)
+			  const char *pidfile, char *cgroup, pid_t *pid, char *msg, size_t len)
 {
-	static char opt_pidfile[] = "--pidfile", end_of_options[] = "--";
-	char init[TK_PATH_MAX], pf[TK_PATH_MAX], line[32], *av[40];
+	static char opt_pidfile[] = "--pidfile", opt_cgroup[] = "--cgroup", end_of_options[] = "--";
+	char init[TK_PATH_MAX], pf[TK_PATH_MAX], line[32], *av[42];
 	int n = 0, status, fd;
 	ssize_t got;
 	pid_t p;
@@ -415,11 +496,15 @@ static int start_in_pidns(const struct tk_step *st, char **argv, int argc, const
 	av[n++] = init;
 	av[n++] = opt_pidfile;
 	av[n++] = pf;
+	if (cgroup[0]) {
+		av[n++] = opt_cgroup;
+		av[n++] = cgroup;
+	}
 	av[n++] = end_of_options;
 	for (int i = 0; i < argc; i++)
 		av[n++] = argv[i];
 	av[n] = NULL;
-	p = spawn(st, av, false);
+	p = spawn(st, av, false, "");
 	if (p < 0)
 		return say(msg, len, (int)p, "%s: fork: %s", st->rsc, strerror((int)-p));
 	while (waitpid(p, &status, 0) < 0)
@@ -435,14 +520,15 @@ static int start_in_pidns(const struct tk_step *st, char **argv, int argc, const
 		close(fd);
 	if (got <= 0 || (line[got] = '\0', (*pid = (pid_t)atoi(line)) <= 0))
 		return say(msg, len, -EIO, "%s: %s wrote no pid to %s", st->rsc, init, pidfile);
-	return say(msg, len, 0, "%s: started cold in its own pid namespace (init pid %d)", st->rsc,
-		   (int)*pid);
+	return say(msg, len, 0, "%s: started cold in its own pid namespace%s%s (init pid %d)", st->rsc,
+		   cgroup[0] ? " and cgroup " : "", cgroup, (int)*pid);
 }
 
 int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
 		     char *msg, size_t len)
 {
 	char path[TK_PATH_MAX], words[sizeof(st->u.svc.command)], *argv[33], *save = NULL;
+	char cgroup[TK_PATH_MAX];
 	int argc = 0, rc;
 	pid_t p;
 
@@ -469,9 +555,14 @@ int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
 			   st->rsc);
 	if (access(argv[0], X_OK))
 		return say(msg, len, -errno, "%s: %s: %s", st->rsc, argv[0], strerror(errno));
+	rc = cgroup_dir(st, cgroup, sizeof(cgroup), msg, len);
+	if (rc)
+		return rc;
 	if (st->u.svc.pidns)
-		return start_in_pidns(st, argv, argc, rundir, path, pid, msg, len);
-	p = spawn(st, argv, true);
+		return start_in_pidns(st, argv, argc, rundir, path, cgroup, pid, msg, len);
+	if (cgroup[0] && (rc = make_dirs(cgroup)))
+		return say(msg, len, rc, "%s: cgroup %s: %s", st->rsc, cgroup, strerror(-rc));
+	p = spawn(st, argv, true, cgroup);
 	if (p < 0)
 		return say(msg, len, (int)p, "%s: fork: %s", st->rsc, strerror((int)-p));
 	*pid = p;
@@ -486,7 +577,8 @@ int tk_service_start(const struct tk_step *st, const char *rundir, pid_t *pid,
 	if (rc)
 		return say(msg, len, rc, "%s: started (pid %d) but %s: %s", st->rsc, (int)p, path,
 			   strerror(-rc));
-	return say(msg, len, 0, "%s: started cold (pid %d)", st->rsc, (int)p);
+	return say(msg, len, 0, "%s: started cold%s%s (pid %d)", st->rsc,
+		   cgroup[0] ? " in cgroup " : "", cgroup, (int)p);
 }
 
 static long long mono_ms(void)

@@ -93,11 +93,13 @@ while :; do
 		rm -f "$D/$name.cmd"
 		case "$cmd" in
 		cold\ *)
-			# in a pid namespace of its own, as ocf:orthros:protected
-			# starts a checkpointed group (docs/protected.md)
+			# in a pid namespace and a cgroup of its own, as
+			# ocf:orthros:protected starts a checkpointed group
+			# (docs/protected.md)
 			client first "$RPORT" 600
 			echo "t0 $(now)" >"$D/$name.${cmd#cold }.tmp"
-			$svc "$ORTHROS_INIT" --pidfile "$PIDDIR/demo.pid" -- "$DEMO" --port "$PORT" --request-port "$RPORT" \
+			$svc "$ORTHROS_INIT" --pidfile "$PIDDIR/demo.pid" --cgroup /sys/fs/cgroup/orthros/demo -- \
+				"$DEMO" --port "$PORT" --request-port "$RPORT" \
 				--hold "$HOLD_MB" --state "$DATA/demo.state" </dev/null >/dev/null 2>&1
 			finish "${cmd#cold }" ;;
 		rate\ *)

@@ -6,7 +6,8 @@
 # planned stop that still stops when the final checkpoint cannot be taken
 # (CRIU cannot dump on this host's kernel: the e2e test shows the success
 # case inside a partition), and skips that checkpoint for an unhealthy
-# group.
+# group; the group runs in its cgroup (a private cgroup2 mount here, the
+# host may be on cgroup v1), and stop kills what it left there.
 set -u
 : "${ORTHROSCTL:?ORTHROSCTL must point to the built orthrosctl}"
 : "${SRCDIR:?SRCDIR must point to the source tree}"
@@ -17,7 +18,22 @@ for t in xmllint ocf-tester "$RNG"; do
 	command -v "$t" >/dev/null 2>&1 || [ -f "$t" ] || bail "$t is not installed (scripts/install-deps.sh)"
 done
 tmp=$(mktemp -d)
-trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null; [ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$tmp"' EXIT
+cleanup() {
+	kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null
+	if mountpoint -q "$tmp/cg"; then
+		for d in "$tmp"/cg/orthros/*/; do
+			[ -d "$d" ] && { echo 1 >"$d/cgroup.kill"; sleep 0.2; rmdir "$d"; }
+		done
+		rmdir "$tmp/cg/orthros" 2>/dev/null
+		umount "$tmp/cg"
+	fi
+	[ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir "$tmp/cg"
+mount -t cgroup2 none "$tmp/cg" || bail "cannot mount a cgroup2 hierarchy at $tmp/cg"
+export ORTHROS_CGROUP_ROOT="$tmp/cg"
+cg() { sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null; }
 
 for a in partition protected; do
 	if "$SRCDIR/ocf/$a" meta-data >"$tmp/$a.xml" 2>"$tmp/err" &&
@@ -45,13 +61,15 @@ fi
 # The agent as Pacemaker runs it: one group with a checkpoint store.
 "$ORTHROSCTL" ckpt format --region "$tmp/store" --size 4MiB >/dev/null || bail "cannot format a store"
 port=$((20000 + $$ % 10000))
-agent() {	# action -> $tmp/log, returns the agent's exit code
+agent_cmd() {	# action command -> $tmp/log, returns the agent's exit code
 	PATH=$(dirname "$ORTHROSCTL"):$PATH HA_RSCTMP="$tmp" HA_LOGFACILITY=none HA_LOGFILE=/dev/stderr \
-	OCF_RESOURCE_INSTANCE=t OCF_RESKEY_group=t OCF_RESKEY_region="$tmp/store" \
-	OCF_RESKEY_command="/usr/bin/socat TCP-LISTEN:$port,reuseaddr,fork SYSTEM:echo" \
-	OCF_RESKEY_ports=$port OCF_RESKEY_pid_namespace=$pidns "$SRCDIR/ocf/protected" "$1" >"$tmp/log" 2>&1 </dev/null
+	OCF_RESOURCE_INSTANCE=t OCF_RESKEY_group=t OCF_RESKEY_region="$tmp/store" OCF_RESKEY_command="$2" \
+	OCF_RESKEY_ports=$port OCF_RESKEY_pid_namespace=$pidns OCF_RESKEY_cgroup=$cgroup \
+	"$SRCDIR/ocf/protected" "$1" >"$tmp/log" 2>&1 </dev/null
 }
+agent() { agent_cmd "$1" "/usr/bin/socat TCP-LISTEN:$port,reuseaddr,fork SYSTEM:echo"; }
 pidns=auto
+cgroup=auto
 nspid() { sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null | tr -s '\t ' ' '; }
 agent start
 rc=$?
@@ -65,11 +83,17 @@ leader=$(cat "$tmp/leader.pid" 2>/dev/null)
 cmd=$(awk '{ print $1 }' "/proc/$leader/task/$leader/children" 2>/dev/null)
 if [ -n "$leader" ] && [ "$(nspid "$leader")" = "$leader 1" ] && [ -n "$cmd" ] &&
    [ "$(nspid "$cmd")" = "$cmd 2" ] && grep -q "socat" "/proc/$cmd/cmdline" &&
-   grep -q "started cold in its own pid namespace: init pid $leader" "$tmp/log"; then
+   grep -q "started cold in its own pid namespace and cgroup $tmp/cg/orthros/t: init pid $leader" "$tmp/log"; then
 	ok "a group's cold start runs its command in a pid namespace of its own (the pid file names the init)"
 else
 	not_ok "a group's cold start runs its command in a pid namespace of its own" \
 		"leader '$leader' ($(nspid "$leader")), command '$cmd' ($(nspid "$cmd"))" "$(cat "$tmp/log")"
+fi
+if [ "$(cg "$leader")" = /orthros/t ] && [ "$(cg "$cmd")" = /orthros/t ]; then
+	ok "cgroup=auto: the init and the command run in orthros/GROUP"
+else
+	not_ok "cgroup=auto: the init and the command run in orthros/GROUP" \
+		"leader in '$(cg "$leader")', command in '$(cg "$cmd")'" "$(cat "$tmp/log")"
 fi
 agent stop
 rc=$?
@@ -79,6 +103,11 @@ if [ $rc -eq 0 ] && grep -q "final checkpoint of group t failed, stopping withou
 	ok "stop of a healthy group tries the final checkpoint; when it fails the group is stopped anyway"
 else
 	not_ok "stop tries the final checkpoint, and stops the group without it" "exit $rc, leader '$leader'" "$(cat "$tmp/log")"
+fi
+if [ ! -e "$tmp/cg/orthros/t" ] && ! grep -q "process(es) the group left" "$tmp/log"; then
+	ok "stop removes the group's cgroup (its pid namespace took everything with it)"
+else
+	not_ok "stop removes the group's cgroup" "$(ls "$tmp/cg/orthros" 2>&1)" "$(cat "$tmp/log")"
 fi
 agent monitor
 rc=$?
@@ -90,13 +119,61 @@ agent start
 rc=$?
 leader=$(cat "$tmp/orthros-protected-t.pid" 2>/dev/null)
 if [ $rc -eq 0 ] && [ -n "$leader" ] && [ "$(nspid "$leader")" = "$leader" ] &&
-   grep -q socat "/proc/$leader/cmdline" && grep -q "started cold: pid $leader" "$tmp/log"; then
+   grep -q socat "/proc/$leader/cmdline" && grep -q "started cold in cgroup $tmp/cg/orthros/t: pid $leader" "$tmp/log"; then
 	ok "pid_namespace=false: the command is the leader, in the partition's pid namespace"
 else
 	not_ok "pid_namespace=false: the command is the leader, in the partition's pid namespace" \
 		"exit $rc, leader '$leader' ($(nspid "$leader"))" "$(cat "$tmp/log")"
 fi
 agent stop
+# Without a pid namespace only the cgroup catches what left the group's
+# process group: a daemon it started in a session of its own.
+pidns=false
+echo "setsid sleep 1000 & exec /usr/bin/socat TCP-LISTEN:$port,reuseaddr,fork SYSTEM:echo" >"$tmp/forks.sh"
+agent_cmd start "/bin/sh $tmp/forks.sh"
+rc=$?
+leader=$(cat "$tmp/orthros-protected-t.pid" 2>/dev/null)
+sleeper=$(pgrep -f "^sleep 1000$" | while read -r p; do [ "$(cg "$p")" = /orthros/t ] && echo "$p"; done | head -n1)
+if [ $rc -eq 0 ] && [ "$(cg "$leader")" = /orthros/t ] && [ -n "$sleeper" ] &&
+   grep -q "started cold in cgroup $tmp/cg/orthros/t: pid $leader" "$tmp/log"; then
+	ok "pid_namespace=false: the command and what it starts run in the cgroup"
+else
+	not_ok "pid_namespace=false: the command and what it starts run in the cgroup" \
+		"exit $rc, leader '$leader' in '$(cg "$leader")', sleeper '$sleeper'" "$(cat "$tmp/log")"
+fi
+agent_cmd stop "/bin/sh $tmp/forks.sh"
+rc=$?
+i=0; while [ -n "$sleeper" ] && kill -0 "$sleeper" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+if [ $rc -eq 0 ] && [ -n "$sleeper" ] && ! kill -0 "$sleeper" 2>/dev/null &&
+   grep -q "killed 1 process(es) the group left in $tmp/cg/orthros/t" "$tmp/log" && [ ! -e "$tmp/cg/orthros/t" ]; then
+	ok "stop kills what the group left in its cgroup (a daemon in its own session) and removes the cgroup"
+else
+	not_ok "stop kills what the group left in its cgroup and removes the cgroup" \
+		"exit $rc, sleeper '$sleeper' $(kill -0 "$sleeper" 2>/dev/null && echo alive)" "$(cat "$tmp/log")"
+fi
+cgroup=false
+agent start
+leader=$(cat "$tmp/orthros-protected-t.pid" 2>/dev/null)
+if [ -n "$leader" ] && [ "$(cg "$leader")" = "$(cg $$)" ] && [ ! -e "$tmp/cg/orthros/t" ]; then
+	ok "cgroup=false: the group runs in the agent's cgroup, none is created"
+else
+	not_ok "cgroup=false: the group runs in the agent's cgroup, none is created" \
+		"leader '$leader' in '$(cg "$leader")', agent in '$(cg $$)'" "$(cat "$tmp/log")"
+fi
+agent stop
+cgroup=/abs
+agent validate-all
+rc=$?
+[ $rc -eq 6 ] && grep -q "cgroup '/abs' is not a relative cgroup path" "$tmp/log" &&
+	ok "cgroup must be a relative path (not configured, 6)" ||
+	not_ok "cgroup must be a relative path (not configured, 6)" "exit $rc" "$(cat "$tmp/log")"
+cgroup=svc/t
+ORTHROS_CGROUP_ROOT=$tmp/no-hierarchy agent validate-all
+rc=$?
+[ $rc -eq 5 ] && grep -q "cgroup svc/t: no cgroup2 hierarchy is mounted here" "$tmp/log" &&
+	ok "a cgroup named where no cgroup2 hierarchy is mounted: not installed (5)" ||
+	not_ok "a cgroup named where no cgroup2 hierarchy is mounted: not installed (5)" "exit $rc" "$(cat "$tmp/log")"
+cgroup=auto
 pidns=maybe
 agent validate-all
 rc=$?

@@ -4,7 +4,9 @@
 # TERM to the init's process group reaches the command once; a TERM to the
 # init alone is passed on; the init exits with the command's status and
 # reaps the namespace's orphans; what it passes on reaches the command's
-# process group; a command that cannot run is an error.
+# process group; a command that cannot run is an error; --cgroup puts the
+# whole tree in a cgroup2 directory (a private cgroup2 mount here: the host
+# may be on cgroup v1) and refuses a path outside one.
 set -u
 : "${ORTHROS_INIT:?ORTHROS_INIT must point to the built orthros-init}"
 : "${SRCDIR:?SRCDIR must point to the source tree}"
@@ -14,6 +16,11 @@ tmp=$(mktemp -d)
 pids=""
 cleanup() {
 	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	if mountpoint -q "$tmp/cg" 2>/dev/null; then
+		sleep 0.2
+		rmdir "$tmp/cg/orthros/demo" "$tmp/cg/orthros" 2>/dev/null
+		umount "$tmp/cg"
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -144,6 +151,39 @@ fi
 rc=$?
 [ $rc = 2 ] && grep -q "no command given" "$tmp/err" && grep -q "^usage: orthros-init" "$tmp/err" &&
 	ok "no command: usage, exit 2" || not_ok "no command: usage, exit 2" "rc $rc: $(cat "$tmp/err")"
+
+# 11-13: --cgroup
+mkdir "$tmp/cg"
+mount -t cgroup2 none "$tmp/cg" || bail "cannot mount a cgroup2 hierarchy at $tmp/cg"
+cg() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
+if "$ORTHROS_INIT" --pidfile "$tmp/pid6" --cgroup "$tmp/cg/orthros/demo" -- sleep 60 2>"$tmp/err"; then
+	init=$(cat "$tmp/pid6")
+	pids="$pids $init"
+	cmd=$(awk '{ print $1 }' "/proc/$init/task/$init/children" 2>/dev/null)
+	procs=$(sort -n "$tmp/cg/orthros/demo/cgroup.procs" | tr '\n' ' ')
+	if [ "$(cg "$init")" = /orthros/demo ] && [ -n "$cmd" ] && [ "$(cg "$cmd")" = /orthros/demo ] &&
+	   [ "$procs" = "$(printf '%s\n' "$init" "$cmd" | sort -n | tr '\n' ' ')" ]; then
+		ok "--cgroup: the init and the command are born in the cgroup, created with its parent"
+	else
+		not_ok "--cgroup: the init and the command are born in the cgroup, created with its parent" \
+			"init $init in $(cg "$init"), command $cmd in $(cg "$cmd"), cgroup.procs: $procs"
+	fi
+else
+	not_ok "--cgroup: the init and the command are born in the cgroup, created with its parent" "$(cat "$tmp/err")"
+fi
+if "$ORTHROS_INIT" --pidfile "$tmp/pid7" --cgroup "$tmp/plain/orthros/demo" -- sleep 60 2>"$tmp/err"; then
+	pids="$pids $(cat "$tmp/pid7")"
+	not_ok "--cgroup outside a cgroup2 hierarchy: exit 1 and why, nothing created or started" "exited 0"
+elif grep -q "cgroup $tmp/plain/orthros/demo: not in a cgroup2 hierarchy" "$tmp/err" &&
+     [ ! -e "$tmp/plain" ] && [ ! -e "$tmp/pid7" ]; then
+	ok "--cgroup outside a cgroup2 hierarchy: exit 1 and why, nothing created or started"
+else
+	not_ok "--cgroup outside a cgroup2 hierarchy: exit 1 and why, nothing created or started" "$(cat "$tmp/err")"
+fi
+"$ORTHROS_INIT" --cgroup orthros/demo -- true 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && grep -q "must be an absolute path" "$tmp/err" &&
+	ok "--cgroup with a relative path: exit 2" || not_ok "--cgroup with a relative path: exit 2" "rc $rc: $(cat "$tmp/err")"
 
 echo "1..$n"
 exit $fail

@@ -60,8 +60,9 @@ while :; do
 			# could not be reopened where the service is restored.
 			# CRIU restores pids: the group runs in a pid namespace of
 			# its own (orthros-init, as ocf:orthros:protected starts a
-			# group), so its pids are free wherever it is restored.
-			"$ORTHROS_INIT" --pidfile "$PIDDIR/demo.pid" -- \
+			# group), so its pids are free wherever it is restored; and
+			# in its cgroup, as the agent puts it.
+			"$ORTHROS_INIT" --pidfile "$PIDDIR/demo.pid" --cgroup /sys/fs/cgroup/orthros/demo -- \
 				"$DEMO" --port "$PORT" --hold "$HOLD_MB" </dev/null >/dev/null 2>&1
 			init=$(cat "$PIDDIR/demo.pid")
 			echo "init $init demo $(cat "/proc/$init/task/$init/children")" >"$D/$name.pids"
@@ -94,6 +95,7 @@ while :; do
 			child=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{ print $1 }')
 			echo "root $pid $(sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$pid/status" | tr -s '\t ' '  ')" >"$D/$name.$t.tmp"
 			echo "child $child $(sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$child/status" 2>/dev/null | tr -s '\t ' '  ')" >>"$D/$name.$t.tmp"
+			echo "cgroup $(sed -n 's/^0:://p' "/proc/$pid/cgroup") $(sed -n 's/^0:://p' "/proc/$child/cgroup" 2>/dev/null)" >>"$D/$name.$t.tmp"
 			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
 		query\ *)
 			query >"$D/$name.${cmd#query }.tmp"

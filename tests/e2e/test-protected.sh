@@ -200,6 +200,15 @@ else
 	not_ok "B: the restore does not need the group's old pids" "A: $(cat "$D/a.pids" 2>/dev/null)" \
 		"taken in B (wanted got): $(cat "$D/b.occupied" 2>/dev/null)" "after the restore: $(cat "$D/b.ns1" 2>/dev/null)"
 fi
+# A started the group in its cgroup (orthros-init --cgroup, as the agent
+# does), orthrosd found it there, and CRIU put the restored tree back in it.
+if grep -q "group demo: leader pid [0-9]*, in cgroup /orthros/demo" "$D/a.orthrosd" &&
+   grep -q "^cgroup /orthros/demo /orthros/demo\$" "$D/b.ns1"; then
+	ok "B: the restored tree runs in the group's cgroup orthros/demo, as it did in A"
+else
+	not_ok "B: the restored tree runs in the group's cgroup orthros/demo" "B: $(cat "$D/b.ns1" 2>/dev/null)" \
+		"A: $(grep -i cgroup "$D/a.orthrosd")"
+fi
 cmd b "query after" after 60
 t_answer=$(now_ms)
 c_res=$(field resumed "$D/b.after")

@@ -213,6 +213,43 @@ static void test_a_pid_namespace_follows_the_group_unless_said(void **state)
 	}
 }
 
+/* cgroup: auto is orthros/GROUP (or the resource), as the agent has it. */
+static void test_a_cgroup_as_the_agent_has_it(void **state)
+{
+	const char *at = "<nvpair name=\"ports\" value=\"7000\" id=\"demo-service-instance_attributes-ports\"/>";
+	const struct { const char *group, *cgroup, *want; bool is_auto; } c[] = {
+		{ "demo", NULL, "orthros/demo", true }, { "", "auto", "orthros/demo-service", true },
+		{ "demo", "svc/demo", "svc/demo", false }, { "demo", "false", "", false },
+		{ "demo", "", "", false },
+	};
+	char with[512], why[256];
+	struct tk_plan p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *cib;
+		int n = snprintf(with, sizeof(with), "%s", at);
+
+		if (c[i].group[0])
+			n += snprintf(with + n, sizeof(with) - (size_t)n,
+				      "<nvpair name=\"group\" value=\"%s\" id=\"g\"/>", c[i].group);
+		if (c[i].cgroup)
+			snprintf(with + n, sizeof(with) - (size_t)n,
+				 "<nvpair name=\"cgroup\" value=\"%s\" id=\"c\"/>", c[i].cgroup);
+		cib = variant(at, with);
+		assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+		assert_int_equal(p.n, 3);
+		assert_string_equal(p.step[2].u.svc.cgroup, c[i].want);
+		assert_int_equal(p.step[2].u.svc.cgroup_auto, c[i].is_auto);
+		free(cib);
+	}
+	/* What the agent refuses is left to Pacemaker (whose start then fails). */
+	expect_plan(at, "<nvpair name=\"cgroup\" value=\"/abs\" id=\"c\"/>", 2, false,
+		    "demo-service: cgroup '/abs' is not a relative cgroup path");
+	expect_plan(at, "<nvpair name=\"cgroup\" value=\"a/../b\" id=\"c\"/>", 2, false,
+		    "demo-service: cgroup 'a/../b' is not a relative cgroup path");
+}
+
 static void test_left_to_pacemaker(void **state)
 {
 	(void)state;
@@ -441,6 +478,105 @@ static void test_service_steps(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void expect_cgroup(pid_t pid, const char *want)
+{
+	char path[64], buf[4096], line[300];
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	slurp(path, buf, sizeof(buf));
+	snprintf(line, sizeof(line), "0::%s\n", want);
+	if (!strstr(buf, line))
+		fail_msg("pid %d: wanted %s, /proc says %s", (int)pid, want, buf);
+}
+
+static void stop_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/*
+ * A cold start in the group's cgroup, with and without the pid namespace,
+ * under a private cgroup2 mount (the host may be on cgroup v1).
+ */
+static void test_service_in_its_cgroup(void **state)
+{
+	char dir[] = "/tmp/tk-cg.XXXXXX", cg[64], rundir[64], path[200], msg[256], child[32];
+	char top[32], svc[64], svc2[64];
+	struct tk_step st = { .kind = TK_SERVICE, .rsc = "svc" };
+	pid_t pid = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cg, sizeof(cg), "%s/cg", dir);
+	snprintf(rundir, sizeof(rundir), "%s/run", dir);
+	assert_int_equal(mkdir(cg, 0755), 0);
+	if (mount("none", cg, "cgroup2", 0, NULL))
+		fail_msg("cannot mount a cgroup2 hierarchy at %s: %s", cg, strerror(errno));
+	setenv("ORTHROS_CGROUP_ROOT", cg, 1);
+	strcpy(st.u.svc.command, "/bin/sleep 30");
+	snprintf(st.u.svc.logfile, sizeof(st.u.svc.logfile), "%s/log", dir);
+	/*
+	 * Every cgroup2 mount is the same hierarchy: names of this run's own,
+	 * so what a failed run left cannot fail the next.
+	 */
+	snprintf(top, sizeof(top), "tk-test-%d", (int)getpid());
+	snprintf(svc, sizeof(svc), "/%s/svc", top);
+	snprintf(svc2, sizeof(svc2), "/%s/svc2", top);
+	strcpy(st.u.svc.cgroup, svc + 1);
+	st.u.svc.cgroup_auto = true;
+
+	/* Without a namespace: the command itself, born in the cgroup. */
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), 0);
+	snprintf(path, sizeof(path), "%s%s", cg, svc);
+	assert_non_null(strstr(msg, "started cold in cgroup "));
+	assert_non_null(strstr(msg, path));
+	assert_int_equal(tk_service_wait(&st, pid, 5000), 0);
+	expect_cgroup(pid, svc);
+	stop_child(pid);
+
+	/* In its pid namespace: orthros-init puts the init and the command there. */
+	assert_non_null(getenv("ORTHROS_INIT"));
+	st.u.svc.pidns = true;
+	strcpy(st.u.svc.cgroup, svc2 + 1);
+	snprintf(path, sizeof(path), "%s/orthros-protected-svc.pid", rundir);
+	unlink(path);
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "started cold in its own pid namespace and cgroup "));
+	expect_cgroup(pid, svc2);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	slurp(path, child, sizeof(child));
+	assert_true(atoi(child) > 0);
+	expect_cgroup((pid_t)atoi(child), svc2);
+	kill(pid, SIGKILL);	/* not our child: orthros-init's launcher let it go */
+
+	/* No hierarchy: auto starts without a cgroup, a named one is an error. */
+	setenv("ORTHROS_CGROUP_ROOT", dir, 1);
+	st.u.svc.pidns = false;
+	snprintf(path, sizeof(path), "%s/orthros-protected-svc.pid", rundir);
+	unlink(path);
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), 0);
+	assert_null(strstr(msg, "cgroup"));
+	stop_child(pid);
+	unlink(path);
+	st.u.svc.cgroup_auto = false;
+	assert_int_equal(tk_service_start(&st, rundir, &pid, msg, sizeof(msg)), -ENOENT);
+	assert_non_null(strstr(msg, ": no cgroup2 hierarchy is mounted here"));
+	assert_non_null(strstr(msg, svc2 + 1));
+
+	unsetenv("ORTHROS_CGROUP_ROOT");
+	usleep(200000);	/* the killed trees leave their cgroups */
+	snprintf(path, sizeof(path), "%s%s", cg, svc);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s%s", cg, svc2);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/%s", cg, top);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(umount(cg), 0);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +584,8 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_not_xml),
 		cmocka_unit_test(test_left_to_pacemaker),
+		cmocka_unit_test(test_a_cgroup_as_the_agent_has_it),
+		cmocka_unit_test(test_service_in_its_cgroup),
 		cmocka_unit_test(test_a_lazy_restore_is_asked_for_by_the_resource),
 		cmocka_unit_test(test_a_pid_namespace_follows_the_group_unless_said),
 		cmocka_unit_test(test_transitive_and_groups),
