@@ -12,6 +12,12 @@
 #   full TAG N M  N plain full dumps by hand (orthrosctl ckpt dump): the
 #                 freeze a checkpoint without a pre-dump costs; M "load"
 #                 runs the bench's client meanwhile, "idle" does not
+#   floor TAG N   CRIU's least freeze per increment in this partition: the
+#                 demo holding the same state alone, as pid 1 of a pid
+#                 namespace of its own (one task, fewer than any group
+#                 restorable without pid clashes), dumped in full, then N
+#                 increments with orthrosd's options; "full MS" and
+#                 "increment MS" lines, freezes from CRIU's stats
 #   ckpt          orthrosd checkpointing the service (NAME.orthrosd)
 #   pause, resume SIGUSR1 / SIGUSR2 to orthrosd: its periodic checkpoints
 #                 stop (once no round is in flight) and start again
@@ -56,6 +62,41 @@ if [ "$last" -gt 0 ]; then
 else
 	svc="" ckpt=""
 fi
+# freezing + frozen of the dump in DIR, in ms, from CRIU's stats (as
+# orthrosd reads them)
+frozen() {
+	python3 -c '
+import sys
+from pycriu import images
+d = images.load(open(sys.argv[1], "rb"))["entries"][0]["dump"]
+print("%.1f" % ((d["freezing_time"] + d["frozen_time"]) / 1000.0))' "$1/stats-dump" 2>/dev/null || echo -
+}
+floor() {	# tag rounds
+	fdir=/run/orthros/floor
+	rm -rf "$fdir"
+	mkdir -p "$fdir/0"
+	# setsid: CRIU wants the session leader inside the dumped tree
+	$svc unshare --pid --fork setsid "$DEMO" --port $((PORT + 10)) --request-port $((RPORT + 10)) \
+		--hold "$HOLD_MB" </dev/null >/dev/null 2>&1 &
+	python3 "$SRCDIR/bench/req-client.py" first $((RPORT + 10)) 600 >/dev/null 2>&1
+	fpid=$(pgrep -n -f "ckpt-demo --port $((PORT + 10))")
+	opts="--leave-running --track-mem --tcp-close --skip-in-flight -o dump.log"
+	# shellcheck disable=SC2086
+	$ckpt criu dump -t "$fpid" -D "$fdir/0" $opts >/dev/null 2>&1
+	echo "full $(frozen "$fdir/0")" >"$D/$name.$1.tmp"
+	k=1
+	while [ "$k" -le "$2" ]; do
+		sleep 1
+		mkdir "$fdir/$k"
+		# shellcheck disable=SC2086
+		$ckpt criu dump -t "$fpid" -D "$fdir/$k" --prev-images-dir "../$((k - 1))" $opts >/dev/null 2>&1
+		echo "increment $(frozen "$fdir/$k")" >>"$D/$name.$1.tmp"
+		k=$((k + 1))
+	done
+	kill -9 "$fpid" 2>/dev/null
+	rm -rf "$fdir"
+	mv "$D/$name.$1.tmp" "$D/$name.$1"
+}
 client() {	# mode port arg -> background client whose output is $D/$name.client
 	rm -f "$D/$name.client"
 	$svc python3 "$SRCDIR/bench/req-client.py" "$@" >"$D/$name.client" 2>&1 &
@@ -144,6 +185,9 @@ while :; do
 			sync
 			echo 3 >/proc/sys/vm/drop_caches
 			touch "$D/$name.settle" ;;
+		floor\ *)
+			set -- ${cmd#floor }
+			floor "$1" "$2" ;;
 		ckpt)
 			$ckpt "$ORTHROSD" --device none --no-attributes --config "$D/orthros.yaml" \
 				--region auto --pid-dir "$PIDDIR" >"$D/$name.orthrosd" 2>&1 </dev/null &

@@ -13,6 +13,11 @@
 #             of a checkpoint that copies all memory frozen; three idle,
 #             three with the client running (the increments below are
 #             taken under that load); the ratios use the loaded median
+#   floor     CRIU's least freeze per increment in that partition: the
+#             demo alone (pid 1 of a pid namespace of its own, one task,
+#             the same state) dumped in full, then 3 increments by hand;
+#             the increment freeze target (<= 10 % of a full dump's) is out
+#             of CRIU's reach where floor / full-fz is above it
 #   freeze    orthrosd's checkpoints, from CRIU's stats: a new chain
 #             (pre-dump of all memory, then the dump) and an increment
 #             (pre-dump of what changed, then the dump), each the sum of
@@ -116,7 +121,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 
 pow2() { p=1; while [ $p -lt "$1" ]; do p=$((p * 2)); done; echo $p; }
 
 echo "# bench/protected.sh $(date -u +%Y-%m-%dT%H:%MZ), sizes $SIZES MB, TCG, A $SMP_A vCPU(s), B 1, keep $KEEP; times in ms on the partition's clock"
-printf '%-5s %7s %7s %7s %7s %7s %6s %6s %7s %7s %6s %3s %7s %7s %7s %7s\n' MB cold-A idle-fz full-fz chain-fz inc-fz ch/fu inc/fu rateoff rate-on loss% ck restore lazy standby cold-B
+printf '%-5s %7s %7s %7s %7s %7s %6s %6s %7s %6s %7s %7s %6s %3s %7s %7s %7s %7s\n' MB cold-A idle-fz full-fz chain-fz inc-fz ch/fu inc/fu floor fl/fu rateoff rate-on loss% ck restore lazy standby cold-B
 for S in $SIZES; do
 	D=$W/$S
 	mkdir -p "$D"
@@ -152,6 +157,9 @@ for S in $SIZES; do
 		[ "$(grep -c "^rc=0" "$D/a.full$m")" -eq "$NFULL" ] ||
 			die "$S MB: a plain full dump ($m) failed: $(cat "$D/a.full$m")"
 	done
+	cmd "$D" a "floor floor 3" floor 900
+	[ "$(grep -c "^increment [0-9]" "$D/a.floor")" -eq 3 ] ||
+		die "$S MB: CRIU's dumps of the demo alone failed: $(cat "$D/a.floor")"
 	cmd "$D" a ckpt ckpt 30
 	wait_log "$D/a.orthrosd" "checkpoint set [0-9]* (full" 900
 	win=$((2 * interval))
@@ -212,9 +220,11 @@ for S in $SIZES; do
 	chain=$(freezes full "$D/a.orthrosd" | median)
 	inc=$(freezes incremental "$D/a.orthrosd" | median)
 	off=$(rate "$D/a.off") on=$(rate "$D/a.on")
-	printf '%-5s %7s %7s %7s %7s %7s %6s %6s %7s %7s %6s %3s %7s %7s %7s %7s\n' "$S" "$(gap "$D/a.cold")" "$idle" "$full" "$chain" "$inc" \
+	floor=$(awk '/^increment [0-9]/ { print $2 }' "$D/a.floor" | median)
+	printf '%-5s %7s %7s %7s %7s %7s %6s %6s %7s %6s %7s %7s %6s %3s %7s %7s %7s %7s\n' "$S" "$(gap "$D/a.cold")" "$idle" "$full" "$chain" "$inc" \
 		"$(awk -v i="$chain" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" \
-		"$(awk -v i="$inc" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" "$off" "$on" \
+		"$(awk -v i="$inc" -v f="$full" 'BEGIN { printf "%.3f", f ? i / f : 0 }')" \
+		"$floor" "$(awk -v i="$floor" -v f="$full" 'BEGIN { printf "%.3f", f && i != "-" ? i / f : 0 }')" "$off" "$on" \
 		"$(awk -v a="$off" -v b="$on" 'BEGIN { printf "%.1f", a ? 100 * (a - b) / a : 0 }')" \
 		"$(awk '/^checkpoints / { n += $2 } END { print n }' "$D/a.on")" \
 		"$(gap "$D/b.restore")" "$lazy" "$standby" "$(gap "$D/b.cold")"
@@ -225,6 +235,7 @@ for S in $SIZES; do
 		grep "checkpoint set\|pre-dump set" "$D/a.orthrosd" | sed 's/^/#   A: /'
 		echo "#   A: freeze per checkpoint (pre-dump + dump), new chains: $(freezes full "$D/a.orthrosd" | tr '\n' ' ')ms; increments: $(freezes incremental "$D/a.orthrosd" | tr '\n' ' ')ms"
 		echo "#   A: checkpoints failed: $(grep -c "checkpoint of pid .* failed" "$D/a.orthrosd" || true)"
+		echo "#   A floor (the demo alone, one task, by hand): $(tr '\n' ' ' <"$D/a.floor")(ms frozen)"
 		for round in 1 2; do
 			[ -f "$D/b.slazy$round" ] && grep "restored group\|refused\|skipped\|^standby:" "$D/b.slazy$round" |
 				sed "s/^/#   B standby $round ($(gap "$D/b.slazy$round") ms to the first answer): /"
@@ -268,4 +279,4 @@ if [ -f "$W/ratios" ]; then
 		      cl, $1 == 512 ? (cl >= 5 ? " (>= 5: met)" : " (>= 5: not met)") : "" }' "$W/ratios" >>"$W/details"
 fi
 cat "$W/details"
-echo "# idle-fz, full-fz = the median freeze of $NFULL plain full dumps by hand, idle and with the client running (as during the increments); chain-fz, inc-fz = the median freeze of orthrosd's new chains and increments (pre-dump + dump freezes); ch/fu, inc/fu = those / full-fz; loss% = throughput lost with checkpointing on; ck = checkpoints committed during rate-on; restore, lazy, standby = the first answer after a full restore, a lazy one, a lazy one the standby prepared; cold-B = after a cold restart in the restoring partition"
+echo "# idle-fz, full-fz = the median freeze of $NFULL plain full dumps by hand, idle and with the client running (as during the increments); chain-fz, inc-fz = the median freeze of orthrosd's new chains and increments (pre-dump + dump freezes); ch/fu, inc/fu = those / full-fz; floor, fl/fu = CRIU's least freeze per increment here (the demo alone as one task, median of 3) and that / full-fz; loss% = throughput lost with checkpointing on; ck = checkpoints committed during rate-on; restore, lazy, standby = the first answer after a full restore, a lazy one, a lazy one the standby prepared; cold-B = after a cold restart in the restoring partition"
