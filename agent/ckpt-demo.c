@@ -5,9 +5,10 @@
  * each word's position, keeps a counter that advances every 5 ms of its own
  * running time, and serves TCP: each connection gets one line
  *
- *   counter C resumed R boot B pattern ok|BAD sum S hold M pid P
+ *   counter C resumed R boot B pattern ok|BAD sum S hold M pid P cgroup G
  *
- * and is closed.  The pattern is checked and summed again for every
+ * and is closed (G: the cgroup it runs in, "-" if /proc cannot say, so a
+ * test can see that a restore put it back in its own).  The pattern is checked and summed again for every
  * connection, so a restored copy proves its memory intact; "boot" is the
  * kernel's boot_id prefix and "resumed" the counter value at which the
  * service found itself running under another kernel (0: never), which is
@@ -49,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc-cgroup.h"
 #include "units.h"
 
 #define TICK_NS 5000000
@@ -189,7 +191,7 @@ static void on_tick(int tfd)
 static void answer(int fd)
 {
 	uint64_t sum = 0, bad = 0;
-	char line[256];
+	char line[512], cg[256];
 	int n;
 
 	check_boot();
@@ -197,10 +199,12 @@ static void answer(int fd)
 		bad += mem[i] != pattern(i);
 		sum = (sum << 1 | sum >> 63) ^ mem[i];
 	}
+	if (proc_cgroup(getpid(), cg, sizeof(cg)))
+		strcpy(cg, "-");
 	n = snprintf(line, sizeof(line),
 		     "counter %" PRIu64 " resumed %" PRIu64 " boot %.8s pattern %s sum %016" PRIx64
-		     " hold %zu pid %d\n",
-		     counter, resumed, boot, bad ? "BAD" : "ok", sum, nwords * 8 >> 20, (int)getpid());
+		     " hold %zu pid %d cgroup %s\n",
+		     counter, resumed, boot, bad ? "BAD" : "ok", sum, nwords * 8 >> 20, (int)getpid(), cg);
 	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0) {
 		/* the client went away: nothing to tell it */
 	}

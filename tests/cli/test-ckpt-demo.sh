@@ -3,7 +3,8 @@
 # and bench/protected.sh checkpoint keeps its hold as persistent state when
 # asked: the first start computes it and writes the file, a later start
 # loads it (the cold restart of a service that must rebuild its state from
-# storage) and refuses a corrupt one, a file of the wrong size is rebuilt.
+# storage) and refuses a corrupt one, a file of the wrong size is rebuilt;
+# its answer names the cgroup it runs in.
 set -u
 : "${ORTHROSCTL:?ORTHROSCTL must point to the built orthrosctl}"
 : "${SRCDIR:?SRCDIR must point to the source tree}"
@@ -24,7 +25,7 @@ serve() {
 		if ans=$(python3 -c "
 import socket, sys
 s = socket.create_connection(('127.0.0.1', $PORT), timeout=2)
-sys.stdout.write(s.recv(300).decode())" 2>/dev/null) && [ -n "$ans" ]; then
+sys.stdout.write(s.recv(600).decode())" 2>/dev/null) && [ -n "$ans" ]; then
 			echo "$ans"
 			kill "$pid"
 			wait "$pid" 2>/dev/null
@@ -44,6 +45,13 @@ else
 	not_ok "a first start computes the hold and writes it to the state file" "$ans" "$(cat "$tmp/err")"
 fi
 sum1=$(echo "$ans" | sed -n 's/.* sum \([0-9a-f]*\) .*/\1/p')
+# The cgroup it runs in ends the line: where a restore put it back.
+mine=$(sed -n 's/^0:://p' /proc/self/cgroup)
+if [ -n "$mine" ] && echo "$ans" | grep -qx ".* pid [0-9]* cgroup $mine"; then
+	ok "its answer ends with the cgroup it runs in ($mine)"
+else
+	not_ok "its answer ends with the cgroup it runs in ($mine)" "$ans"
+fi
 
 if ans=$(serve) && echo "$ans" | grep -q "pattern ok sum $sum1 " && [ ! -e "$tmp/state.tmp" ]; then
 	ok "a later start loads the hold from the state file (sum $sum1)"
