@@ -161,87 +161,76 @@ static void expect_plan(const char *old, const char *new, unsigned int steps, bo
 	free(cib);
 }
 
+#define PORTS_NV "<nvpair name=\"ports\" value=\"7000\" id=\"demo-service-instance_attributes-ports\"/>"
+
+/*
+ * The lab's plan for orthros-b with the service's group set to @group
+ * ("": none) and its parameter @name set to @value (NULL: not set).
+ */
+static void plan_service_with(const char *group, const char *name, const char *value,
+			      struct tk_plan *p)
+{
+	char with[512], why[256], *cib;
+	int n = snprintf(with, sizeof(with), "%s", PORTS_NV);
+
+	if (group[0])
+		n += snprintf(with + n, sizeof(with) - (size_t)n,
+			      "<nvpair name=\"group\" value=\"%s\" id=\"g\"/>", group);
+	if (value)
+		snprintf(with + n, sizeof(with) - (size_t)n,
+			 "<nvpair name=\"%s\" value=\"%s\" id=\"n\"/>", name, value);
+	cib = variant(PORTS_NV, with);
+	assert_int_equal(plan(cib, "orthros-b", p, why), 0);
+	assert_int_equal(p->n, 3);
+	free(cib);
+}
+
 /* The protected group's lazy parameter, read as the agent reads a boolean. */
 static void test_a_lazy_restore_is_asked_for_by_the_resource(void **state)
 {
-	const char *at = "<nvpair name=\"ports\" value=\"7000\" id=\"demo-service-instance_attributes-ports\"/>";
 	const char *vals[] = { "true", "YES", "on", "1", "false", "no", "" };
 	const bool want[] = { true, true, true, true, false, false, false };
-	char with[512], why[256];
 	struct tk_plan p;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
-		char *cib;
-
-		snprintf(with, sizeof(with), "%s<nvpair name=\"lazy\" value=\"%s\" id=\"l\"/>", at, vals[i]);
-		cib = variant(at, with);
-		assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
-		assert_int_equal(p.n, 3);
+		plan_service_with("", "lazy", vals[i], &p);
 		assert_int_equal(p.step[2].u.svc.lazy, want[i]);
-		free(cib);
 	}
 }
 
 /* pid_namespace: auto follows group, as the agent has it; else a boolean. */
 static void test_a_pid_namespace_follows_the_group_unless_said(void **state)
 {
-	const char *at = "<nvpair name=\"ports\" value=\"7000\" id=\"demo-service-instance_attributes-ports\"/>";
 	const struct { const char *group, *pidns; bool want; } c[] = {
 		{ "demo", NULL, true }, { "demo", "auto", true }, { "", "auto", false },
 		{ "demo", "false", false }, { "", "true", true }, { "demo", "off", false },
 	};
-	char with[512], why[256];
 	struct tk_plan p;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		char *cib;
-		int n = snprintf(with, sizeof(with), "%s", at);
-
-		if (c[i].group[0])
-			n += snprintf(with + n, sizeof(with) - (size_t)n,
-				      "<nvpair name=\"group\" value=\"%s\" id=\"g\"/>", c[i].group);
-		if (c[i].pidns)
-			snprintf(with + n, sizeof(with) - (size_t)n,
-				 "<nvpair name=\"pid_namespace\" value=\"%s\" id=\"n\"/>", c[i].pidns);
-		cib = variant(at, with);
-		assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
-		assert_int_equal(p.n, 3);
+		plan_service_with(c[i].group, "pid_namespace", c[i].pidns, &p);
 		assert_int_equal(p.step[2].u.svc.pidns, c[i].want);
-		free(cib);
 	}
 }
 
 /* cgroup: auto is orthros/GROUP (or the resource), as the agent has it. */
 static void test_a_cgroup_as_the_agent_has_it(void **state)
 {
-	const char *at = "<nvpair name=\"ports\" value=\"7000\" id=\"demo-service-instance_attributes-ports\"/>";
+	const char *at = PORTS_NV;
 	const struct { const char *group, *cgroup, *want; bool is_auto; } c[] = {
 		{ "demo", NULL, "orthros/demo", true }, { "", "auto", "orthros/demo-service", true },
 		{ "demo", "svc/demo", "svc/demo", false }, { "demo", "false", "", false },
 		{ "demo", "", "", false },
 	};
-	char with[512], why[256];
 	struct tk_plan p;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		char *cib;
-		int n = snprintf(with, sizeof(with), "%s", at);
-
-		if (c[i].group[0])
-			n += snprintf(with + n, sizeof(with) - (size_t)n,
-				      "<nvpair name=\"group\" value=\"%s\" id=\"g\"/>", c[i].group);
-		if (c[i].cgroup)
-			snprintf(with + n, sizeof(with) - (size_t)n,
-				 "<nvpair name=\"cgroup\" value=\"%s\" id=\"c\"/>", c[i].cgroup);
-		cib = variant(at, with);
-		assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
-		assert_int_equal(p.n, 3);
+		plan_service_with(c[i].group, "cgroup", c[i].cgroup, &p);
 		assert_string_equal(p.step[2].u.svc.cgroup, c[i].want);
 		assert_int_equal(p.step[2].u.svc.cgroup_auto, c[i].is_auto);
-		free(cib);
 	}
 	/* What the agent refuses is left to Pacemaker (whose start then fails). */
 	expect_plan(at, "<nvpair name=\"cgroup\" value=\"/abs\" id=\"c\"/>", 2, false,
