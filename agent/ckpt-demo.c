@@ -199,7 +199,7 @@ static void answer(int fd)
 		bad += mem[i] != pattern(i);
 		sum = (sum << 1 | sum >> 63) ^ mem[i];
 	}
-	if (proc_cgroup(getpid(), cg, sizeof(cg)))
+	if (proc_cgroup(0, cg, sizeof(cg)))
 		strcpy(cg, "-");
 	n = snprintf(line, sizeof(line),
 		     "counter %" PRIu64 " resumed %" PRIu64 " boot %.8s pattern %s sum %016" PRIx64

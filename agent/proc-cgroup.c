@@ -45,7 +45,16 @@ int proc_cgroup(pid_t pid, char *out, size_t len)
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	/*
+	 * A process in a pid namespace of its own (a protected group under
+	 * orthros-init) sees the partition's /proc, where its getpid() names
+	 * another process: it asks for itself through /proc/self, which the
+	 * kernel resolves in the namespace /proc was mounted in.
+	 */
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/cgroup");
+	else
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -13,7 +13,10 @@
  */
 int proc_cgroup_parse(const char *text, char *out, size_t len);
 
-/* The same for a running process; -errno when its file cannot be read. */
+/*
+ * The same for a running process (0: the caller, right inside a pid
+ * namespace too); -errno when its file cannot be read.
+ */
 int proc_cgroup(pid_t pid, char *out, size_t len);
 
 /*

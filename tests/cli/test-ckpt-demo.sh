@@ -13,13 +13,30 @@ set -u
 DEMO=$(dirname "$ORTHROSCTL")/ckpt-demo
 tmp=$(mktemp -d)
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	if mountpoint -q "$tmp/cg"; then
+		[ -d "$tmp/cg/ckpt-demo" ] && { echo 1 >"$tmp/cg/ckpt-demo/cgroup.kill"; sleep 0.2; rmdir "$tmp/cg/ckpt-demo"; }
+		umount "$tmp/cg"
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 PORT=$((20000 + $$ % 20000))
+WRAP=
 
 # Start the demo on the state file; wait until it answers; print its answer.
 serve() {
-	"$DEMO" --port "$PORT" --hold 4 --state "$tmp/state" 2>"$tmp/err" &
-	pid=$!
+	if [ -n "$WRAP" ]; then
+		# orthros-init returns once the command runs; its pid is the tree's.
+		rm -f "$tmp/init.pid"
+		$WRAP --pidfile "$tmp/init.pid" -- "$DEMO" --port "$PORT" --hold 4 --state "$tmp/state" \
+			2>"$tmp/err" >/dev/null || return 1
+		pid=$(cat "$tmp/init.pid")
+	else
+		"$DEMO" --port "$PORT" --hold 4 --state "$tmp/state" 2>"$tmp/err" &
+		pid=$!
+	fi
 	i=0
 	while [ $i -lt 100 ]; do
 		if ans=$(python3 -c "
@@ -28,7 +45,10 @@ s = socket.create_connection(('127.0.0.1', $PORT), timeout=2)
 sys.stdout.write(s.recv(600).decode())" 2>/dev/null) && [ -n "$ans" ]; then
 			echo "$ans"
 			kill "$pid"
+			# not a child when orthros-init started it: wait until it is gone
 			wait "$pid" 2>/dev/null
+			j=0
+			while kill -0 "$pid" 2>/dev/null && [ $j -lt 100 ]; do sleep 0.05; j=$((j + 1)); done
 			pid=""
 			return 0
 		fi
@@ -52,6 +72,18 @@ if [ -n "$mine" ] && echo "$ans" | grep -qx ".* pid [0-9]* cgroup $mine"; then
 else
 	not_ok "its answer ends with the cgroup it runs in ($mine)" "$ans"
 fi
+# As a protected group runs it: pid 2 of its own pid namespace, where the
+# partition's /proc/2 is another process (the lab's counter said "/"), in
+# a cgroup of its own (a private cgroup2 mount: the host may be on v1).
+mkdir "$tmp/cg"
+mount -t cgroup2 none "$tmp/cg" || bail "cannot mount a cgroup2 hierarchy at $tmp/cg"
+WRAP="$(dirname "$ORTHROSCTL")/orthros-init --cgroup $tmp/cg/ckpt-demo"
+if ans=$(serve) && echo "$ans" | grep -qx ".* pid 2 cgroup $(sed -n 's/^0:://p' /proc/self/cgroup | sed 's|/$||')/ckpt-demo"; then
+	ok "in its own pid namespace (under orthros-init) it names its own cgroup"
+else
+	not_ok "in its own pid namespace (under orthros-init) it names its own cgroup" "$ans" "$(cat "$tmp/err")"
+fi
+WRAP=
 
 if ans=$(serve) && echo "$ans" | grep -q "pattern ok sum $sum1 " && [ ! -e "$tmp/state.tmp" ]; then
 	ok "a later start loads the hold from the state file (sum $sum1)"

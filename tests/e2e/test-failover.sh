@@ -172,13 +172,13 @@ diagnose() {
 
 # "+  27712.3 ms  service answering from orthros-b (record 12)" -> 27712
 # The protected counter (config/orthros.crm: counter) came back warm from
-# the store, its memory intact (scripts/lab checks the pattern and that it
-# did not start again from 0).
+# the store, its memory intact, in its cgroup (scripts/lab checks the
+# pattern, the cgroup, and that it did not start again from 0).
 counter_resumed() {	# label log
 	w=$(sed -n 's/.*lab: protected counter: resumed warm at \([0-9]*\) (it answered \([0-9]*\).*/\1 (it answered \2 before the failure)/p' "$2")
 	how=$(grep -o 'counter:\{0,1\} answering ([^)]*)' "$2" | head -n1)
-	if [ -n "$w" ]; then
-		ok "$1: the protected counter resumed warm at $w${how:+, $how}, its 8 MiB pattern intact"
+	if [ -n "$w" ] && grep -q "lab: protected counter: resumed warm at .*, in its cgroup /orthros/counter" "$2"; then
+		ok "$1: the protected counter resumed warm at $w${how:+, $how}, its 8 MiB pattern intact, in its cgroup"
 	else
 		not_ok "$1: the protected counter resumes warm" "$(grep 'protected counter' "$2")"
 	fi
