@@ -198,6 +198,25 @@ struct step {
 	uint64_t pages_written;
 };
 
+struct frozen_copy {
+	struct checkpointer *c;
+	int fd;				/* the dump's images directory */
+	bool called;
+	int rc;
+	struct ckpt_data_stats st;
+	char msg[256];
+};
+
+static int copy_data(void *arg)
+{
+	struct frozen_copy *f = arg;
+
+	f->called = true;
+	/* A set larger than a slot could not be stored anyway. */
+	f->rc = ckpt_data_save(f->fd, &f->c->data, f->c->store->slot_size, &f->st, f->msg, sizeof(f->msg));
+	return f->rc ? 1 : 0;
+}
+
 /* One CRIU call into a new directory; its freeze measured. */
 static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned int *parent,
 		     int work_fd, struct step *st, struct ckpt_result *res)
@@ -213,6 +232,7 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 		.pid = pid, .work_fd = work_fd, .leave_running = pre || !c->stop_tree,
 		.track_mem = c->pol.incremental, .pre_dump_read = pre,
 	};
+	struct frozen_copy fc = { .c = c };
 	struct ckpt_dump_stats ds;
 	uint64_t t0;
 	int n, rc;
@@ -229,13 +249,27 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 		snprintf(parent_rel, sizeof(parent_rel), "../%u", *parent);
 		req.parent = parent_rel;
 	}
+	if (!pre && c->data.n) {
+		fc.fd = st->fd;
+		req.frozen = copy_data;
+		req.frozen_arg = &fc;
+	}
 	unlinkat(work_fd, "stats-dump", 0);	/* an earlier step's */
 	t0 = c->clock();
 	rc = pre ? c->ops->pre_dump(c->ops_ctx, &req) : c->ops->dump(c->ops_ctx, &req);
 	res->dump_ns += c->clock() - t0;
+	if (req.frozen && fc.rc)
+		return fail(res, fc.rc, "the group's data paths, while it was frozen: %s (the dump is void, the tree ran on)",
+			    fc.msg);
 	if (rc)
 		return fail(res, rc < 0 ? rc : -EIO, "criu %s of pid %d failed (%d); see %s/%s",
 			    pre ? "pre-dump" : "dump", (int)pid, rc, c->workdir, log);
+	/* Never a set whose memory has no files beside it. */
+	if (req.frozen && !fc.called)
+		return fail(res, -EPROTO, "criu dumped pid %d without its post-dump notification: the data paths were not taken",
+			    (int)pid);
+	if (req.frozen)
+		res->data = fc.st;
 	/* CRIU writes stats-dump in its work directory, not the images'. */
 	if (!ckpt_read_dump_stats(work_fd, &ds) || !ckpt_read_dump_stats(st->fd, &ds)) {
 		st->freeze_ns = ((uint64_t)ds.freezing_us + ds.frozen_us) * NS_PER_US;

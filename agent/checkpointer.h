@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "ckpt-criu.h"
+#include "ckpt-data.h"
 #include "ckpt-store.h"
 
 struct ckpt_policy {
@@ -46,6 +47,8 @@ struct ckpt_result {
 	uint64_t pack_ns;		/* into the store */
 	uint64_t bytes;			/* payload stored */
 	uint64_t pages_written;
+	/* The group's data paths, copied into the dump while it was frozen. */
+	struct ckpt_data_stats data;
 	char msg[512];			/* why it failed */
 	char note[256];			/* why it started a new chain, if it had to */
 };
@@ -90,6 +93,13 @@ struct checkpointer {
 	uint64_t fixed_freeze_ns;
 	unsigned int failed_log[2];	/* the last failure's CRIU logs, kept for the reason */
 	bool stop_tree;			/* the final dump: the tree does not run on */
+	/*
+	 * The group's files on the data disk (configuration: data_paths):
+	 * every dump takes them while CRIU holds the tree frozen, so a
+	 * restore puts back files and memory of one instant (ckpt-data.h).
+	 * Empty: memory only.
+	 */
+	struct ckpt_data_paths data;
 	/*
 	 * Held (flock) around every checkpoint when >= 0: the store region's
 	 * fd, so orthrosd's rounds and an operator's or the resource agent's
@@ -158,6 +168,7 @@ struct ckpt_restore_result {
 	uint64_t lazy_pages, eager_pages;	/* of the view */
 	bool view_failed;		/* a restore from the view failed: extracted after it */
 	char view_msg[768];		/* why the chain was extracted after all */
+	struct ckpt_data_stats data;	/* the group's files put back before CRIU ran */
 	char msg[512];
 };
 
@@ -170,7 +181,7 @@ struct ckpt_restore_result {
  */
 int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,
 		       const struct ckpt_criu_ops *ops, void *ops_ctx,
-		       struct ckpt_restore_result *res);
+		       const struct ckpt_data_paths *data, struct ckpt_restore_result *res);
 
 /*
  * The same in two halves, for a restore prepared ahead of need (the
@@ -184,7 +195,7 @@ int ckpt_restore_prepare(struct ckpt_store *s, const char *group, const char *wo
 			 const struct ckpt_criu_ops *ops, void *ops_ctx,
 			 struct ckpt_restore_result *res, struct ckpt_criu_req *req);
 int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdir,
-		     const struct ckpt_criu_ops *ops, void *ops_ctx,
+		     const struct ckpt_criu_ops *ops, void *ops_ctx, const struct ckpt_data_paths *data,
 		     struct ckpt_restore_result *res, struct ckpt_criu_req *req);
 /*
  * What a restore would choose now (headers and file listings only, no

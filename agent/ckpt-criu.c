@@ -9,9 +9,24 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <criu.h>
 
 #include "ckpt-criu.h"
+
+/*
+ * libcriu's notification callback has no argument of its own: the request
+ * of the call in flight on this thread.
+ */
+static _Thread_local const struct ckpt_criu_req *notified;
+
+static int on_notify(char *action, criu_notify_arg_t na)
+{
+	(void)na;
+	if (notified && notified->frozen && !strcmp(action, "post-dump"))
+		return notified->frozen(notified->frozen_arg);
+	return 0;
+}
 
 static int prepare(const struct ckpt_criu_req *r, criu_opts **o)
 {
@@ -79,7 +94,12 @@ static int lib_dump(void *ctx, const struct ckpt_criu_req *r)
 	(void)ctx;
 	if ((rc = prepare(r, &o)))
 		return rc;
+	if (r->frozen) {
+		criu_local_set_notify_cb(o, on_notify);
+		notified = r;
+	}
 	rc = criu_local_dump(o);
+	notified = NULL;
 	criu_local_free_opts(o);
 	return rc < 0 ? rc : 0;
 }

@@ -33,6 +33,14 @@ struct ckpt_criu_req {
 	 * the freeze does not grow with its memory.
 	 */
 	bool pre_dump_read;
+	/*
+	 * Dump: called once CRIU has dumped the tree, while it still holds it
+	 * frozen (CRIU's post-dump notification): what it does is in step
+	 * with the dumped memory.  Nonzero fails the dump, and the tree runs
+	 * on.  NULL: none (and no notification round trips).
+	 */
+	int (*frozen)(void *arg);
+	void *frozen_arg;
 };
 
 struct ckpt_store;

@@ -24,6 +24,13 @@
  * the throughput bench counts, and what a lazy restore can answer before
  * the rest of the memory has arrived.
  *
+ * With --journal FILE it also keeps FILE open (appending) and writes
+ * "counter C" to it every 100 ms of running time: a service whose state is
+ * both in memory and on the data disk.  Its answer then ends with
+ * " journal J", the last C it wrote, so a test can check that a restore
+ * brought back a file that agrees with the memory (the group's
+ * data_paths) rather than one with records the memory never wrote.
+ *
  * With --state FILE the hold is also the service's persistent state, as a
  * database's or a cache's snapshot is: a start that finds FILE loads the
  * hold from it and checks every word, the cold restart of a service whose
@@ -60,6 +67,9 @@
 static uint64_t *mem;
 static size_t nwords;
 static uint64_t counter, resumed, requests;
+static int journal_fd = -1;
+static uint64_t journal_last;
+#define JOURNAL_TICKS 20
 static char boot[40];
 
 /* splitmix64 of the position: every word differs, none is zero-filled. */
@@ -185,6 +195,16 @@ static void on_tick(int tfd)
 	last = now;
 	if (n > MAX_CATCH_UP)
 		n = 1;	/* frozen or stalled: not running time */
+	if (journal_fd >= 0 && counter / JOURNAL_TICKS != (counter + n) / JOURNAL_TICKS) {
+		char rec[40];
+		int len = snprintf(rec, sizeof(rec), "counter %" PRIu64 "\n", counter + n);
+
+		/* One write per record, O_APPEND: a record is whole or absent. */
+		if (write(journal_fd, rec, (size_t)len) == len)
+			journal_last = counter + n;
+		else
+			perror("orthros-ckpt-demo: journal");
+	}
 	counter += n;
 }
 
@@ -205,6 +225,8 @@ static void answer(int fd)
 		     "counter %" PRIu64 " resumed %" PRIu64 " boot %.8s pattern %s sum %016" PRIx64
 		     " hold %zu pid %d cgroup %s\n",
 		     counter, resumed, boot, bad ? "BAD" : "ok", sum, nwords * 8 >> 20, (int)getpid(), cg);
+	if (journal_fd >= 0 && n < (int)sizeof(line) - 32)
+		n += snprintf(line + n - 1, sizeof(line) - (size_t)n + 1, " journal %" PRIu64 "\n", journal_last) - 1;
 	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0) {
 		/* the client went away: nothing to tell it */
 	}
@@ -267,11 +289,12 @@ int main(int argc, char **argv)
 		{ "pidfile", required_argument, NULL, 'f' },
 		{ "request-port", required_argument, NULL, 'r' },
 		{ "state", required_argument, NULL, 's' },
+		{ "journal", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char usage[] = "Usage: orthros-ckpt-demo --port PORT --hold MB [--pidfile FILE]\n"
-		"                         [--request-port PORT] [--state FILE]\n";
+		"                         [--request-port PORT] [--state FILE] [--journal FILE]\n";
 	struct itimerspec its = { .it_interval = { 0, TICK_NS }, .it_value = { 0, TICK_NS } };
 	uint64_t port = 0, hold = 0, rport = 0;
 	const char *pidfile = NULL, *state = NULL;
@@ -302,6 +325,13 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			state = optarg;
+			break;
+		case 'j':
+			journal_fd = open(optarg, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+			if (journal_fd < 0) {
+				fprintf(stderr, "orthros-ckpt-demo: --journal %s: %s\n", optarg, strerror(errno));
+				return 1;
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -334,13 +334,30 @@ void ckpt_restore_abandon(const struct ckpt_criu_ops *ops, void *ops_ctx,
 }
 
 int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdir,
-		     const struct ckpt_criu_ops *ops, void *ops_ctx,
+		     const struct ckpt_criu_ops *ops, void *ops_ctx, const struct ckpt_data_paths *data,
 		     struct ckpt_restore_result *res, struct ckpt_criu_req *req)
 {
 	uint64_t t0;
 	int rc;
 
 	for (;;) {
+		/*
+		 * The files first: CRIU reopens them and refuses any whose size
+		 * or mode is not what it recorded.  Only paths configured here
+		 * are written, whatever the set says.
+		 */
+		if (data && data->n) {
+			char msg[384];
+
+			rc = ckpt_data_restore(req->images_fd, data, &res->data, msg, sizeof(msg));
+			if (rc) {
+				if (res->viewed)
+					ops->release(ops_ctx, req, rc);
+				put_req(req);
+				return fail(res, rc == -ENOENT ? -EIO : rc,
+					    "set %" PRIu64 ": the group's data paths: %s", res->seq, msg);
+			}
+		}
 		t0 = mono_ns();
 		rc = ops->restore(ops_ctx, req, &res->pid);
 		res->restore_ns = mono_ns() - t0;
@@ -372,10 +389,10 @@ int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdi
 
 int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,
 		       const struct ckpt_criu_ops *ops, void *ops_ctx,
-		       struct ckpt_restore_result *res)
+		       const struct ckpt_data_paths *data, struct ckpt_restore_result *res)
 {
 	struct ckpt_criu_req req;
 	int rc = ckpt_restore_prepare(s, group, workdir, ops, ops_ctx, res, &req);
 
-	return rc ? rc : ckpt_restore_run(s, group, workdir, ops, ops_ctx, res, &req);
+	return rc ? rc : ckpt_restore_run(s, group, workdir, ops, ops_ctx, data, res, &req);
 }

@@ -57,6 +57,7 @@ static const char ckpt_usage[] =
 	"  verify --region FILE\n"
 	"                     check every slot; exit 1 if any set is corrupt\n"
 	"  dump --region FILE --group NAME --pid PID [--final] [--workdir DIR]\n"
+	"       [--data PATH]...\n"
 	"                     checkpoint the process tree of PID with CRIU (left\n"
 	"                     running) into the store, needing no older set; its\n"
 	"                     number and the freeze time are printed: one plain\n"
@@ -68,8 +69,11 @@ static const char ckpt_usage[] =
 	"                     nothing after it is lost (if the dump fails the\n"
 	"                     tree keeps running; without room for the pre-dump\n"
 	"                     it is one plain dump).  Waits for a checkpoint in\n"
-	"                     flight in this partition to finish\n"
-	"  restore --region FILE --group NAME [--workdir DIR] [--lazy]\n"
+	"                     flight in this partition to finish.  --data PATH\n"
+	"                     (a file or directory on the data disk, up to 8):\n"
+	"                     copied into the set while CRIU holds the tree\n"
+	"                     frozen, so files and memory are of one instant\n"
+	"  restore --region FILE --group NAME [--workdir DIR] [--lazy] [--data PATH]...\n"
 	"                     restore NAME, detached, from its newest restorable\n"
 	"                     dump; prints the pid and the set used, or says\n"
 	"                     'cold start' and exits 3 when there is none.\n"
@@ -82,7 +86,11 @@ static const char ckpt_usage[] =
 	"                     Without /dev/fuse, or for sets older than chunk\n"
 	"                     tables, the chain is extracted (said so).  With a\n"
 	"                     'ckpt standby' of NAME running here, it is the one\n"
-	"                     that restores (--region and --workdir are its own)\n"
+	"                     that restores (--region and --workdir are its own).\n"
+	"                     --data PATH: put back the files of PATH the dump\n"
+	"                     took, before CRIU reopens them; only paths given\n"
+	"                     here are written, whatever the set holds (a\n"
+	"                     standby is then not asked)\n"
 	"  view --region FILE --group NAME MOUNTPOINT\n"
 	"                     mount, read-only, what a lazy restore of NAME would\n"
 	"                     hand CRIU (its newest restorable chain, pagemaps\n"
@@ -160,6 +168,7 @@ struct ckpt_args {
 	uint64_t keep, size, parent, pid;
 	uint64_t poll_ms, ahead_max;
 	bool has_keep, has_size, has_parent, has_pid, has_poll, has_ahead, final, lazy;
+	struct ckpt_data_paths data;	/* --data, repeated */
 };
 
 static int parse_args(int argc, char **argv, struct ckpt_args *a)
@@ -176,6 +185,7 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		{ "lazy", no_argument, NULL, 'L' },
 		{ "poll", required_argument, NULL, 'i' },
 		{ "ahead-max", required_argument, NULL, 'A' },
+		{ "data", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -236,6 +246,17 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 				a->ahead_max = 0;
 			a->has_ahead = true;
 			break;
+		case 'D':
+			switch (ckpt_data_add_path(&a->data, optarg)) {
+			case 0:
+				break;
+			case -E2BIG:
+				return ctl_usage_error("--data: at most %d paths", CKPT_DATA_MAX_PATHS);
+			default:
+				return ctl_usage_error("--data '%s' is not an absolute path below / (no '.', '..', '//' or trailing '/')",
+						       optarg);
+			}
+			break;
 		default:
 			return ctl_usage_error("invalid option for ckpt %s", argv[0]);
 		}
@@ -253,7 +274,8 @@ static int want(const struct ckpt_args *a, const char *cmd, const char *allowed,
 	    (a->has_size && !strchr(allowed, 's')) || (a->has_parent && !strchr(allowed, 'p')) ||
 	    (a->has_pid && !strchr(allowed, 'P')) || (a->workdir && !strchr(allowed, 'w')) ||
 	    (a->final && !strchr(allowed, 'F')) || (a->lazy && !strchr(allowed, 'L')) ||
-	    (a->has_poll && !strchr(allowed, 'i')) || (a->has_ahead && !strchr(allowed, 'A')))
+	    (a->has_poll && !strchr(allowed, 'i')) || (a->has_ahead && !strchr(allowed, 'A')) ||
+	    (a->data.n && !strchr(allowed, 'D')))
 		return ctl_usage_error("ckpt %s: option not valid for this command", cmd);
 	if (strchr(allowed, 'g') && !a->group)
 		return ctl_usage_error("ckpt %s needs --group NAME", cmd);
@@ -480,6 +502,7 @@ static int cmd_dump(const struct ckpt_args *a)
 		return 1;
 	}
 	c.lock_fd = r.fd;
+	c.data = a->data;
 	rc = a->final ? checkpointer_final(&c, (pid_t)a->pid, &res) :
 			checkpointer_run(&c, (pid_t)a->pid, &res);
 	if (rc)
@@ -495,6 +518,10 @@ static int cmd_dump(const struct ckpt_args *a)
 		       res.seq, a->group, a->final ? "full, final (the tree is stopped)" : "full",
 		       ms(res.freeze_ns), res.freeze_from_stats ? "criu stats" : "dump call", ms(res.dump_ns),
 		       ms(res.pack_ns), res.bytes);
+	if (!rc && c.data.n)
+		printf("data paths taken while frozen: %u files (%" PRIu64 " bytes), %u directories%s\n",
+		       res.data.files, res.data.bytes, res.data.dirs,
+		       res.data.skipped ? ", other kinds of file left out" : "");
 	checkpointer_fini(&c);
 	ckpt_region_unmap(&r);
 	return rc ? 1 : 0;
@@ -560,6 +587,9 @@ int ctl_ckpt_report(FILE *out, FILE *err, const char *group, bool lazy, int rc,
 	fprintf(out, "restored group %s from set %" PRIu64 " (%u sets, %u newer pre-dumps passed over): pid %d, %s %.1f ms, restore %.1f ms\n",
 		group, res->seq, res->chain_len, res->skipped_predumps, (int)res->pid,
 		res->viewed ? "view" : "extract", ms(res->extract_ns), ms(res->restore_ns));
+	if (res->data.files || res->data.dirs)
+		fprintf(out, "data paths put back as of set %" PRIu64 ": %u files (%" PRIu64 " bytes), %u directories\n",
+			res->seq, res->data.files, res->data.bytes, res->data.dirs);
 	if (lazy && res->viewed)
 		fprintf(out, "served from the store through a read-only view of the chain at %s: %" PRIu64 " pages lazy, %" PRIu64 " eager\n",
 			res->dir, res->lazy_pages, res->eager_pages);
@@ -570,7 +600,7 @@ int ctl_ckpt_report(FILE *out, FILE *err, const char *group, bool lazy, int rc,
 }
 
 int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
-		     pid_t *pid, uint64_t *seq)
+		     const struct ckpt_data_paths *data, pid_t *pid, uint64_t *seq)
 {
 	struct ckpt_restore_result *res;
 	struct ckpt_store s;
@@ -578,7 +608,13 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 	int rc;
 
 	/* A standby prepared this restore already: it is the one to ask. */
-	if (lazy && (rc = ctl_standby_ask(region, group, pid, seq)) != -ENOENT)
+	/*
+	 * A standby prepared this restore already: it is the one to ask.  Not
+	 * for a group with data paths: the files must be put back first, and
+	 * a standby could not have restored it ahead anyway (its files are on
+	 * the data disk, which the BackupOS only has after the takeover).
+	 */
+	if (lazy && !(data && data->n) && (rc = ctl_standby_ask(region, group, pid, seq)) != -ENOENT)
 		return rc;
 	res = malloc(sizeof(*res));
 	if (!res) {
@@ -590,7 +626,7 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 		return 1;
 	}
 	rc = ckpt_restore_group(&s, group, workdir ? workdir : DEFAULT_WORKDIR,
-				lazy ? &ckpt_criu_lazy_view : &ckpt_criu_libcriu, NULL, res);
+				lazy ? &ckpt_criu_lazy_view : &ckpt_criu_libcriu, NULL, data, res);
 	if (!rc) {
 		*pid = res->pid;
 		*seq = res->seq;
@@ -606,7 +642,7 @@ static int cmd_restore(const struct ckpt_args *a)
 	pid_t pid;
 	uint64_t seq;
 
-	return ctl_ckpt_restore(a->region, a->group, a->workdir, a->lazy, &pid, &seq);
+	return ctl_ckpt_restore(a->region, a->group, a->workdir, a->lazy, &a->data, &pid, &seq);
 }
 
 int ctl_ckpt(int argc, char **argv)
@@ -637,9 +673,9 @@ int ctl_ckpt(int argc, char **argv)
 	if (!strcmp(cmd, "verify"))
 		return (rc = want(&a, cmd, "", 0, argc)) ? rc : cmd_list(&a, true);
 	if (!strcmp(cmd, "dump"))
-		return (rc = want(&a, cmd, "gPwF", 0, argc)) ? rc : cmd_dump(&a);
+		return (rc = want(&a, cmd, "gPwFD", 0, argc)) ? rc : cmd_dump(&a);
 	if (!strcmp(cmd, "restore"))
-		return (rc = want(&a, cmd, "gwL", 0, argc)) ? rc : cmd_restore(&a);
+		return (rc = want(&a, cmd, "gwLD", 0, argc)) ? rc : cmd_restore(&a);
 	if (!strcmp(cmd, "put"))
 		return (rc = want(&a, cmd, "gp", 1, argc)) ? rc : cmd_put(&a, argv[optind]);
 	if (!strcmp(cmd, "standby"))

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt-data.h"
 #include "ctl.h"
 #include "protect.h"
 #include "takeover.h"
@@ -169,16 +170,34 @@ static void note(const char *fmt, const char *a, long long ms)
 	ctl_partition_ask(line);
 }
 
+/* The agent's data_paths parameter (space-separated); -EINVAL for a bad one. */
+static int data_paths(const struct tk_step *s, struct ckpt_data_paths *data)
+{
+	char words[sizeof(s->u.svc.data_paths)], *save = NULL;
+
+	memset(data, 0, sizeof(*data));
+	snprintf(words, sizeof(words), "%s", s->u.svc.data_paths);
+	for (char *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+		if (ckpt_data_add_path(data, w))
+			return -EINVAL;
+	return 0;
+}
+
 /* A service: warm from its group if it has one, else cold.  0 answering. */
 static int run_service(const struct tk_step *s, const char *rundir)
 {
+	struct ckpt_data_paths data;
 	char msg[512], how[48] = "cold start", agent_how[48] = "cold";
 	pid_t pid = 0;
 	uint64_t seq;
 	int rc = 1;
 
-	if (s->u.svc.group[0]) {
-		rc = ctl_ckpt_restore(s->u.svc.region, s->u.svc.group, NULL, s->u.svc.lazy, &pid, &seq);
+	if (s->u.svc.group[0] && data_paths(s, &data)) {
+		fprintf(stderr, "orthrosctl: takeover: %s: data_paths '%s' are not absolute paths: not restored\n",
+			s->rsc, s->u.svc.data_paths);
+		rc = 1;
+	} else if (s->u.svc.group[0]) {
+		rc = ctl_ckpt_restore(s->u.svc.region, s->u.svc.group, NULL, s->u.svc.lazy, &data, &pid, &seq);
 		if (rc == 0) {
 			snprintf(how, sizeof(how), "warm from set %" PRIu64, seq);
 			snprintf(agent_how, sizeof(agent_how), "warm:%" PRIu64, seq);

@@ -25,7 +25,9 @@ int ctl_takeover(int argc, char **argv);
 int ctl_partition_ask(const char *line);
 
 /* 'ckpt restore' of @group; 0 restored (*pid, *seq), 3 none stored, 1 failed. */
+struct ckpt_data_paths;
 int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
+		     const struct ckpt_data_paths *data,
 		     pid_t *pid, uint64_t *seq);
 
 /*

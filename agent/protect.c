@@ -170,6 +170,9 @@ static void report(struct protect *p, struct group *g)
 		       r->parent_seq, ms(r->freeze_ns),
 		       r->freeze_from_stats ? "criu stats" : "dump call",
 		       ms(r->dump_ns), ms(r->pack_ns), r->bytes);
+		if (g->c.data.n)
+			qb_log(LOG_INFO, "group %s: data paths taken while frozen: %u files, %" PRIu64 " bytes, %u directories",
+			       g->c.group, r->data.files, r->data.bytes, r->data.dirs);
 		if (r->predump_seq)
 			qb_log(LOG_INFO, "group %s: pre-dump set %" PRIu64 ", freeze %.1f ms",
 			       g->c.group, r->predump_seq, ms(r->predump_freeze_ns));
@@ -288,6 +291,14 @@ int protect_open(const struct orthros_conf *conf, const struct protect_opts *o,
 		g->c.lock_fd = p->region.fd;
 		snprintf(g->pidfile, sizeof(g->pidfile), "%s/%s.pid", o->pid_dir, conf->groups[i].name);
 		snprintf(g->cgroup, sizeof(g->cgroup), "%s", conf->groups[i].cgroup);
+		for (size_t j = 0; j < conf->groups[i].npaths; j++) {
+			rc = ckpt_data_add_path(&g->c.data, conf->groups[i].data_paths[j]);
+			if (rc) {
+				qb_log(LOG_ERR, "group %s: data path %s: not an absolute, normalised path",
+				       g->c.group, conf->groups[i].data_paths[j]);
+				goto err;
+			}
+		}
 		p->n++;
 		qb_log(LOG_INFO, "group %s: checkpoints every %.0f ms%s, max freeze %.0f ms, leader from %s",
 		       g->c.group, ms(pol.interval_ns), pol.incremental ? " (incremental)" : "",

@@ -302,6 +302,8 @@ static bool step_of(xmlNode *prim, const char *id, struct tk_step *st, struct tk
 		r |= nv(prim, "instance_attributes", "lazy", lazy, sizeof(lazy)) < 0;
 		r |= nv(prim, "instance_attributes", "pid_namespace", pidns, sizeof(pidns)) < 0;
 		r |= nv(prim, "instance_attributes", "cgroup", cg, sizeof(cg)) < 0;
+		r |= nv(prim, "instance_attributes", "data_paths", st->u.svc.data_paths,
+			sizeof(st->u.svc.data_paths)) < 0;
 		st->u.svc.lazy = truthy(lazy);
 		/* auto: on for a group that is checkpointed, as the agent has it. */
 		st->u.svc.pidns = strcasecmp(pidns, "auto") ? truthy(pidns) : st->u.svc.group[0] != '\0';

@@ -54,6 +54,12 @@ struct tk_step {
 			 */
 			char cgroup[TK_PATH_MAX];
 			bool cgroup_auto;
+			/*
+			 * The agent's data_paths, as written (absolute paths
+			 * separated by spaces): a warm restore puts their
+			 * files back first (ckpt-data.h).
+			 */
+			char data_paths[1024];
 		} svc;
 	} u;
 };

@@ -139,7 +139,7 @@ for S in $SIZES; do
 	"$CTL" ckpt format --region "$D/store" --keep $KEEP >/dev/null
 	sed -e "s|^  interval: 1s$|  interval: ${interval}s|" \
 	    -e "s|command: \[.*\]|command: [$bin/ckpt-demo, --port, \"$PORT\"]|" \
-	    -e "s|ports: \[7000\]|ports: [$PORT]|" "$top/config/orthros.yaml" >"$D/orthros.yaml"
+	    -e "s|ports: \[7000\]|ports: [$PORT]|" -e "/^    data_paths:/d" "$top/config/orthros.yaml" >"$D/orthros.yaml"
 	printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nORTHROS_INIT=%s\nHOLD_MB=%s\nPORT=%s\nRPORT=%s\nSRCDIR=%s\n' \
 		"$CTL" "$bin/orthrosd" "$bin/ckpt-demo" "$bin/orthros-init" "$S" "$PORT" "$RPORT" "$top" >"$D/env"
 

@@ -774,6 +774,24 @@ static void g_ports(struct loader *l, yaml_node_t *v, const char *path, void *ob
 	}
 }
 
+/*
+ * A restore writes the group's files back below these paths and nowhere
+ * else (agent/ckpt-data.h): one spelling per place, and never the root.
+ */
+static bool plain_path(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n < 2 || p[n - 1] == '/' || strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../"))
+		return false;
+	if ((n >= 2 && !strcmp(p + n - 2, "/.")) || (n >= 3 && !strcmp(p + n - 3, "/..")))
+		return false;
+	for (; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
 static void g_paths(struct loader *l, yaml_node_t *v, const char *path, void *obj)
 {
 	struct conf_group *g = obj;
@@ -784,9 +802,15 @@ static void g_paths(struct loader *l, yaml_node_t *v, const char *path, void *ob
 		char sub[PATH_LEN];
 
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		if (get_abs_path(l, yaml_document_get_node(l->doc, items[i]),
-				 sub, g->data_paths[g->npaths],
-				 sizeof(g->data_paths[0])))
+		yaml_node_t *it = yaml_document_get_node(l->doc, items[i]);
+
+		if (!get_abs_path(l, it, sub, g->data_paths[g->npaths], sizeof(g->data_paths[0])))
+			continue;
+		if (!plain_path(g->data_paths[g->npaths]))
+			diag_error(l->d, pos_of(it),
+				   "%s: '%s' is not a plain path below / (no '.', '..', '//' or trailing '/')",
+				   sub, g->data_paths[g->npaths]);
+		else
 			g->npaths++;
 	}
 }

@@ -106,5 +106,35 @@ else
 	not_ok "a state file of the wrong size is rebuilt" "$ans" "$(cat "$tmp/err")"
 fi
 
+# --journal: records appended to a file it keeps open, the last one named
+# in its answer (what a restore of its data paths must agree with).  Asked
+# until its first record is written (100 ms of its running time).
+"$DEMO" --port "$PORT" --hold 1 --journal "$tmp/journal" 2>"$tmp/err" &
+pid=$!
+ans=$(python3 -c "
+import socket, sys, time
+for _ in range(200):
+    try:
+        s = socket.create_connection(('127.0.0.1', $PORT), timeout=2)
+        line = s.recv(600).decode()
+        s.close()
+        if ' journal ' in line and not line.rstrip().endswith(' journal 0'):
+            break
+    except OSError:
+        line = ''
+    time.sleep(0.05)
+sys.stdout.write(line)" 2>&1)
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+j=$(echo "$ans" | sed -n 's/.* journal \([0-9]*\)$/\1/p')
+if [ -n "$j" ] && [ "$j" -gt 0 ] && grep -qx "counter $j" "$tmp/journal" &&
+   awk '$1 != "counter" || $2 + 0 <= last { bad = 1 } { last = $2 + 0 } END { exit bad }' "$tmp/journal"; then
+	ok "--journal: it appends its records to the file and names the last in its answer (journal $j)"
+else
+	not_ok "--journal: it appends its records to the file and names the last in its answer" "$ans" \
+		"$(tail -3 "$tmp/journal" 2>&1)" "$(cat "$tmp/err")"
+fi
+
 echo "1..$n"
 exit $fail

@@ -65,11 +65,13 @@ agent_cmd() {	# action command -> $tmp/log, returns the agent's exit code
 	PATH=$(dirname "$ORTHROSCTL"):$PATH HA_RSCTMP="$tmp" HA_LOGFACILITY=none HA_LOGFILE=/dev/stderr \
 	OCF_RESOURCE_INSTANCE=t OCF_RESKEY_group=t OCF_RESKEY_region="$tmp/store" OCF_RESKEY_command="$2" \
 	OCF_RESKEY_ports=$port OCF_RESKEY_pid_namespace=$pidns OCF_RESKEY_cgroup=$cgroup \
+	OCF_RESKEY_data_paths=$data \
 	"$SRCDIR/ocf/protected" "$1" >"$tmp/log" 2>&1 </dev/null
 }
 agent() { agent_cmd "$1" "/usr/bin/socat TCP-LISTEN:$port,reuseaddr,fork SYSTEM:echo"; }
 pidns=auto
 cgroup=auto
+data=
 nspid() { sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null | tr -s '\t ' ' '; }
 agent start
 rc=$?
@@ -181,6 +183,19 @@ pidns=auto
 [ $rc -eq 6 ] && grep -q "pid_namespace 'maybe' is not auto or a boolean" "$tmp/log" &&
 	ok "pid_namespace must be auto or a boolean (not configured, 6)" ||
 	not_ok "pid_namespace must be auto or a boolean (not configured, 6)" "exit $rc" "$(cat "$tmp/log")"
+# data_paths: a restore writes below them as root, so only plain absolute
+# paths, never the root, no wildcards, at most 8.
+bad=""
+for data in / /srv/ /srv//a /srv/./a /srv/../etc relative '/srv/*' "/a /b /c /d /e /f /g /h /i"; do
+	agent validate-all
+	rc=$?
+	[ $rc -eq 6 ] && grep -q "data_paths" "$tmp/log" || bad="$bad [$data: exit $rc]"
+done
+data="/srv/orthros /var/lib/orthros-t"
+agent validate-all || bad="$bad [$data: exit $?]"
+data=
+[ -z "$bad" ] && ok "data_paths: only plain absolute paths, up to 8 (not configured, 6)" ||
+	not_ok "data_paths: only plain absolute paths, up to 8 (not configured, 6)" "$bad"
 
 # Unhealthy: the port is gone while the leader lives.
 agent start >/dev/null

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Runs inside a partition of tests/e2e/test-protected.sh: prepares what
+# Runs inside a partition of tests/e2e/test-protected.sh (and of
+# test-protected-data.sh: with JOURNAL and DATA_PATH in its env, the
+# service keeps a journal there and restores put DATA_PATH back): prepares what
 # CRIU needs, then carries out the commands the host drops in the shared
 # directory, one at a time (NAME.cmd -> result files NAME.*):
 #   start      the protected service (its own session, no terminal) and
@@ -7,6 +9,7 @@
 #   query TAG  one answer of the service -> NAME.TAG
 #   restore T  orthrosctl ckpt restore of the group -> NAME.T (its output,
 #              then rc=N)
+#   restore-plain T  the same without --data
 #   stop       kill the service, drop the extracted images
 #   planned-stop
 #              SIGTERM to orthrosd (its final checkpoint stops the
@@ -63,7 +66,7 @@ while :; do
 			# group), so its pids are free wherever it is restored; and
 			# in its cgroup, as the agent puts it.
 			"$ORTHROS_INIT" --pidfile "$PIDDIR/demo.pid" --cgroup /sys/fs/cgroup/orthros/demo -- \
-				"$DEMO" --port "$PORT" --hold "$HOLD_MB" </dev/null >/dev/null 2>&1
+				"$DEMO" --port "$PORT" --hold "$HOLD_MB" ${JOURNAL:+--journal "$JOURNAL"} </dev/null >/dev/null 2>&1
 			init=$(cat "$PIDDIR/demo.pid")
 			echo "init $init demo $(cat "/proc/$init/task/$init/children")" >"$D/$name.pids"
 			i=0
@@ -102,12 +105,18 @@ while :; do
 			mv "$D/$name.${cmd#query }.tmp" "$D/$name.${cmd#query }" ;;
 		restore\ *)
 			t=${cmd#restore }
+			"$CTL" ckpt restore --region auto --group demo ${DATA_PATH:+--data "$DATA_PATH"} >"$D/$name.$t.tmp" 2>&1
+			echo "rc=$?" >>"$D/$name.$t.tmp"
+			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
+		restore-plain\ *)
+			# without the data paths, as a group without them is restored
+			t=${cmd#restore-plain }
 			"$CTL" ckpt restore --region auto --group demo >"$D/$name.$t.tmp" 2>&1
 			echo "rc=$?" >>"$D/$name.$t.tmp"
 			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
 		lazy\ *)
 			t=${cmd#lazy }
-			"$CTL" ckpt restore --region auto --group demo --lazy >"$D/$name.$t.tmp" 2>&1
+			"$CTL" ckpt restore --region auto --group demo --lazy ${DATA_PATH:+--data "$DATA_PATH"} >"$D/$name.$t.tmp" 2>&1
 			echo "rc=$?" >>"$D/$name.$t.tmp"
 			mv "$D/$name.$t.tmp" "$D/$name.$t" ;;
 		standby\ *)

@@ -58,7 +58,7 @@ printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nORTHROS_INIT=%s\nHOLD_MB=%s\nPORT=%s\nSRCD
 # The lab's configuration with this test's group and policy.
 sed -e "s|^  interval: 1s$|  interval: ${INTERVAL_S}s|" \
     -e "s|command: \[.*\]|command: [$DEMO, --port, \"$PORT\", --hold, \"$HOLD_MB\"]|" \
-    -e "s|ports: \[7000\]|ports: [$PORT]|" \
+    -e "s|ports: \[7000\]|ports: [$PORT]|" -e "/^    data_paths:/d" \
     "$SRCDIR/config/orthros.yaml" >"$D/orthros.yaml"
 "$ORTHROSCTL" config check "$D/orthros.yaml" >/dev/null || bail "test configuration invalid"
 

@@ -55,6 +55,10 @@ static struct {
 	char restored_files[512];
 	int probe_fd;			/* >= 0: is the store lock held during CRIU? */
 	int locked_calls;		/* calls made while another fd could not take it */
+	bool no_notify;			/* a dump that never says post-dump */
+	int frozen_calls;		/* post-dump notifications given */
+	char watch[128];		/* a file whose contents a restore records */
+	char watched[64];		/* ...as they were when CRIU would reopen it */
 } fk;
 
 static uint64_t clock_fake(void)
@@ -128,6 +132,12 @@ static int fake_call(const struct ckpt_criu_req *r, bool pre)
 		put(r->images_fd, "core-42.img", "core", 4);
 	if (!fk.no_stats)
 		put(r->images_fd, "stats-dump", stats, stats_image(stats, fk.freezing_us, fk.frozen_us, fk.pages));
+	/* CRIU's post-dump: the images are written, the tree still frozen. */
+	if (!pre && r->frozen && !fk.no_notify) {
+		fk.frozen_calls++;
+		if (r->frozen(r->frozen_arg))
+			return -1;	/* as libcriu reports a failed notification */
+	}
 	return 0;
 }
 
@@ -172,6 +182,16 @@ static int f_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 	n = readlinkat(r->images_fd, "parent", link, sizeof(link) - 1);
 	link[n > 0 ? n : 0] = '\0';
 	snprintf(fk.restored_from, sizeof(fk.restored_from), "parent=%s", link);
+	if (fk.watch[0]) {
+		FILE *f = fopen(fk.watch, "r");
+
+		fk.watched[0] = '\0';
+		if (f) {
+			if (!fgets(fk.watched, sizeof(fk.watched), f))
+				fk.watched[0] = '\0';
+			fclose(f);
+		}
+	}
 	*pid = 4242;
 	return 0;
 }
@@ -772,7 +792,7 @@ static void a_failed_first_dump_stores_nothing(void **state)
 	char dir[96];
 
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), -ENOENT);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), -ENOENT);
 	assert_int_equal(fk.restores, 0);
 	checkpointer_fini(&c);
 }
@@ -832,7 +852,7 @@ static void the_stored_set_is_the_images_directory(void **state)
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.pid, 4242);
 	assert_int_equal(rr.seq, 4);
 	assert_int_equal(rr.chain_len, 4);
@@ -880,12 +900,12 @@ static void a_set_noted_refused_is_passed_over(void **state)
 		fputs("not a note\n", f);
 		fclose(f);
 	}
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.seq, 4);
 	assert_int_equal(rr.refused, 0);
 	/* This store's set 3 (the pre-dump under 4): 4 goes with it, 2 is used. */
 	assert_int_equal(ckpt_note_refused(note, st.format_id, 3), 0);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.seq, 2);
 	assert_int_equal(rr.refused, 1);
 	checkpointer_fini(&c);
@@ -904,7 +924,7 @@ static void restore_passes_over_a_corrupt_set_and_its_pre_dump(void **state)
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 3 pre, 4 dump */
 	corrupt_set(4);		/* a stray write in the newest dump's payload */
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
 	/* 4 refused when its extraction failed; 3 is partial; 2 (on 1) is used */
 	assert_int_equal(rr.seq, 2);
 	assert_int_equal(rr.chain_len, 2);
@@ -945,7 +965,7 @@ static void an_unflagged_pre_dump_is_passed_over(void **state)
 	assert_int_equal(ckpt_pack_dir(&st, "web", 1, 0, legacy, 1, &seq), 0);
 	assert_int_equal(seq, 2);
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.seq, 1);
 	assert_int_equal(rr.skipped_predumps, 1);
 	assert_int_equal(rr.chain_len, 1);
@@ -971,7 +991,7 @@ static void restore_reads_only_the_chain_it_restores(void **state)
 		if (info[i].seq == 1)
 			region[st.slots_offset + info[i].slot * st.slot_size + 128 + 300] ^= 0xff;
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.seq, 2);
 	assert_int_equal(rr.chain_len, 1);
 	assert_int_equal(rr.refused, 0);
@@ -994,7 +1014,7 @@ static void with_every_set_corrupt_there_is_no_checkpoint(void **state)
 	for (uint32_t i = 0; i < st.nr_slots; i++)
 		region[st.slots_offset + i * st.slot_size + 128 + 10] ^= 0x55;
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &rr), -ENOENT);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), -ENOENT);
 	assert_non_null(strstr(rr.msg, "no restorable checkpoint for group web"));
 	assert_int_equal(fk.restores, 0);
 	checkpointer_fini(&c);
@@ -1021,7 +1041,7 @@ static void a_failed_restore_is_not_a_cold_start(void **state)
 	init(&c, false);
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &bad, NULL, &rr), -EIO);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &bad, NULL, NULL, &rr), -EIO);
 	assert_non_null(strstr(rr.msg, "criu restore from set 1 failed"));
 	assert_non_null(strstr(rr.msg, "restore.log"));
 	checkpointer_fini(&c);
@@ -1444,6 +1464,89 @@ static void stats_images_are_parsed_and_bounded(void **state)
 	assert_int_equal(ckpt_parse_dump_stats(img, len, &ds), -EBADMSG);
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A group with data paths: each dump takes its files while frozen. */
+static void init_with_data(struct checkpointer *c, char *data, size_t len)
+{
+	init(c, false);
+	snprintf(data, len, "%s/data", work);
+	assert_int_equal(mkdir(data, 0755), 0);
+	assert_int_equal(ckpt_data_add_path(&c->data, data), 0);
+}
+
+static void the_data_paths_go_with_the_memory(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	char data[96], dir[96];
+
+	(void)state;
+	init_with_data(&c, data, sizeof(data));
+	snprintf(fk.watch, sizeof(fk.watch), "%s/log", data);
+	write_file(fk.watch, "record 1\n");
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(fk.frozen_calls, 1);
+	assert_int_equal(res.data.files, 1);
+	assert_int_equal(res.data.bytes, 9);
+	/* written after the checkpoint: lost with the memory that wrote it */
+	write_file(fk.watch, "record 1\nrecord 2\n");
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &c.data, &rr), 0);
+	assert_string_equal(fk.watched, "record 1\n");
+	assert_int_equal(rr.data.files, 1);
+	assert_int_equal(rr.data.dirs, 1);
+	/* without the data paths a restore leaves the files alone */
+	write_file(fk.watch, "record 3\n");
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
+	assert_string_equal(fk.watched, "record 3\n");
+	checkpointer_fini(&c);
+}
+
+static void a_dump_without_its_post_dump_is_void(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	char data[96], path[128];
+
+	(void)state;
+	init_with_data(&c, data, sizeof(data));
+	snprintf(path, sizeof(path), "%s/log", data);
+	write_file(path, "x");
+	fk.no_notify = true;
+	assert_int_equal(checkpointer_run(&c, 42, &res), -EPROTO);
+	assert_non_null(strstr(res.msg, "post-dump"));
+	assert_int_equal(visible_sets(), 0);
+	checkpointer_fini(&c);
+}
+
+static void a_failed_copy_voids_the_dump(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	char data[96], path[128];
+
+	(void)state;
+	init_with_data(&c, data, sizeof(data));
+	/* a name the manifest cannot carry */
+	snprintf(path, sizeof(path), "%s/two\nlines", data);
+	write_file(path, "x");
+	assert_int_equal(checkpointer_run(&c, 42, &res), -EINVAL);
+	assert_non_null(strstr(res.msg, "data paths"));
+	assert_non_null(strstr(res.msg, "the tree ran on"));
+	assert_int_equal(fk.frozen_calls, 1);
+	assert_int_equal(visible_sets(), 0);
+	checkpointer_fini(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1483,6 +1586,9 @@ int main(void)
 		T(a_standby_restores_at_the_fire_what_it_cannot_restore_ahead),
 		T(a_tree_restored_ahead_and_gone_is_restored_at_the_fire),
 		T(a_group_running_here_is_not_restored_ahead),
+		T(the_data_paths_go_with_the_memory),
+		T(a_dump_without_its_post_dump_is_void),
+		T(a_failed_copy_voids_the_dump),
 #undef T
 	};
 

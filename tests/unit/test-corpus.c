@@ -73,8 +73,12 @@ static const struct corpus_dir dirs[] = {
 static const struct corpus_dir dirs[] = {
 	{ SRCDIR "/tests/fuzz/corpus-ckpt", 5 },
 };
+#elif CORPUS_SET == 4	/* the manifest of a group's data paths */
+static const struct corpus_dir dirs[] = {
+	{ SRCDIR "/tests/fuzz/corpus-data", 5 },
+};
 #else
-#error "CORPUS_SET must be 1, 2 or 3"
+#error "CORPUS_SET must be 1 to 4"
 #endif
 
 static void corpus_replays_cleanly(void **state)

@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A protected group's files on the data disk, in step with its memory
+ * (ckpt-data.h).  Saving runs while CRIU holds the tree frozen (its
+ * post-dump notification), so what it copies is what the frozen memory
+ * last wrote; restoring runs before CRIU reopens those files, so the sizes
+ * it checks are the ones it recorded.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ckpt-data.h"
+
+#define COPY_CHUNK (256u << 10)
+/* A manifest of CKPT_DATA_MAX_ENTRIES lines of the longest paths. */
+#define MANIFEST_MAX (CKPT_DATA_MAX_ENTRIES * (CKPT_DATA_PATH_MAX + 96) + 32)
+#define HEADER "orthros-data 1\n"
+
+static int say(char *msg, size_t mlen, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int say(char *msg, size_t mlen, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg && mlen) {
+		va_start(ap, fmt);
+		vsnprintf(msg, mlen, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static bool normalised(const char *path, size_t len)
+{
+	if (!len || len >= CKPT_DATA_PATH_MAX || path[0] != '/')
+		return false;
+	if (len > 1 && path[len - 1] == '/')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)path[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+		if (c == '/') {
+			/* the component after this slash */
+			size_t j = i + 1;
+
+			while (j < len && path[j] != '/')
+				j++;
+			if (j - i == 1 && len > 1)
+				return false;	/* "//" */
+			if ((j - i == 2 && path[i + 1] == '.') ||
+			    (j - i == 3 && path[i + 1] == '.' && path[i + 2] == '.'))
+				return false;
+		}
+	}
+	return true;
+}
+
+int ckpt_data_add_path(struct ckpt_data_paths *p, const char *path)
+{
+	size_t len = strlen(path);
+
+	/* The root would let a restore write anywhere. */
+	if (!normalised(path, len) || len == 1)
+		return -EINVAL;
+	if (p->n >= CKPT_DATA_MAX_PATHS)
+		return -E2BIG;
+	memcpy(p->path[p->n++], path, len + 1);
+	return 0;
+}
+
+static bool allowed_n(const struct ckpt_data_paths *p, const char *path, size_t len)
+{
+	if (!normalised(path, len))
+		return false;
+	for (size_t i = 0; i < p->n; i++) {
+		size_t n = strlen(p->path[i]);
+
+		if (len >= n && !memcmp(path, p->path[i], n) && (len == n || path[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+bool ckpt_data_path_allowed(const struct ckpt_data_paths *p, const char *path)
+{
+	return allowed_n(p, path, strlen(path));
+}
+
+/* ---- saving ---- */
+
+struct saver {
+	int images_fd;
+	uint64_t max_bytes;
+	struct ckpt_data_stats *st;
+	char *manifest;
+	size_t len, cap;
+	unsigned int entries;
+	uint8_t *buf;
+	char *msg;
+	size_t mlen;
+};
+
+static int append(struct saver *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int append(struct saver *sv, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (++sv->entries > CKPT_DATA_MAX_ENTRIES)
+		return say(sv->msg, sv->mlen, -EFBIG, "more than %d files and directories in the data paths",
+			   CKPT_DATA_MAX_ENTRIES);
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(sv->manifest + sv->len, sv->cap - sv->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return -EINVAL;
+		if ((size_t)n < sv->cap - sv->len)
+			break;
+		size_t cap = sv->cap * 2 + (size_t)n;
+		char *m = realloc(sv->manifest, cap);
+
+		if (!m)
+			return -ENOMEM;
+		sv->manifest = m;
+		sv->cap = cap;
+	}
+	sv->len += (size_t)n;
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Copy @in to @out; the bytes copied in *copied. */
+static int copy_fd(int in, int out, uint8_t *buf, uint64_t limit, uint64_t *copied)
+{
+	*copied = 0;
+	for (;;) {
+		ssize_t n = read(in, buf, COPY_CHUNK);
+		int rc;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (!n)
+			return 0;
+		*copied += (uint64_t)n;
+		if (*copied > limit)
+			return -EFBIG;
+		rc = write_all(out, buf, (size_t)n);
+		if (rc)
+			return rc;
+	}
+}
+
+static int save_file(struct saver *sv, int fd, const char *path, const struct stat *sb)
+{
+	char name[32];
+	uint64_t copied;
+	unsigned int idx = sv->st->files;
+	int out, rc;
+
+	snprintf(name, sizeof(name), "orthros-data.%u", idx);
+	out = openat(sv->images_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return say(sv->msg, sv->mlen, -errno, "%s: cannot create its copy: %s", path, strerror(errno));
+	rc = copy_fd(fd, out, sv->buf, sv->max_bytes - sv->st->bytes, &copied);
+	if (close(out) && !rc)
+		rc = -errno;
+	if (rc == -EFBIG)
+		return say(sv->msg, sv->mlen, rc, "%s: the data paths hold more than %" PRIu64 " bytes",
+			   path, sv->max_bytes);
+	if (rc)
+		return say(sv->msg, sv->mlen, rc, "%s: copy failed: %s", path, strerror(-rc));
+	sv->st->files++;
+	sv->st->bytes += copied;
+	return append(sv, "F %u %o %u %u %" PRIu64 " %s\n", idx, (unsigned int)sb->st_mode & 07777,
+		      (unsigned int)sb->st_uid, (unsigned int)sb->st_gid, copied, path);
+}
+
+static int save_dir(struct saver *sv, int fd, char *path, size_t len, unsigned int depth);
+
+/* @path (of @len bytes, in a buffer of CKPT_DATA_PATH_MAX) is @name in @dirfd. */
+static int save_entry(struct saver *sv, int dirfd, const char *name, char *path, size_t len,
+		      unsigned int depth)
+{
+	struct stat sb;
+	int fd, rc;
+
+	if (!normalised(path, len))
+		return say(sv->msg, sv->mlen, -EINVAL, "%s: a name the manifest cannot carry", path);
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;	/* gone since it was listed, or never there */
+		return say(sv->msg, sv->mlen, -errno, "%s: %s", path, strerror(errno));
+	}
+	if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+		sv->st->skipped++;
+		return 0;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(sb.st_mode) ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return say(sv->msg, sv->mlen, -errno, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(sb.st_mode)) {
+		rc = append(sv, "D %o %u %u %s\n", (unsigned int)sb.st_mode & 07777, (unsigned int)sb.st_uid,
+			    (unsigned int)sb.st_gid, path);
+		if (!rc) {
+			sv->st->dirs++;
+			rc = save_dir(sv, fd, path, len, depth + 1);
+		}
+	} else {
+		rc = save_file(sv, fd, path, &sb);
+	}
+	close(fd);
+	return rc;
+}
+
+static int save_dir(struct saver *sv, int fd, char *path, size_t len, unsigned int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int dfd, rc = 0;
+
+	if (depth > CKPT_DATA_MAX_DEPTH)
+		return say(sv->msg, sv->mlen, -ELOOP, "%s: deeper than %d directories", path, CKPT_DATA_MAX_DEPTH);
+	dfd = dup(fd);
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		rc = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		return say(sv->msg, sv->mlen, rc, "%s: %s", path, strerror(-rc));
+	}
+	while (!rc && (errno = 0, de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (len + 1 + n >= CKPT_DATA_PATH_MAX) {
+			rc = say(sv->msg, sv->mlen, -ENAMETOOLONG, "%s/%s: path too long", path, de->d_name);
+			break;
+		}
+		path[len] = '/';
+		memcpy(path + len + 1, de->d_name, n + 1);
+		rc = save_entry(sv, dirfd(d), de->d_name, path, len + 1 + n, depth);
+		path[len] = '\0';
+	}
+	if (!rc && errno)
+		rc = say(sv->msg, sv->mlen, -errno, "%s: %s", path, strerror(errno));
+	closedir(d);
+	return rc;
+}
+
+int ckpt_data_save(int images_fd, const struct ckpt_data_paths *p, uint64_t max_bytes,
+		   struct ckpt_data_stats *st, char *msg, size_t mlen)
+{
+	struct saver sv = {
+		.images_fd = images_fd, .max_bytes = max_bytes, .st = st, .msg = msg, .mlen = mlen,
+	};
+	char path[CKPT_DATA_PATH_MAX];
+	int rc = 0, fd;
+
+	memset(st, 0, sizeof(*st));
+	sv.cap = 4096;
+	sv.manifest = malloc(sv.cap);
+	sv.buf = malloc(COPY_CHUNK);
+	if (!sv.manifest || !sv.buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	sv.len = (size_t)snprintf(sv.manifest, sv.cap, HEADER);
+	for (size_t i = 0; !rc && i < p->n; i++) {
+		size_t len = strlen(p->path[i]);
+
+		memcpy(path, p->path[i], len + 1);
+		/* Absolute: the directory fd is ignored. */
+		rc = save_entry(&sv, AT_FDCWD, path, path, len, 0);
+	}
+	if (rc)
+		goto out;
+	fd = openat(images_fd, CKPT_DATA_MANIFEST, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = say(msg, mlen, -errno, "cannot create %s: %s", CKPT_DATA_MANIFEST, strerror(errno));
+		goto out;
+	}
+	rc = write_all(fd, (const uint8_t *)sv.manifest, sv.len);
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (rc)
+		say(msg, mlen, rc, "cannot write %s: %s", CKPT_DATA_MANIFEST, strerror(-rc));
+out:
+	free(sv.manifest);
+	free(sv.buf);
+	return rc;
+}
+
+/* ---- the manifest ---- */
+
+/* A decimal (or octal) number ended by one space, at most @max. */
+static bool number(const char **s, const char *end, unsigned int base, uint64_t max, uint64_t *out)
+{
+	const char *q = *s;
+	uint64_t v = 0;
+
+	if (q >= end || *q < '0' || *q > (char)('0' + base - 1))
+		return false;
+	/* No leading zeros but "0" itself: one spelling per value. */
+	if (*q == '0' && q + 1 < end && q[1] != ' ')
+		return false;
+	while (q < end && *q >= '0' && *q <= (char)('0' + base - 1)) {
+		unsigned int d = (unsigned int)(*q - '0');
+
+		if (v > (max - d) / base)
+			return false;
+		v = v * base + d;
+		q++;
+	}
+	if (q >= end || *q != ' ')
+		return false;
+	*s = q + 1;
+	*out = v;
+	return true;
+}
+
+static int parse_line(const char *s, const char *end, const struct ckpt_data_paths *p, unsigned int files,
+		      struct ckpt_data_entry *e)
+{
+	uint64_t v[4];
+	size_t len;
+
+	memset(e, 0, sizeof(*e));
+	if (end - s < 2 || (s[0] != 'D' && s[0] != 'F') || s[1] != ' ')
+		return -EBADMSG;
+	e->kind = s[0];
+	s += 2;
+	if (e->kind == 'F') {
+		if (!number(&s, end, 10, CKPT_DATA_MAX_ENTRIES - 1, &v[0]) || v[0] != files)
+			return -EBADMSG;
+		e->index = (unsigned int)v[0];
+	}
+	if (!number(&s, end, 8, 07777, &v[1]) || !number(&s, end, 10, UINT32_MAX, &v[2]) ||
+	    !number(&s, end, 10, UINT32_MAX, &v[3]))
+		return -EBADMSG;
+	e->mode = (unsigned int)v[1];
+	e->uid = (unsigned int)v[2];
+	e->gid = (unsigned int)v[3];
+	if (e->kind == 'F' && !number(&s, end, 10, INT64_MAX, &e->size))
+		return -EBADMSG;
+	len = (size_t)(end - s);
+	if (!normalised(s, len))
+		return -EBADMSG;
+	memcpy(e->path, s, len);
+	e->path[len] = '\0';
+	return allowed_n(p, s, len) ? 0 : -EPERM;
+}
+
+static int walk(const char *text, size_t len, const struct ckpt_data_paths *p,
+		int (*cb)(void *arg, const struct ckpt_data_entry *e), void *arg, char *msg, size_t mlen)
+{
+	const char *s = text, *end = text + len;
+	struct ckpt_data_entry e;
+	unsigned int line = 1, files = 0, entries = 0;
+	int rc;
+
+	if (len < sizeof(HEADER) - 1 || memcmp(text, HEADER, sizeof(HEADER) - 1))
+		return say(msg, mlen, -EBADMSG, "%s: not a manifest (line 1)", CKPT_DATA_MANIFEST);
+	s += sizeof(HEADER) - 1;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+
+		line++;
+		if (!nl)
+			return say(msg, mlen, -EBADMSG, "%s: line %u is cut short", CKPT_DATA_MANIFEST, line);
+		if (++entries > CKPT_DATA_MAX_ENTRIES)
+			return say(msg, mlen, -EBADMSG, "%s: more than %d entries", CKPT_DATA_MANIFEST,
+				   CKPT_DATA_MAX_ENTRIES);
+		rc = parse_line(s, nl, p, files, &e);
+		if (rc == -EPERM)
+			return say(msg, mlen, rc, "%s: line %u: %s is not in this group's data paths",
+				   CKPT_DATA_MANIFEST, line, e.path[0] ? e.path : "a path");
+		if (rc)
+			return say(msg, mlen, rc, "%s: line %u is malformed", CKPT_DATA_MANIFEST, line);
+		files += e.kind == 'F';
+		if (cb && (rc = cb(arg, &e)))
+			return rc;
+		s = nl + 1;
+	}
+	return 0;
+}
+
+int ckpt_data_parse(const char *text, size_t len, const struct ckpt_data_paths *p,
+		    int (*cb)(void *arg, const struct ckpt_data_entry *e), void *arg,
+		    char *msg, size_t mlen)
+{
+	int rc = walk(text, len, p, NULL, NULL, msg, mlen);
+
+	return rc ? rc : walk(text, len, p, cb, arg, msg, mlen);
+}
+
+/* ---- restoring ---- */
+
+struct restorer {
+	int images_fd;
+	struct ckpt_data_stats *st;
+	uint8_t *buf;
+	char *msg;
+	size_t mlen;
+};
+
+/* Every file's contents are in the set, at the size the manifest says. */
+static int check_entry(void *arg, const struct ckpt_data_entry *e)
+{
+	struct restorer *r = arg;
+	struct stat sb;
+	char name[32];
+
+	if (e->kind != 'F')
+		return 0;
+	snprintf(name, sizeof(name), "orthros-data.%u", e->index);
+	if (fstatat(r->images_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode) ||
+	    (uint64_t)sb.st_size != e->size)
+		return say(r->msg, r->mlen, -EBADMSG, "%s: its contents (%s) are missing or of the wrong size",
+			   e->path, name);
+	return 0;
+}
+
+/* mkdir -p of @path's directories; the last too if @last. */
+static int make_dirs(char *path, bool last)
+{
+	char *s = path + 1;
+
+	for (;;) {
+		char *slash = strchr(s, '/');
+
+		if (!slash && !last)
+			return 0;
+		if (slash)
+			*slash = '\0';
+		int rc = mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
+
+		if (slash)
+			*slash = '/';
+		if (rc)
+			return rc;
+		if (!slash)
+			return 0;
+		s = slash + 1;
+	}
+}
+
+static int apply_entry(void *arg, const struct ckpt_data_entry *e)
+{
+	struct restorer *r = arg;
+	char path[CKPT_DATA_PATH_MAX], tmp[CKPT_DATA_PATH_MAX + 16], name[32];
+	uint64_t copied;
+	int in, out, rc;
+
+	memcpy(path, e->path, sizeof(path));
+	if (e->kind == 'D') {
+		rc = make_dirs(path, true);
+		if (!rc && (chown(path, e->uid, e->gid) < 0 || chmod(path, e->mode) < 0))
+			rc = -errno;
+		if (rc)
+			return say(r->msg, r->mlen, rc, "%s: cannot make the directory: %s", e->path, strerror(-rc));
+		r->st->dirs++;
+		return 0;
+	}
+	rc = make_dirs(path, false);
+	if (rc)
+		return say(r->msg, r->mlen, rc, "%s: cannot make its directory: %s", e->path, strerror(-rc));
+	snprintf(name, sizeof(name), "orthros-data.%u", e->index);
+	snprintf(tmp, sizeof(tmp), "%s.orthros-tmp", e->path);
+	in = openat(r->images_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return say(r->msg, r->mlen, -errno, "%s: %s", name, strerror(errno));
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = say(r->msg, r->mlen, -errno, "%s: %s", tmp, strerror(errno));
+		close(in);
+		return rc;
+	}
+	rc = copy_fd(in, out, r->buf, e->size, &copied);
+	close(in);
+	if (!rc && copied != e->size)
+		rc = -EIO;
+	/* CRIU checks the mode of each file it reopens, not only its size. */
+	if (!rc && (fchown(out, e->uid, e->gid) < 0 || fchmod(out, e->mode) < 0 || fsync(out) < 0))
+		rc = -errno;
+	if (close(out) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, e->path) < 0)
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		return say(r->msg, r->mlen, rc, "%s: cannot put it back: %s", e->path, strerror(-rc));
+	}
+	r->st->files++;
+	r->st->bytes += copied;
+	return 0;
+}
+
+int ckpt_data_restore(int images_fd, const struct ckpt_data_paths *p,
+		      struct ckpt_data_stats *st, char *msg, size_t mlen)
+{
+	struct restorer r = { .images_fd = images_fd, .st = st, .msg = msg, .mlen = mlen };
+	struct stat sb;
+	char *text = NULL;
+	ssize_t n;
+	int fd, rc;
+
+	memset(st, 0, sizeof(*st));
+	fd = openat(images_fd, CKPT_DATA_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return say(msg, mlen, -errno, "%s: %s", CKPT_DATA_MANIFEST, strerror(errno));
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > MANIFEST_MAX) {
+		close(fd);
+		return say(msg, mlen, -EBADMSG, "%s: not a manifest (too large or not a file)", CKPT_DATA_MANIFEST);
+	}
+	text = malloc((size_t)sb.st_size + 1);
+	r.buf = malloc(COPY_CHUNK);
+	if (!text || !r.buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = pread(fd, text, (size_t)sb.st_size, 0);
+	if (n != sb.st_size) {
+		rc = say(msg, mlen, n < 0 ? -errno : -EIO, "%s: cannot read it", CKPT_DATA_MANIFEST);
+		goto out;
+	}
+	rc = ckpt_data_parse(text, (size_t)n, p, check_entry, &r, msg, mlen);
+	if (!rc)
+		rc = walk(text, (size_t)n, p, apply_entry, &r, msg, mlen);
+out:
+	close(fd);
+	free(text);
+	free(r.buf);
+	return rc;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A protected group's files on the data disk (its configured data_paths),
+ * taken into the image set while CRIU holds the tree frozen and put back
+ * before a restore: memory and files then come from the same instant.
+ * Without them, a file the group wrote after its last checkpoint no
+ * longer matches the size CRIU recorded, and the restore is refused (or,
+ * worse, the memory would disagree with the file).
+ *
+ * In the set: CKPT_DATA_MANIFEST, a text file ("orthros-data 1", then one
+ * line per directory "D MODE UID GID PATH" and per regular file
+ * "F INDEX MODE UID GID SIZE PATH", MODE in octal), and each file's
+ * contents as "orthros-data.INDEX".  The set comes from the store, which
+ * the peer partition wrote: a restore writes only to paths at or below
+ * the restoring partition's own configured data paths, and only once the
+ * whole manifest has been checked against the files beside it.
+ */
+#ifndef ORTHROS_CKPT_DATA_H
+#define ORTHROS_CKPT_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CKPT_DATA_MANIFEST "orthros-data"
+#define CKPT_DATA_MAX_PATHS 8
+#define CKPT_DATA_MAX_ENTRIES 1024
+#define CKPT_DATA_PATH_MAX 1024
+/* Deeper trees than this are refused, not walked. */
+#define CKPT_DATA_MAX_DEPTH 16
+
+struct ckpt_data_paths {
+	size_t n;
+	char path[CKPT_DATA_MAX_PATHS][CKPT_DATA_PATH_MAX];
+};
+
+struct ckpt_data_stats {
+	unsigned int files, dirs;
+	unsigned int skipped;		/* neither file nor directory (links, sockets...) */
+	uint64_t bytes;
+};
+
+struct ckpt_data_entry {
+	char kind;			/* 'D' or 'F' */
+	unsigned int index;		/* F: its contents are orthros-data.INDEX */
+	unsigned int mode, uid, gid;	/* mode: permission bits only (07777) */
+	uint64_t size;			/* F */
+	char path[CKPT_DATA_PATH_MAX];
+};
+
+/*
+ * Add @path (absolute, normalised: no "//", "." or ".." components, no
+ * trailing '/', no control characters) to @p.  -EINVAL if it is not one,
+ * -E2BIG when @p is full.
+ */
+int ckpt_data_add_path(struct ckpt_data_paths *p, const char *path);
+
+/* Is @path a normalised absolute path at or below one of @p's? */
+bool ckpt_data_path_allowed(const struct ckpt_data_paths *p, const char *path);
+
+/*
+ * Copy what @p names (regular files, and directories with everything
+ * below them) into the images directory @images_fd.  A path that does not
+ * exist is left out.  More than @max_bytes of contents or
+ * CKPT_DATA_MAX_ENTRIES entries: -EFBIG.  -errno otherwise; @msg says why.
+ */
+int ckpt_data_save(int images_fd, const struct ckpt_data_paths *p, uint64_t max_bytes,
+		   struct ckpt_data_stats *st, char *msg, size_t mlen);
+
+/*
+ * Parse a manifest of @len bytes (not NUL-terminated), checking every line
+ * against @p: @cb is called for each entry in order, and not at all
+ * unless the whole manifest is valid.  -EBADMSG for a malformed one (@msg
+ * names the line), -EPERM for a path outside @p, or what @cb returned.
+ */
+int ckpt_data_parse(const char *text, size_t len, const struct ckpt_data_paths *p,
+		    int (*cb)(void *arg, const struct ckpt_data_entry *e), void *arg,
+		    char *msg, size_t mlen);
+
+/*
+ * Put the files of the set in @images_fd back in place: 0 with nothing
+ * done when the set has no manifest.  Nothing is written unless the
+ * manifest is valid and every file's contents are there at their recorded
+ * size; each file is written beside its place and renamed over it.
+ */
+int ckpt_data_restore(int images_fd, const struct ckpt_data_paths *p,
+		      struct ckpt_data_stats *st, char *msg, size_t mlen);
+
+#endif /* ORTHROS_CKPT_DATA_H */

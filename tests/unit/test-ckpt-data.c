@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A group's files on the data disk, taken with its memory and put back
+ * before a restore (agent/ckpt-data.c): the round trip, and a manifest
+ * from the store (the peer's, possibly garbage) that must never make a
+ * restore write outside the restoring partition's own data paths, nor
+ * write anything at all unless every entry checks out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ckpt-data.h"
+
+static char work[64];
+static char data[128], images[128];
+static struct ckpt_data_paths paths;
+static char msg[512];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(work, sizeof(work), "/tmp/ckpt-data-XXXXXX");
+	if (!mkdtemp(work))
+		return -1;
+	snprintf(data, sizeof(data), "%s/srv", work);
+	snprintf(images, sizeof(images), "%s/images", work);
+	memset(&paths, 0, sizeof(paths));
+	msg[0] = '\0';
+	if (mkdir(data, 0755) || mkdir(images, 0700))
+		return -1;
+	return ckpt_data_add_path(&paths, data);
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void put(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static const char *get(const char *dir, const char *name)
+{
+	static char buf[256];
+	char path[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static mode_t mode_of(const char *dir, const char *name)
+{
+	char path[512];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_mode & 07777;
+}
+
+static int images_fd(void)
+{
+	int fd = open(images, O_RDONLY | O_DIRECTORY);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void only_plain_absolute_paths(void **state)
+{
+	struct ckpt_data_paths p = { 0 };
+
+	(void)state;
+	assert_int_equal(ckpt_data_add_path(&p, "/srv/orthros"), 0);
+	assert_int_equal(ckpt_data_add_path(&p, "/srv/a b"), 0);
+	assert_int_equal(ckpt_data_add_path(&p, "/"), -EINVAL);
+	assert_int_equal(ckpt_data_add_path(&p, "srv"), -EINVAL);
+	assert_int_equal(ckpt_data_add_path(&p, "/srv/"), -EINVAL);
+	assert_int_equal(ckpt_data_add_path(&p, "/srv//x"), -EINVAL);
+	assert_int_equal(ckpt_data_add_path(&p, "/srv/../etc"), -EINVAL);
+	assert_int_equal(ckpt_data_add_path(&p, "/srv/."), -EINVAL);
+	assert_int_equal(ckpt_data_add_path(&p, "/srv/x\ny"), -EINVAL);
+	assert_int_equal(ckpt_data_add_path(&p, ""), -EINVAL);
+	for (int i = 2; i < CKPT_DATA_MAX_PATHS; i++)
+		assert_int_equal(ckpt_data_add_path(&p, "/srv/more"), 0);
+	assert_int_equal(ckpt_data_add_path(&p, "/srv/one-too-many"), -E2BIG);
+
+	assert_true(ckpt_data_path_allowed(&p, "/srv/orthros"));
+	assert_true(ckpt_data_path_allowed(&p, "/srv/orthros/db/x"));
+	assert_false(ckpt_data_path_allowed(&p, "/srv/orthros2"));
+	assert_false(ckpt_data_path_allowed(&p, "/srv/orthros/../../etc/passwd"));
+	assert_false(ckpt_data_path_allowed(&p, "/srv"));
+	assert_false(ckpt_data_path_allowed(&p, "/etc/passwd"));
+}
+
+static void files_and_modes_come_back_as_they_were(void **state)
+{
+	struct ckpt_data_stats st;
+	char sub[256], link[256];
+	int fd = images_fd();
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/db", data);
+	assert_int_equal(mkdir(sub, 0750), 0);
+	put(data, "log", "one\n", 0640);
+	put(sub, "table", "rows", 0600);
+	snprintf(link, sizeof(link), "%s/link", data);
+	assert_int_equal(symlink("/etc/passwd", link), 0);
+	assert_int_equal(ckpt_data_add_path(&paths, "/nonexistent/orthros-test"), 0);
+
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files, 2);
+	assert_int_equal(st.dirs, 2);
+	assert_int_equal(st.skipped, 1);	/* the symlink */
+	assert_int_equal(st.bytes, 8);
+
+	/* the group runs on: appends, changes a mode, removes a file */
+	put(data, "log", "one\ntwo\n", 0600);
+	assert_int_equal(unlink(strcat(strcpy(link, sub), "/table")), 0);
+	assert_int_equal(chmod(sub, 0700), 0);
+
+	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files, 2);
+	assert_int_equal(st.bytes, 8);
+	assert_string_equal(get(data, "log"), "one\n");
+	assert_int_equal(mode_of(data, "log"), 0640);
+	assert_string_equal(get(sub, "table"), "rows");
+	assert_int_equal(mode_of(sub, "table"), 0600);
+	assert_int_equal(mode_of(data, "db"), 0750);
+	assert_null(get(data, "log.orthros-tmp"));
+	close(fd);
+}
+
+static void a_set_without_data_restores_nothing(void **state)
+{
+	struct ckpt_data_stats st;
+	int fd = images_fd();
+
+	(void)state;
+	put(data, "log", "now", 0644);
+	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files + st.dirs, 0);
+	assert_string_equal(get(data, "log"), "now");
+	close(fd);
+}
+
+static void more_than_the_limit_is_refused(void **state)
+{
+	struct ckpt_data_stats st;
+	int fd = images_fd();
+
+	(void)state;
+	put(data, "big", "0123456789", 0644);
+	assert_int_equal(ckpt_data_save(fd, &paths, 9, &st, msg, sizeof(msg)), -EFBIG);
+	assert_non_null(strstr(msg, "more than 9 bytes"));
+	close(fd);
+}
+
+/* A manifest written into the images as the peer might have. */
+static void manifest(const char *text)
+{
+	put(images, CKPT_DATA_MANIFEST, text, 0600);
+}
+
+static void a_path_outside_the_data_paths_writes_nothing(void **state)
+{
+	struct ckpt_data_stats st;
+	char text[1024];
+	int fd = images_fd();
+
+	(void)state;
+	put(data, "log", "mine", 0644);
+	put(images, "orthros-data.0", "theirs", 0600);
+	put(images, "orthros-data.1", "evil", 0600);
+	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 6 %s/log\nF 1 644 0 0 4 %s/../escape\n",
+		 data, data);
+	manifest(text);
+	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), -EBADMSG);
+	assert_string_equal(get(data, "log"), "mine");	/* not even the good one */
+	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 6 %s/log\nF 1 644 0 0 4 %s2/x\n",
+		 data, data);
+	manifest(text);
+	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), -EPERM);
+	assert_non_null(strstr(msg, "line 3"));
+	assert_non_null(strstr(msg, "not in this group's data paths"));
+	assert_string_equal(get(data, "log"), "mine");
+	assert_null(get(work, "srv2/x"));
+	close(fd);
+}
+
+static void contents_of_the_wrong_size_write_nothing(void **state)
+{
+	struct ckpt_data_stats st;
+	char text[1024];
+	int fd = images_fd();
+
+	(void)state;
+	put(data, "a", "mine", 0644);
+	put(images, "orthros-data.0", "good", 0600);
+	put(images, "orthros-data.1", "cut", 0600);
+	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 4 %s/a\nF 1 644 0 0 9 %s/b\n", data, data);
+	manifest(text);
+	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), -EBADMSG);
+	assert_non_null(strstr(msg, "wrong size"));
+	assert_string_equal(get(data, "a"), "mine");
+	assert_null(get(data, "b"));
+	close(fd);
+}
+
+static int count(void *arg, const struct ckpt_data_entry *e)
+{
+	(void)e;
+	++*(int *)arg;
+	return 0;
+}
+
+static void malformed_manifests_are_refused_whole(void **state)
+{
+	const char *bad[] = {
+		"",
+		"orthros-data 2\n",
+		"orthros-data 1\nF 0 644 0 0 4 SRV/a",		/* no newline at the end */
+		"orthros-data 1\nF 1 644 0 0 4 SRV/a\n",	/* index out of order */
+		"orthros-data 1\nF 0 644 0 0 4 SRV/a\nF 0 644 0 0 4 SRV/b\n",
+		"orthros-data 1\nF 0 0644 0 0 4 SRV/a\n",	/* two spellings of a mode */
+		"orthros-data 1\nF 0 648 0 0 4 SRV/a\n",	/* not octal */
+		"orthros-data 1\nF 0 17777 0 0 4 SRV/a\n",	/* not permission bits */
+		"orthros-data 1\nF 0 644 0 0 99999999999999999999 SRV/a\n",
+		"orthros-data 1\nF 0 644 0 0 4 SRV/a/\n",
+		"orthros-data 1\nF 0 644 0 0 4 SRV//a\n",
+		"orthros-data 1\nF 0 644 0 0 4 SRV/./a\n",
+		"orthros-data 1\nF 0 644 0 0 4  SRV/a\n",
+		"orthros-data 1\nD 755 0 0\n",
+		"orthros-data 1\nX 755 0 0 SRV\n",
+		"orthros-data 1\nD 755 0 0 SRV\n\n",
+	};
+	char text[512], *at;
+	int n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* SRV: this test's data path */
+		text[0] = '\0';
+		for (const char *s = bad[i]; (at = strstr(s, "SRV")) || *s; s = at + 3) {
+			if (!at) {
+				strcat(text, s);
+				break;
+			}
+			strncat(text, s, (size_t)(at - s));
+			strcat(text, data);
+		}
+		n = 0;
+		int rc = ckpt_data_parse(text, strlen(text), &paths, count, &n, msg, sizeof(msg));
+
+		if (rc != -EBADMSG)
+			fail_msg("manifest %zu: %d, not -EBADMSG: %s", i, rc, text);
+		assert_int_equal(n, 0);
+	}
+	snprintf(text, sizeof(text), "orthros-data 1\nD 755 0 0 %s\nF 0 600 1000 1000 4 %s/with space\n", data, data);
+	n = 0;
+	assert_int_equal(ckpt_data_parse(text, strlen(text), &paths, count, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(only_plain_absolute_paths),
+		T(files_and_modes_come_back_as_they_were),
+		T(a_set_without_data_restores_nothing),
+		T(more_than_the_limit_is_refused),
+		T(a_path_outside_the_data_paths_writes_nothing),
+		T(contents_of_the_wrong_size_write_nothing),
+		T(malformed_manifests_are_refused_whole),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
