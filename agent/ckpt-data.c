@@ -3,8 +3,8 @@
  * A protected group's files on the data disk, in step with its memory
  * (ckpt-data.h).  Saving runs while CRIU holds the tree frozen (its
  * post-dump notification), so what it copies is what the frozen memory
- * last wrote; restoring runs before CRIU reopens those files, so the sizes
- * it checks are the ones it recorded.
+ * last wrote; restoring runs before CRIU reopens those files, so it finds
+ * them as they were at the dump.
  */
 #include "config.h"
 
@@ -510,7 +510,7 @@ static int apply_entry(void *arg, const struct ckpt_data_entry *e)
 	close(in);
 	if (!rc && copied != e->size)
 		rc = -EIO;
-	/* CRIU checks the mode of each file it reopens, not only its size. */
+	/* CRIU refuses a file it reopens whose mode is not the recorded one. */
 	if (!rc && (fchown(out, e->uid, e->gid) < 0 || fchmod(out, e->mode) < 0 || fsync(out) < 0))
 		rc = -errno;
 	if (close(out) && !rc)

@@ -3,9 +3,9 @@
  * A protected group's files on the data disk (its configured data_paths),
  * taken into the image set while CRIU holds the tree frozen and put back
  * before a restore: memory and files then come from the same instant.
- * Without them, a file the group wrote after its last checkpoint no
- * longer matches the size CRIU recorded, and the restore is refused (or,
- * worse, the memory would disagree with the file).
+ * Without them, CRIU reopens a file the group wrote after its last
+ * checkpoint as it finds it (it checks the size only of files not open
+ * for writing), and the restored memory disagrees with the file.
  *
  * In the set: CKPT_DATA_MANIFEST, a text file ("orthros-data 1", then one
  * line per directory "D MODE UID GID PATH" and per regular file

@@ -215,6 +215,18 @@ static void test_a_pid_namespace_follows_the_group_unless_said(void **state)
 	}
 }
 
+/* data_paths: what a warm restore puts back first, as the agent passes it. */
+static void test_the_data_paths_go_to_the_restore(void **state)
+{
+	struct tk_plan p;
+
+	(void)state;
+	plan_service_with("demo", "data_paths", "/srv/orthros /var/lib/demo", &p);
+	assert_string_equal(p.step[2].u.svc.data_paths, "/srv/orthros /var/lib/demo");
+	plan_service_with("demo", "data_paths", NULL, &p);
+	assert_string_equal(p.step[2].u.svc.data_paths, "");
+}
+
 /* cgroup: auto is orthros/GROUP (or the resource), as the agent has it. */
 static void test_a_cgroup_as_the_agent_has_it(void **state)
 {
@@ -574,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_not_xml),
 		cmocka_unit_test(test_left_to_pacemaker),
 		cmocka_unit_test(test_a_cgroup_as_the_agent_has_it),
+		cmocka_unit_test(test_the_data_paths_go_to_the_restore),
 		cmocka_unit_test(test_service_in_its_cgroup),
 		cmocka_unit_test(test_a_lazy_restore_is_asked_for_by_the_resource),
 		cmocka_unit_test(test_a_pid_namespace_follows_the_group_unless_said),
