@@ -14,6 +14,7 @@
 set -u
 : "${ORTHROSCTL:?}" "${DOORBELLD:?}" "${ORTHROS_KO:?}" "${SRCDIR:?}"
 . "$SRCDIR/tests/lib/tap.sh"
+. "$SRCDIR/tests/lib/partitions.sh"
 STRESS_SECONDS=${ORTHROS_STRESS_SECONDS:-300}
 # On real hardware each partition owns its cores; here the guests' vCPU
 # threads share two host cores with the host's stress, so they get the
@@ -61,16 +62,6 @@ start() {	# name gen role -> sets $qemu_pid
 		--run "$SRCDIR/tests/e2e/partition-payload.sh" 2>>"$D/run.log" &
 	qemu_pid=$!
 	pids="$pids $qemu_pid"
-}
-ready() {	# name
-	i=0
-	while [ $i -lt 1200 ]; do
-		[ -f "$D/$1.ready" ] && return 0
-		[ -s "$D/$1.failed" ] && break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	bail "partition $1 did not come up: $(cat "$D/$1.failed" 2>/dev/null; tail -20 "$D/$1.console" 2>/dev/null; tail -5 "$D/run.log")"
 }
 peer_of() { sed -n 's/^peer \([0-9]*\),.*/\1/p' "$D/$1.info"; }
 

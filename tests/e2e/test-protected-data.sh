@@ -19,25 +19,13 @@
 set -u
 : "${ORTHROSCTL:?}" "${SRCDIR:?}"
 . "$SRCDIR/tests/lib/tap.sh"
-bin=$(cd "$(dirname "$ORTHROSCTL")" && pwd)
-ORTHROSD=${ORTHROSD:-$bin/orthrosd}
-DEMO=${CKPT_DEMO:-$bin/ckpt-demo}
-ORTHROS_INIT=${ORTHROS_INIT:-$bin/orthros-init}
+. "$SRCDIR/tests/lib/partitions.sh"
 HOLD_MB=8
 INTERVAL_S=3
 PORT=7000
 MEM=${ORTHROS_PARTITION_MEM:-768M}
 
-for f in "$ORTHROSD" "$DEMO" "$ORTHROS_INIT"; do [ -x "$f" ] || bail "$f not built"; done
-command -v criu >/dev/null || bail "criu is not installed"
-D=$(mktemp -d /tmp/orthros-pdata.XXXXXX)
-pids=""
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$D"
-}
-trap cleanup EXIT
+protected_setup /tmp/orthros-pdata.XXXXXX
 DATA=$D/data
 mkdir "$DATA"
 
@@ -52,31 +40,6 @@ grep -q "data_paths: \[$DATA\]" "$D/orthros.yaml" || bail "the configuration has
 truncate -s 128M "$D/store"
 "$ORTHROSCTL" ckpt format --region "$D/store" --keep 5 >/dev/null || bail "cannot format the store"
 
-start() {	# name
-	"$SRCDIR/scripts/guest/run-partition" --name "$1" --mem "$MEM" --rw "$D" \
-		--store "$D/store" --console "$D/$1.console" \
-		--run "$SRCDIR/tests/e2e/protected-payload.sh" 2>>"$D/run.log" &
-	qemu_pid=$!
-	pids="$pids $qemu_pid"
-}
-ready() {	# name
-	i=0
-	while [ $i -lt 1200 ]; do
-		[ -f "$D/$1.ready" ] && return 0
-		[ -s "$D/$1.failed" ] && break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	bail "partition $1 did not come up: $(cat "$D/$1.failed" 2>/dev/null; tail -20 "$D/$1.console" 2>/dev/null)"
-}
-cmd() {	# name command result-file seconds
-	rm -f "$D/$1.$3"
-	echo "$2" >"$D/$1.cmd"
-	i=0
-	while [ ! -f "$D/$1.$3" ] && [ $i -lt $(($4 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
-	[ -f "$D/$1.$3" ]
-}
-field() { sed -n "s/.* $1 \([^ ]*\).*/\1/p; s/^$1 \([^ ]*\).*/\1/p" "$2" | head -n1; }
 # The journal's records, one value per line; "" if it is not one history
 # (a value not above the one before it).
 history() {
@@ -85,7 +48,7 @@ history() {
 }
 
 # ---- 1. A runs the service and checkpoints it with its journal ----
-start a
+start_protected a
 a_qemu=$qemu_pid
 ready a
 cmd a start started 120 || bail "the service did not start in A: $(tail -5 "$D/a.console")"
@@ -119,7 +82,7 @@ fi
 # CRIU checks the size of a file open read-only, not of one open for
 # writing: it reopens the grown journal as it finds it, and the service
 # resumes believing its last record is one the file has long passed.
-start b
+start_protected b
 b_qemu=$qemu_pid
 ready b
 cmd b "restore-plain plain" plain 180

@@ -29,10 +29,7 @@
 set -u
 : "${ORTHROSCTL:?}" "${SRCDIR:?}"
 . "$SRCDIR/tests/lib/tap.sh"
-bin=$(cd "$(dirname "$ORTHROSCTL")" && pwd)
-ORTHROSD=${ORTHROSD:-$bin/orthrosd}
-DEMO=${CKPT_DEMO:-$bin/ckpt-demo}
-ORTHROS_INIT=${ORTHROS_INIT:-$bin/orthros-init}
+. "$SRCDIR/tests/lib/partitions.sh"
 HOLD_MB=${ORTHROS_HOLD_MB:-64}
 # Under TCG a full dump of 64 MB takes seconds; the interval leaves room
 # for one (docs/protected.md has the figures).
@@ -40,16 +37,7 @@ INTERVAL_S=${ORTHROS_CKPT_INTERVAL_S:-5}
 PORT=7000
 MEM=${ORTHROS_PARTITION_MEM:-1024M}
 
-for f in "$ORTHROSD" "$DEMO" "$ORTHROS_INIT"; do [ -x "$f" ] || bail "$f not built"; done
-command -v criu >/dev/null || bail "criu is not installed"
-D=$(mktemp -d /tmp/orthros-protected.XXXXXX)
-pids=""
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${ORTHROS_KEEP:-}" ] || rm -rf "$D"
-}
-trap cleanup EXIT
+protected_setup /tmp/orthros-protected.XXXXXX
 now_ms() { date +%s%3N; }
 t_begin=$(now_ms)
 
@@ -69,31 +57,6 @@ truncate -s 512M "$D/store"
 fmt=$("$ORTHROSCTL" ckpt format --region "$D/store" --keep 5) || bail "cannot format the store"
 slot_size=$(echo "$fmt" | sed -n 's/.* slots of \([0-9]*\) bytes.*/\1/p')
 
-start() {	# name
-	"$SRCDIR/scripts/guest/run-partition" --name "$1" --mem "$MEM" --rw "$D" \
-		--store "$D/store" --console "$D/$1.console" \
-		--run "$SRCDIR/tests/e2e/protected-payload.sh" 2>>"$D/run.log" &
-	qemu_pid=$!
-	pids="$pids $qemu_pid"
-}
-ready() {	# name
-	i=0
-	while [ $i -lt 1200 ]; do
-		[ -f "$D/$1.ready" ] && return 0
-		[ -s "$D/$1.failed" ] && break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	bail "partition $1 did not come up: $(cat "$D/$1.failed" 2>/dev/null; tail -20 "$D/$1.console" 2>/dev/null; tail -5 "$D/run.log")"
-}
-cmd() {	# name command result-file seconds: run it, wait for the file
-	rm -f "$D/$1.$3"
-	echo "$2" >"$D/$1.cmd"
-	i=0
-	while [ ! -f "$D/$1.$3" ] && [ $i -lt $(($4 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
-	[ -f "$D/$1.$3" ]
-}
-field() { sed -n "s/.* $1 \([^ ]*\).*/\1/p; s/^$1 \([^ ]*\).*/\1/p" "$2" | head -n1; }
 # Byte offset of the payload of set SEQ in the store file (from list).
 payload_offset() {
 	slot=$("$ORTHROSCTL" ckpt list --region "$D/store" | awk -v s="$1" '$2 == s { print $1 }')
@@ -107,7 +70,7 @@ corrupt() {	# seq: 4 bytes inside its payload (past the first file entry)
 }
 
 # ---- 1. A runs the service and checkpoints it ----
-start a
+start_protected a
 a_qemu=$qemu_pid
 ready a
 head -n1 "$D/run.log" | sed 's/^/# /'
@@ -171,7 +134,7 @@ fi
 # The dumps orthrosd committed, newest last.
 dumps=$(sed -n 's/.*checkpoint set \([0-9]*\) .*/\1/p' "$D/a.orthrosd" | tr '\n' ' ')
 
-start b
+start_protected b
 b_qemu=$qemu_pid
 ready b
 # The group's pids in A are taken in B by processes of B's own: the
@@ -408,7 +371,7 @@ crash_round() {	# from from-qemu to
 	kill -9 "$2"
 	wait "$2" 2>/dev/null
 	c_last=$(field counter "$D/$from.last")
-	start "$to"
+	start_protected "$to"
 	to_qemu=$qemu_pid
 	ready "$to"
 	cmd "$to" "restore restore" restore 180
