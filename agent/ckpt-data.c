@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,6 +428,7 @@ int ckpt_data_parse(const char *text, size_t len, const struct ckpt_data_paths *
 /* ---- restoring ---- */
 
 struct restorer {
+	const struct ckpt_data_paths *p;
 	int images_fd;
 	struct ckpt_data_stats *st;
 	uint8_t *buf;
@@ -451,59 +453,133 @@ static int check_entry(void *arg, const struct ckpt_data_entry *e)
 	return 0;
 }
 
-/* mkdir -p of @path's directories; the last too if @last. */
-static int make_dirs(char *path, bool last)
+/* mkdir -p of a configured path (trusted: it may run through symlinks). */
+static int make_root(const char *root)
 {
-	char *s = path + 1;
+	char path[CKPT_DATA_PATH_MAX];
 
-	for (;;) {
-		char *slash = strchr(s, '/');
+	snprintf(path, sizeof(path), "%s", root);
+	for (char *s = path + 1;; s++) {
+		char c = *s;
 
-		if (!slash && !last)
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = c;
+		if (!c)
 			return 0;
-		if (slash)
-			*slash = '\0';
-		int rc = mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	}
+}
 
-		if (slash)
-			*slash = '/';
+/*
+ * The directory @e's path is in, opened without following a symlink
+ * anywhere below the configured path it lies under: the group's own files
+ * could hold a link out of the data disk, and a restore runs as root.  The
+ * configured path itself comes from this partition's configuration and
+ * may run through links.  Missing directories are made (0755).  An fd, and
+ * the path's last component in *last.
+ */
+static int open_parent(const struct ckpt_data_paths *p, const char *path, const char **last)
+{
+	const char *root = NULL, *s, *slash;
+	size_t rlen = 0;
+	int fd, rc;
+
+	for (size_t i = 0; i < p->n; i++) {
+		size_t n = strlen(p->path[i]);
+
+		if (n > rlen && !strncmp(path, p->path[i], n) && (path[n] == '/' || !path[n])) {
+			root = p->path[i];
+			rlen = n;
+		}
+	}
+	if (!root)
+		return -EPERM;
+	*last = strrchr(path, '/') + 1;
+	if (!path[rlen]) {
+		/* the configured path itself: its parent, as configured */
+		char dir[CKPT_DATA_PATH_MAX];
+		size_t n = (size_t)(*last - path);
+
+		memcpy(dir, path, n);
+		dir[n > 1 ? n - 1 : 1] = '\0';
+		rc = make_root(dir);
 		if (rc)
 			return rc;
-		if (!slash)
-			return 0;
-		s = slash + 1;
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
 	}
+	rc = make_root(root);
+	if (rc)
+		return rc;
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (s = path + rlen + 1; (slash = strchr(s, '/')); s = slash + 1) {
+		char comp[CKPT_DATA_PATH_MAX];
+		int next;
+
+		memcpy(comp, s, (size_t)(slash - s));
+		comp[slash - s] = '\0';
+		if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		rc = -errno;
+		close(fd);
+		if (next < 0)
+			return rc == -ELOOP ? -ENOTDIR : rc;	/* a link where a directory should be */
+		fd = next;
+	}
+	return fd;
 }
 
 static int apply_entry(void *arg, const struct ckpt_data_entry *e)
 {
 	struct restorer *r = arg;
-	char path[CKPT_DATA_PATH_MAX], tmp[CKPT_DATA_PATH_MAX + 16], name[32];
+	char tmp[NAME_MAX + 16], name[32];
+	const char *last;
 	uint64_t copied;
-	int in, out, rc;
+	int dfd, in, out, rc;
 
-	memcpy(path, e->path, sizeof(path));
+	dfd = open_parent(r->p, e->path, &last);
+	if (dfd < 0)
+		return say(r->msg, r->mlen, dfd, "%s: cannot reach its directory: %s", e->path, strerror(-dfd));
 	if (e->kind == 'D') {
-		rc = make_dirs(path, true);
-		if (!rc && (chown(path, e->uid, e->gid) < 0 || chmod(path, e->mode) < 0))
+		rc = mkdirat(dfd, last, 0755) < 0 && errno != EEXIST ? -errno : 0;
+		out = rc ? -1 : openat(dfd, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (!rc && (out < 0 || fchown(out, e->uid, e->gid) < 0 || fchmod(out, e->mode) < 0))
 			rc = -errno;
+		if (out >= 0)
+			close(out);
+		close(dfd);
 		if (rc)
 			return say(r->msg, r->mlen, rc, "%s: cannot make the directory: %s", e->path, strerror(-rc));
 		r->st->dirs++;
 		return 0;
 	}
-	rc = make_dirs(path, false);
-	if (rc)
-		return say(r->msg, r->mlen, rc, "%s: cannot make its directory: %s", e->path, strerror(-rc));
 	snprintf(name, sizeof(name), "orthros-data.%u", e->index);
-	snprintf(tmp, sizeof(tmp), "%s.orthros-tmp", e->path);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.orthros-tmp", last) >= sizeof(tmp)) {
+		close(dfd);
+		return say(r->msg, r->mlen, -ENAMETOOLONG, "%s: name too long", e->path);
+	}
 	in = openat(r->images_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (in < 0)
-		return say(r->msg, r->mlen, -errno, "%s: %s", name, strerror(errno));
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (in < 0) {
+		rc = say(r->msg, r->mlen, -errno, "%s: %s", name, strerror(errno));
+		close(dfd);
+		return rc;
+	}
+	/* A leftover of an earlier try, or a link planted there: gone first. */
+	unlinkat(dfd, tmp, 0);
+	out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0) {
-		rc = say(r->msg, r->mlen, -errno, "%s: %s", tmp, strerror(errno));
+		rc = say(r->msg, r->mlen, -errno, "%s.orthros-tmp: %s", e->path, strerror(errno));
 		close(in);
+		close(dfd);
 		return rc;
 	}
 	rc = copy_fd(in, out, r->buf, e->size, &copied);
@@ -515,12 +591,13 @@ static int apply_entry(void *arg, const struct ckpt_data_entry *e)
 		rc = -errno;
 	if (close(out) && !rc)
 		rc = -errno;
-	if (!rc && rename(tmp, e->path) < 0)
+	if (!rc && renameat(dfd, tmp, dfd, last) < 0)
 		rc = -errno;
-	if (rc) {
-		unlink(tmp);
+	if (rc)
+		unlinkat(dfd, tmp, 0);
+	close(dfd);
+	if (rc)
 		return say(r->msg, r->mlen, rc, "%s: cannot put it back: %s", e->path, strerror(-rc));
-	}
 	r->st->files++;
 	r->st->bytes += copied;
 	return 0;
@@ -529,7 +606,7 @@ static int apply_entry(void *arg, const struct ckpt_data_entry *e)
 int ckpt_data_restore(int images_fd, const struct ckpt_data_paths *p,
 		      struct ckpt_data_stats *st, char *msg, size_t mlen)
 {
-	struct restorer r = { .images_fd = images_fd, .st = st, .msg = msg, .mlen = mlen };
+	struct restorer r = { .p = p, .images_fd = images_fd, .st = st, .msg = msg, .mlen = mlen };
 	struct stat sb;
 	char *text = NULL;
 	ssize_t n;

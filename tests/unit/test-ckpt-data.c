@@ -239,6 +239,42 @@ static void contents_of_the_wrong_size_write_nothing(void **state)
 	close(fd);
 }
 
+/* The group's own files could hold links out of the data disk. */
+static void links_under_the_data_path_are_not_followed(void **state)
+{
+	struct ckpt_data_stats st;
+	char outside[256], link[256], text[1024];
+	int fd = images_fd();
+
+	(void)state;
+	snprintf(outside, sizeof(outside), "%s/outside", work);
+	assert_int_equal(mkdir(outside, 0755), 0);
+	put(outside, "target", "safe", 0644);
+	snprintf(link, sizeof(link), "%s/dir", data);
+	assert_int_equal(symlink(outside, link), 0);
+	snprintf(link, sizeof(link), "%s/log", data);
+	assert_int_equal(symlink(strcat(strcpy(text, outside), "/target"), link), 0);
+	snprintf(link, sizeof(link), "%s/log.orthros-tmp", data);
+	assert_int_equal(symlink(strcat(strcpy(text, outside), "/planted"), link), 0);
+	put(images, "orthros-data.0", "evil", 0600);
+	put(images, "orthros-data.1", "data", 0600);
+
+	/* through a link where a directory should be: refused */
+	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 4 %s/dir/target\n", data);
+	manifest(text);
+	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_string_equal(get(outside, "target"), "safe");
+
+	/* a link at the file's place, and one at its temporary name: replaced, not written through */
+	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 4 %s/log\n", data);
+	manifest(text);
+	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), 0);
+	assert_string_equal(get(data, "log"), "evil");
+	assert_string_equal(get(outside, "target"), "safe");
+	assert_null(get(outside, "planted"));
+	close(fd);
+}
+
 static int count(void *arg, const struct ckpt_data_entry *e)
 {
 	(void)e;
@@ -305,6 +341,7 @@ int main(void)
 		T(a_path_outside_the_data_paths_writes_nothing),
 		T(contents_of_the_wrong_size_write_nothing),
 		T(malformed_manifests_are_refused_whole),
+		T(links_under_the_data_path_are_not_followed),
 #undef T
 	};
 
