@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ckpt-data.h"
@@ -39,6 +40,14 @@ static int say(char *msg, size_t mlen, int err, const char *fmt, ...)
 		va_end(ap);
 	}
 	return err;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static bool normalised(const char *path, size_t len)
@@ -264,6 +273,9 @@ static int save_dir(struct saver *sv, int fd, char *path, size_t len, unsigned i
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		/* What an earlier restore moved aside is not the group's state. */
+		if (depth == 1 && !strcmp(de->d_name, CKPT_DATA_ASIDE))
+			continue;
 		if (len + 1 + n >= CKPT_DATA_PATH_MAX) {
 			rc = say(sv->msg, sv->mlen, -ENAMETOOLONG, "%s/%s: path too long", path, de->d_name);
 			break;
@@ -286,6 +298,7 @@ int ckpt_data_save(int images_fd, const struct ckpt_data_paths *p, uint64_t max_
 		.images_fd = images_fd, .max_bytes = max_bytes, .st = st, .msg = msg, .mlen = mlen,
 	};
 	char path[CKPT_DATA_PATH_MAX];
+	uint64_t t0 = mono_ns();
 	int rc = 0, fd;
 
 	memset(st, 0, sizeof(*st));
@@ -319,6 +332,7 @@ int ckpt_data_save(int images_fd, const struct ckpt_data_paths *p, uint64_t max_
 out:
 	free(sv.manifest);
 	free(sv.buf);
+	st->ns = mono_ns() - t0;
 	return rc;
 }
 
@@ -427,29 +441,79 @@ int ckpt_data_parse(const char *text, size_t len, const struct ckpt_data_paths *
 
 /* ---- restoring ---- */
 
+struct known {
+	char kind;
+	char *path;
+};
+
 struct restorer {
 	const struct ckpt_data_paths *p;
+	const char *tag;
 	int images_fd;
 	struct ckpt_data_stats *st;
 	uint8_t *buf;
+	struct known *known;		/* the manifest's entries, sorted by path */
+	size_t nknown;
+	int aside_fd;			/* this root's ROOT/CKPT_DATA_ASIDE/TAG, once made */
 	char *msg;
 	size_t mlen;
 };
 
-/* Every file's contents are in the set, at the size the manifest says. */
+/*
+ * Every file's contents are in the set, at the size the manifest says.
+ * The entries are kept to tell, afterwards, what the set does not hold.
+ */
 static int check_entry(void *arg, const struct ckpt_data_entry *e)
 {
 	struct restorer *r = arg;
 	struct stat sb;
 	char name[32];
 
-	if (e->kind != 'F')
-		return 0;
-	snprintf(name, sizeof(name), "orthros-data.%u", e->index);
-	if (fstatat(r->images_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode) ||
-	    (uint64_t)sb.st_size != e->size)
-		return say(r->msg, r->mlen, -EBADMSG, "%s: its contents (%s) are missing or of the wrong size",
-			   e->path, name);
+	if (e->kind == 'F') {
+		snprintf(name, sizeof(name), "orthros-data.%u", e->index);
+		if (fstatat(r->images_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode) ||
+		    (uint64_t)sb.st_size != e->size)
+			return say(r->msg, r->mlen, -EBADMSG,
+				   "%s: its contents (%s) are missing or of the wrong size", e->path, name);
+	}
+	/* walk() caps the entries at CKPT_DATA_MAX_ENTRIES: the array's size */
+	r->known[r->nknown].kind = e->kind;
+	r->known[r->nknown].path = strdup(e->path);
+	if (!r->known[r->nknown].path)
+		return -ENOMEM;
+	r->nknown++;
+	return 0;
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct known *)a)->path, ((const struct known *)b)->path);
+}
+
+/*
+ * The kind the set gives @path ('D' or 'F'), or 0 when it does not hold
+ * it.  A directory the manifest does not name but holds entries below is
+ * one too (our saves name every directory; a hand-made set may not).
+ */
+static char known_kind(const struct restorer *r, const char *path)
+{
+	size_t lo = 0, hi = r->nknown, len = strlen(path);
+
+	/* the first entry not before @path */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(r->known[mid].path, path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < r->nknown && !strcmp(r->known[lo].path, path))
+		return r->known[lo].kind;
+	/* "path/..." sorts after "path" but may follow "path-x", "path.y" */
+	for (; lo < r->nknown && !strncmp(r->known[lo].path, path, len); lo++)
+		if (r->known[lo].path[len] == '/')
+			return 'D';
 	return 0;
 }
 
@@ -603,16 +667,261 @@ static int apply_entry(void *arg, const struct ckpt_data_entry *e)
 	return 0;
 }
 
-int ckpt_data_restore(int images_fd, const struct ckpt_data_paths *p,
+/* ---- what the set does not hold, moved aside ---- */
+
+/* A directory of ours, made if missing, never reached through a link. */
+static int sub_dir(int dfd, const char *name)
+{
+	int fd;
+
+	if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * This root's ROOT/CKPT_DATA_ASIDE/TAG, made on the first entry it takes: a
+ * fresh one, so that two restores from one set keep both their leftovers.
+ */
+static int aside_base(struct restorer *r, int root_fd, const char *root)
+{
+	char name[80];
+	int base, fd = -EEXIST;
+
+	if (r->aside_fd >= 0)
+		return r->aside_fd;
+	base = sub_dir(root_fd, CKPT_DATA_ASIDE);
+	if (base < 0)
+		return base;
+	for (unsigned int i = 1; fd == -EEXIST && i <= 100; i++) {
+		if (i == 1)
+			snprintf(name, sizeof(name), "%s", r->tag);
+		else
+			snprintf(name, sizeof(name), "%s.%u", r->tag, i);
+		if (mkdirat(base, name, 0700) < 0)
+			fd = -errno;
+		else
+			fd = sub_dir(base, name);
+	}
+	close(base);
+	if (fd >= 0 && !r->st->aside_at[0])
+		snprintf(r->st->aside_at, sizeof(r->st->aside_at), "%s/%s/%s", root, CKPT_DATA_ASIDE, name);
+	r->aside_fd = fd;
+	return fd;
+}
+
+/* Move @name in @dfd, at @rel below the root, to the same place under the aside directory. */
+static int move_aside(struct restorer *r, int root_fd, const char *root, int dfd, const char *name,
+		      const char *rel)
+{
+	const char *s, *slash;
+	int fd, rc;
+
+	fd = aside_base(r, root_fd, root);
+	if (fd < 0)
+		return fd;
+	fd = dup(fd);
+	if (fd < 0)
+		return -errno;
+	for (s = rel; (slash = strchr(s, '/')); s = slash + 1) {
+		char comp[CKPT_DATA_PATH_MAX];
+		int next;
+
+		memcpy(comp, s, (size_t)(slash - s));
+		comp[slash - s] = '\0';
+		next = sub_dir(fd, comp);
+		close(fd);
+		if (next < 0)
+			return next;
+		fd = next;
+	}
+	rc = renameat(dfd, name, fd, name) < 0 ? -errno : 0;
+	close(fd);
+	if (!rc)
+		r->st->aside++;
+	return rc;
+}
+
+struct name_list {
+	char **v;
+	size_t n, cap;
+};
+
+static int names_add(struct name_list *l, const char *name)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(name)))
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static void names_free(struct name_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/*
+ * Below the directory @fd at @path (of @len bytes, @rlen of them the
+ * root's): move aside what the set does not hold, descend into what it
+ * holds as a directory.  Only directories the set holds are entered, so
+ * the depth is the manifest's.  The names are read first and moved after,
+ * not while the directory is being read.
+ */
+static int aside_dir(struct restorer *r, int root_fd, const char *root, size_t rlen, int fd,
+		     char *path, size_t len)
+{
+	struct name_list moves = { 0 }, dirs = { 0 };
+	struct dirent *de;
+	DIR *d;
+	int dfd, rc = 0;
+
+	dfd = dup(fd);
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		rc = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		return say(r->msg, r->mlen, rc, "%s: %s", path, strerror(-rc));
+	}
+	while (!rc && (errno = 0, de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		struct stat sb;
+		char kind;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (len == rlen && !strcmp(de->d_name, CKPT_DATA_ASIDE))
+			continue;
+		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				rc = -errno;
+			continue;
+		}
+		/* A save leaves links and the like out: not the group's state. */
+		if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+			continue;
+		kind = 0;
+		if (len + 1 + n < CKPT_DATA_PATH_MAX) {
+			path[len] = '/';
+			memcpy(path + len + 1, de->d_name, n + 1);
+			kind = known_kind(r, path);
+			path[len] = '\0';
+		}
+		if (kind == (S_ISDIR(sb.st_mode) ? 'D' : 'F'))
+			rc = kind == 'D' ? names_add(&dirs, de->d_name) : 0;
+		else
+			rc = names_add(&moves, de->d_name);
+	}
+	if (!rc && errno)
+		rc = -errno;
+	closedir(d);
+	if (rc) {
+		say(r->msg, r->mlen, rc, "%s: %s", path, strerror(-rc));
+		goto out;
+	}
+	for (size_t i = 0; !rc && i < moves.n; i++) {
+		const char *below = len > rlen ? path + rlen + 1 : "";
+		char rel[CKPT_DATA_PATH_MAX + NAME_MAX + 2];
+
+		snprintf(rel, sizeof(rel), "%s%s%s", below, *below ? "/" : "", moves.v[i]);
+		rc = move_aside(r, root_fd, root, fd, moves.v[i], rel);
+		if (rc)
+			say(r->msg, r->mlen, rc, "%s/%s: newer than the set, and cannot be moved aside: %s",
+			    path, moves.v[i], strerror(-rc));
+	}
+	for (size_t i = 0; !rc && i < dirs.n; i++) {
+		size_t n = strlen(dirs.v[i]);
+		int sub = openat(fd, dirs.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		path[len] = '/';
+		memcpy(path + len + 1, dirs.v[i], n + 1);
+		if (sub < 0) {
+			rc = say(r->msg, r->mlen, -errno, "%s: %s", path, strerror(errno));
+		} else {
+			rc = aside_dir(r, root_fd, root, rlen, sub, path, len + 1 + n);
+			close(sub);
+		}
+		path[len] = '\0';
+	}
+out:
+	names_free(&moves);
+	names_free(&dirs);
+	return rc;
+}
+
+/* One configured path: what is there now against what the set holds. */
+static int aside_root(struct restorer *r, const char *root)
+{
+	char path[CKPT_DATA_PATH_MAX], to[CKPT_DATA_PATH_MAX + 96];
+	size_t len = strlen(root);
+	struct stat sb;
+	char kind;
+	int fd, rc;
+
+	if (lstat(root, &sb) < 0)
+		return errno == ENOENT ? 0 : say(r->msg, r->mlen, -errno, "%s: %s", root, strerror(errno));
+	if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+		return 0;
+	kind = known_kind(r, root);
+	if (kind != (S_ISDIR(sb.st_mode) ? 'D' : 'F')) {
+		/* Made after the dump: it goes beside itself, in its own directory. */
+		rc = -EEXIST;
+		for (unsigned int i = 1; rc == -EEXIST && i <= 100; i++) {
+			if (i == 1)
+				snprintf(to, sizeof(to), "%s.orthros-aside-%s", root, r->tag);
+			else
+				snprintf(to, sizeof(to), "%s.orthros-aside-%s.%u", root, r->tag, i);
+			rc = renameat2(AT_FDCWD, root, AT_FDCWD, to, RENAME_NOREPLACE) < 0 ? -errno : 0;
+		}
+		if (rc)
+			return say(r->msg, r->mlen, rc, "%s: newer than the set, and cannot be moved aside: %s",
+				   root, strerror(-rc));
+		r->st->aside++;
+		if (!r->st->aside_at[0])
+			snprintf(r->st->aside_at, sizeof(r->st->aside_at), "%s", to);
+		return 0;
+	}
+	if (kind == 'F')
+		return 0;
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return say(r->msg, r->mlen, -errno, "%s: %s", root, strerror(errno));
+	memcpy(path, root, len + 1);
+	r->aside_fd = -1;
+	rc = aside_dir(r, fd, root, len, fd, path, len);
+	if (r->aside_fd >= 0)
+		close(r->aside_fd);
+	r->aside_fd = -1;
+	close(fd);
+	return rc;
+}
+
+int ckpt_data_restore(int images_fd, const struct ckpt_data_paths *p, const char *tag,
 		      struct ckpt_data_stats *st, char *msg, size_t mlen)
 {
-	struct restorer r = { .p = p, .images_fd = images_fd, .st = st, .msg = msg, .mlen = mlen };
+	struct restorer r = {
+		.p = p, .tag = tag, .images_fd = images_fd, .st = st, .aside_fd = -1, .msg = msg, .mlen = mlen,
+	};
+	uint64_t t0 = mono_ns();
 	struct stat sb;
 	char *text = NULL;
 	ssize_t n;
 	int fd, rc;
 
 	memset(st, 0, sizeof(*st));
+	if (!tag || !*tag || strchr(tag, '/') || strlen(tag) > 64)
+		return say(msg, mlen, -EINVAL, "a restore's tag names one directory");
 	fd = openat(images_fd, CKPT_DATA_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -625,7 +934,8 @@ int ckpt_data_restore(int images_fd, const struct ckpt_data_paths *p,
 	}
 	text = malloc((size_t)sb.st_size + 1);
 	r.buf = malloc(COPY_CHUNK);
-	if (!text || !r.buf) {
+	r.known = calloc(CKPT_DATA_MAX_ENTRIES, sizeof(*r.known));
+	if (!text || !r.buf || !r.known) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -635,11 +945,21 @@ int ckpt_data_restore(int images_fd, const struct ckpt_data_paths *p,
 		goto out;
 	}
 	rc = ckpt_data_parse(text, (size_t)n, p, check_entry, &r, msg, mlen);
+	if (rc)
+		goto out;
+	qsort(r.known, r.nknown, sizeof(*r.known), by_path);
+	/* First out of the way, so that each entry goes back where nothing else is. */
+	for (size_t i = 0; !rc && i < p->n; i++)
+		rc = aside_root(&r, p->path[i]);
 	if (!rc)
 		rc = walk(text, (size_t)n, p, apply_entry, &r, msg, mlen);
 out:
 	close(fd);
 	free(text);
 	free(r.buf);
+	for (size_t i = 0; r.known && i < r.nknown; i++)
+		free(r.known[i].path);
+	free(r.known);
+	st->ns = mono_ns() - t0;
 	return rc;
 }

@@ -28,6 +28,12 @@
 #define CKPT_DATA_PATH_MAX 1024
 /* Deeper trees than this are refused, not walked. */
 #define CKPT_DATA_MAX_DEPTH 16
+/*
+ * Where a restore keeps what it found at a data path that the set does not
+ * hold: ROOT/CKPT_DATA_ASIDE/TAG/... below a directory ROOT, beside a file
+ * ROOT as ROOT.orthros-aside-TAG.  A save leaves it out.
+ */
+#define CKPT_DATA_ASIDE ".orthros-aside"
 
 struct ckpt_data_paths {
 	size_t n;
@@ -38,6 +44,9 @@ struct ckpt_data_stats {
 	unsigned int files, dirs;
 	unsigned int skipped;		/* neither file nor directory (links, sockets...) */
 	uint64_t bytes;
+	unsigned int aside;		/* restore: entries newer than the set, moved aside */
+	uint64_t ns;			/* how long the save or the restore took */
+	char aside_at[CKPT_DATA_PATH_MAX + 128];	/* the first place they went to */
 };
 
 struct ckpt_data_entry {
@@ -81,9 +90,13 @@ int ckpt_data_parse(const char *text, size_t len, const struct ckpt_data_paths *
  * Put the files of the set in @images_fd back in place: 0 with nothing
  * done when the set has no manifest.  Nothing is written unless the
  * manifest is valid and every file's contents are there at their recorded
- * size; each file is written beside its place and renamed over it.
+ * size.  Then what the data paths hold that the set does not (what the
+ * group made after the dump, or an entry now of another kind) is moved
+ * aside, named by @tag (CKPT_DATA_ASIDE): the restored memory never knew
+ * it, and nothing is deleted.  Each file is written beside its place and
+ * renamed over it.
  */
-int ckpt_data_restore(int images_fd, const struct ckpt_data_paths *p,
+int ckpt_data_restore(int images_fd, const struct ckpt_data_paths *p, const char *tag,
 		      struct ckpt_data_stats *st, char *msg, size_t mlen);
 
 #endif /* ORTHROS_CKPT_DATA_H */

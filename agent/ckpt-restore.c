@@ -342,14 +342,16 @@ int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdi
 
 	for (;;) {
 		/*
-		 * The files first: CRIU reopens them and refuses any whose size
-		 * or mode is not what it recorded.  Only paths configured here
-		 * are written, whatever the set says.
+		 * The files first: CRIU reopens them as it finds them (it
+		 * refuses a wrong mode, but checks the size only of files not
+		 * open for writing).  Only paths configured here are written,
+		 * whatever the set says.
 		 */
 		if (data && data->n) {
-			char msg[384];
+			char msg[384], tag[32];
 
-			rc = ckpt_data_restore(req->images_fd, data, &res->data, msg, sizeof(msg));
+			snprintf(tag, sizeof(tag), "set-%" PRIu64, res->seq);
+			rc = ckpt_data_restore(req->images_fd, data, tag, &res->data, msg, sizeof(msg));
 			if (rc) {
 				if (res->viewed)
 					ops->release(ops_ctx, req, rc);

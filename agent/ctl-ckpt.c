@@ -519,8 +519,8 @@ static int cmd_dump(const struct ckpt_args *a)
 		       ms(res.freeze_ns), res.freeze_from_stats ? "criu stats" : "dump call", ms(res.dump_ns),
 		       ms(res.pack_ns), res.bytes);
 	if (!rc && c.data.n)
-		printf("data paths taken while frozen: %u files (%" PRIu64 " bytes), %u directories%s\n",
-		       res.data.files, res.data.bytes, res.data.dirs,
+		printf("data paths taken while frozen: %u files (%" PRIu64 " bytes), %u directories in %.1f ms%s\n",
+		       res.data.files, res.data.bytes, res.data.dirs, ms(res.data.ns),
 		       res.data.skipped ? ", other kinds of file left out" : "");
 	checkpointer_fini(&c);
 	ckpt_region_unmap(&r);
@@ -588,8 +588,11 @@ int ctl_ckpt_report(FILE *out, FILE *err, const char *group, bool lazy, int rc,
 		group, res->seq, res->chain_len, res->skipped_predumps, (int)res->pid,
 		res->viewed ? "view" : "extract", ms(res->extract_ns), ms(res->restore_ns));
 	if (res->data.files || res->data.dirs)
-		fprintf(out, "data paths put back as of set %" PRIu64 ": %u files (%" PRIu64 " bytes), %u directories\n",
-			res->seq, res->data.files, res->data.bytes, res->data.dirs);
+		fprintf(out, "data paths put back as of set %" PRIu64 ": %u files (%" PRIu64 " bytes), %u directories in %.1f ms\n",
+			res->seq, res->data.files, res->data.bytes, res->data.dirs, ms(res->data.ns));
+	if (res->data.aside)
+		fprintf(out, "data paths: %u entries newer than set %" PRIu64 " moved aside, kept (the first in %s)\n",
+			res->data.aside, res->seq, res->data.aside_at);
 	if (lazy && res->viewed)
 		fprintf(out, "served from the store through a read-only view of the chain at %s: %" PRIu64 " pages lazy, %" PRIu64 " eager\n",
 			res->dir, res->lazy_pages, res->eager_pages);

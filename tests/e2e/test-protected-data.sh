@@ -14,7 +14,9 @@
 #   4. B: the restore with them puts the journal back as of the dump
 #      first; the service resumes, its answer agrees with the file, and
 #      it goes on appending to the same file through the descriptor CRIU
-#      reopened: one history, every record later than the one before
+#      reopened: one history, every record later than the one before;
+#      a file made after the dump is moved aside (kept), not left in the
+#      restored service's way
 # Needs root, QEMU, criu; about 2 minutes under TCG.
 set -u
 : "${ORTHROSCTL:?}" "${SRCDIR:?}"
@@ -100,6 +102,9 @@ fi
 cmd b stop stopped 30
 
 # ---- 4. with them: files and memory of one instant ----
+# A file made after the dump (say the service rotated its log): the
+# restored memory never knew it.
+printf 'late\n' >"$DATA/rotated.1"
 cmd b "restore r1" r1 180
 sed 's/^/# B: /' "$D/b.r1"
 seq=$(sed -n 's/.*from set \([0-9]*\) .*/\1/p' "$D/b.r1")
@@ -111,6 +116,12 @@ else
 	cmd b logs logs 20
 	not_ok "B: the restore puts the journal back as of the dump" "$(cat "$D/b.r1")" "journal: $(tail -n 2 "$DATA/journal")" \
 		"$(tail -n 5 "$D/b.logs" 2>/dev/null)"
+fi
+if grep -q "^data paths: 1 entries newer than set $seq moved aside" "$D/b.r1" && [ ! -e "$DATA/rotated.1" ] &&
+   grep -qx late "$DATA/.orthros-aside/set-$seq/rotated.1" 2>/dev/null; then
+	ok "B: rotated.1, made after the dump, is moved aside and kept in .orthros-aside/set-$seq"
+else
+	not_ok "B: a file made after the dump is moved aside" "$(grep aside "$D/b.r1")" "$(ls -aR "$DATA")"
 fi
 sleep 1
 cmd b "query after" after 60

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -151,7 +152,7 @@ static void files_and_modes_come_back_as_they_were(void **state)
 	assert_int_equal(unlink(strcat(strcpy(link, sub), "/table")), 0);
 	assert_int_equal(chmod(sub, 0700), 0);
 
-	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-1", &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.files, 2);
 	assert_int_equal(st.bytes, 8);
 	assert_string_equal(get(data, "log"), "one\n");
@@ -170,7 +171,7 @@ static void a_set_without_data_restores_nothing(void **state)
 
 	(void)state;
 	put(data, "log", "now", 0644);
-	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-1", &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.files + st.dirs, 0);
 	assert_string_equal(get(data, "log"), "now");
 	close(fd);
@@ -207,12 +208,12 @@ static void a_path_outside_the_data_paths_writes_nothing(void **state)
 	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 6 %s/log\nF 1 644 0 0 4 %s/../escape\n",
 		 data, data);
 	manifest(text);
-	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), -EBADMSG);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-1", &st, msg, sizeof(msg)), -EBADMSG);
 	assert_string_equal(get(data, "log"), "mine");	/* not even the good one */
 	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 6 %s/log\nF 1 644 0 0 4 %s2/x\n",
 		 data, data);
 	manifest(text);
-	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), -EPERM);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-1", &st, msg, sizeof(msg)), -EPERM);
 	assert_non_null(strstr(msg, "line 3"));
 	assert_non_null(strstr(msg, "not in this group's data paths"));
 	assert_string_equal(get(data, "log"), "mine");
@@ -232,7 +233,7 @@ static void contents_of_the_wrong_size_write_nothing(void **state)
 	put(images, "orthros-data.1", "cut", 0600);
 	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 4 %s/a\nF 1 644 0 0 9 %s/b\n", data, data);
 	manifest(text);
-	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), -EBADMSG);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-1", &st, msg, sizeof(msg)), -EBADMSG);
 	assert_non_null(strstr(msg, "wrong size"));
 	assert_string_equal(get(data, "a"), "mine");
 	assert_null(get(data, "b"));
@@ -262,13 +263,13 @@ static void links_under_the_data_path_are_not_followed(void **state)
 	/* through a link where a directory should be: refused */
 	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 4 %s/dir/target\n", data);
 	manifest(text);
-	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-1", &st, msg, sizeof(msg)), -ENOTDIR);
 	assert_string_equal(get(outside, "target"), "safe");
 
 	/* a link at the file's place, and one at its temporary name: replaced, not written through */
 	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 4 %s/log\n", data);
 	manifest(text);
-	assert_int_equal(ckpt_data_restore(fd, &paths, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-1", &st, msg, sizeof(msg)), 0);
 	assert_string_equal(get(data, "log"), "evil");
 	assert_string_equal(get(outside, "target"), "safe");
 	assert_null(get(outside, "planted"));
@@ -330,6 +331,132 @@ static void malformed_manifests_are_refused_whole(void **state)
 	assert_int_equal(n, 2);
 }
 
+static bool exists(const char *dir, const char *name)
+{
+	char path[512];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return lstat(path, &sb) == 0;
+}
+
+/*
+ * What the group made after the dump is not in the set: the restored
+ * memory never knew it.  It goes aside, kept, out of the group's way.
+ */
+static void what_came_after_the_dump_is_moved_aside(void **state)
+{
+	struct ckpt_data_stats st;
+	char sub[256], aside[256], link[256];
+	int fd = images_fd();
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/db", data);
+	assert_int_equal(mkdir(sub, 0750), 0);
+	put(data, "log", "one\n", 0640);
+	put(sub, "table", "rows", 0600);
+	put(data, "state", "a file", 0600);
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files, 3);
+
+	/* after the dump: a rotated log, a new directory, a new file deeper down,
+	 * a file that became a directory, and a link (never the group's state) */
+	put(data, "log.1", "rotated", 0600);
+	snprintf(aside, sizeof(aside), "%s/newdir", data);
+	assert_int_equal(mkdir(aside, 0700), 0);
+	put(aside, "x", "x", 0600);
+	put(sub, "index", "new", 0600);
+	snprintf(aside, sizeof(aside), "%s/state", data);
+	assert_int_equal(unlink(aside), 0);
+	assert_int_equal(mkdir(aside, 0700), 0);
+	snprintf(link, sizeof(link), "%s/link", data);
+	assert_int_equal(symlink("/etc/passwd", link), 0);
+
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-7", &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files, 3);
+	assert_int_equal(st.aside, 4);
+	snprintf(aside, sizeof(aside), "%s/" CKPT_DATA_ASIDE "/set-7", data);
+	assert_string_equal(st.aside_at, aside);
+	/* the tree is the set's ... */
+	assert_false(exists(data, "log.1"));
+	assert_false(exists(data, "newdir"));
+	assert_false(exists(sub, "index"));
+	assert_string_equal(get(data, "state"), "a file");
+	assert_string_equal(get(sub, "table"), "rows");
+	assert_true(exists(data, "link"));
+	/* ... and nothing is lost, at the same place below the aside directory */
+	assert_string_equal(get(aside, "log.1"), "rotated");
+	assert_string_equal(get(aside, "newdir/x"), "x");
+	assert_string_equal(get(aside, "db/index"), "new");
+	assert_true(exists(aside, "state"));
+
+	/* a second restore from the same set keeps the first one's leftovers */
+	put(data, "log.1", "rotated again", 0600);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-7", &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.aside, 1);
+	assert_string_equal(get(aside, "log.1"), "rotated");
+	strcat(aside, ".2");
+	assert_string_equal(st.aside_at, aside);
+	assert_string_equal(get(aside, "log.1"), "rotated again");
+
+	/* nothing moved aside is taken into the next dump */
+	close(fd);
+	assert_int_equal(system(strcat(strcat(strcpy(aside, "rm -rf "), images), "/*")), 0);
+	fd = images_fd();
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files, 3);
+	assert_int_equal(st.dirs, 2);
+	close(fd);
+}
+
+/* A configured path that is one file, made after the dump: beside itself. */
+static void a_file_path_made_after_the_dump_goes_beside_itself(void **state)
+{
+	struct ckpt_data_stats st;
+	char file[320], dir[256];
+	int fd = images_fd();
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/etc", work);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(file, sizeof(file), "%s/state", dir);
+	assert_int_equal(ckpt_data_add_path(&paths, file), 0);
+	put(data, "log", "one\n", 0640);
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files, 1);
+
+	put(dir, "state", "late", 0600);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-3", &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.aside, 1);
+	assert_false(exists(dir, "state"));
+	assert_string_equal(get(dir, "state.orthros-aside-set-3"), "late");
+	assert_string_equal(st.aside_at, strcat(file, ".orthros-aside-set-3"));
+	assert_string_equal(get(data, "log"), "one\n");
+	close(fd);
+}
+
+/* A set that names only a file below a directory holds the directory too. */
+static void a_directory_the_set_holds_entries_below_is_its(void **state)
+{
+	struct ckpt_data_stats st;
+	char text[1024];
+	int fd = images_fd();
+
+	(void)state;
+	put(data, "keep-me.d", "mine", 0644);
+	put(images, "orthros-data.0", "theirs", 0600);
+	snprintf(text, sizeof(text), "orthros-data 1\nF 0 644 0 0 6 %s/keep-me.d/x\n", data);
+	manifest(text);
+	/* keep-me.d is a file, the set has a directory there: the file goes aside */
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-2", &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.aside, 1);
+	assert_string_equal(get(data, "keep-me.d/x"), "theirs");
+	assert_string_equal(get(data, CKPT_DATA_ASIDE "/set-2/keep-me.d"), "mine");
+	assert_false(exists(work, "srv.orthros-aside-set-2"));
+	assert_int_equal(ckpt_data_restore(fd, &paths, "a/b", &st, msg, sizeof(msg)), -EINVAL);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +469,9 @@ int main(void)
 		T(contents_of_the_wrong_size_write_nothing),
 		T(malformed_manifests_are_refused_whole),
 		T(links_under_the_data_path_are_not_followed),
+		T(what_came_after_the_dump_is_moved_aside),
+		T(a_file_path_made_after_the_dump_goes_beside_itself),
+		T(a_directory_the_set_holds_entries_below_is_its),
 #undef T
 	};
 
