@@ -224,6 +224,7 @@ int ckpt_standby_fire(struct ckpt_standby *sb, struct ckpt_restore_result **res,
 
 		sb->ahead_pid = 0;
 		if (!sb->signal_tree(pid, SIGCONT)) {
+			sb->resumed_at_ns = sb->clock();
 			sb->ready = false;
 			sb->res->pid = pid;
 			sb->res->restore_ns = sb->ahead_ns;

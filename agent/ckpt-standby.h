@@ -43,6 +43,7 @@ struct ckpt_standby {
 	int (*signal_tree)(pid_t root, int sig);
 	pid_t ahead_pid;			/* > 0: the prepared set's tree, stopped */
 	uint64_t ahead_ns;			/* CRIU's restore of it took */
+	uint64_t resumed_at_ns;			/* clock(): the tree restored ahead got SIGCONT */
 	uint64_t ahead_refused_seq;		/* its restore ahead failed: prepared only */
 	char ahead_msg[600];			/* why the last preparation was not restored ahead */
 	uint64_t headers_sig;			/* the store's headers when last looked at */

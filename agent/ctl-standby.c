@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <qb/qbdefs.h>
 #include <qb/qbipcc.h>
 #include <qb/qbipcs.h>
@@ -32,6 +34,8 @@
 struct standby_req {
 	struct qb_ipc_request_header hdr;
 	char group[CKPT_GROUP_LEN];
+	/* CLOCK_MONOTONIC, this partition's: the asking process's start, its send */
+	uint64_t started_ns, sent_ns;
 };
 
 struct standby_res {
@@ -176,7 +180,7 @@ static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
 	struct standby_req *req = data;
 	struct standby_res *res = calloc(1, sizeof(*res));
 	struct ckpt_restore_result *r;
-	uint64_t age = g.sb.ready ? g.sb.clock() - g.sb.prepared_at_ns : 0;
+	uint64_t now = g.sb.clock(), age = g.sb.ready ? now - g.sb.prepared_at_ns : 0;
 	FILE *out, *err;
 	bool stale = false, resumed = false;
 	int rc;
@@ -215,6 +219,15 @@ static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
 		fprintf(out, "standby: restored ahead %.1f s before the request (prepared in %.1f ms, restored"
 			" stopped in %.1f ms); resumed at the request\n",
 			(double)age / 1e9, ms(g.sb.prepare_ns), ms(g.sb.ahead_ns));
+	/*
+	 * Where the gap went, on this partition's one clock: the asking
+	 * process's start (exec, libraries), its connection, our loop.
+	 */
+	if (!rc && resumed && req->started_ns && req->started_ns <= req->sent_ns && req->sent_ns <= now &&
+	    now <= g.sb.resumed_at_ns)
+		fprintf(out, "standby: timeline from orthrosctl's start: asked at +%.1f ms, heard at +%.1f ms,"
+			" tree resumed at +%.1f ms\n", ms(req->sent_ns - req->started_ns),
+			ms(now - req->started_ns), ms(g.sb.resumed_at_ns - req->started_ns));
 	else if (!rc)
 		fprintf(out, "standby: prepared %.1f s before the request (in %.1f ms); restored through %s\n",
 			(double)age / 1e9, ms(g.sb.prepare_ns),
@@ -332,6 +345,51 @@ out:
 	return rc;
 }
 
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+/*
+ * When this process started, on CLOCK_MONOTONIC: /proc's start time is
+ * in ticks since boot (CLOCK_BOOTTIME's origin); 0 when it cannot say.
+ */
+static uint64_t process_start_ns(void)
+{
+	char buf[1024], *p;
+	unsigned long long ticks = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t boot, mono, start;
+	FILE *f = fopen("/proc/self/stat", "re");
+	size_t n;
+
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* after the command name's closing parenthesis, field 22 is 20 further on */
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || hz <= 0 || sscanf(p + 1, "%llu", &ticks) != 1)
+		return 0;
+	boot = clock_ns(CLOCK_BOOTTIME);
+	mono = mono_now_ns();
+	start = (uint64_t)ticks * (1000000000u / (uint64_t)hz);
+	if (start > boot || boot - start > mono)
+		return 0;
+	return mono - (boot - start);
+}
+
 int ctl_standby_ask(const char *region, const char *group, pid_t *pid, uint64_t *seq)
 {
 	struct standby_req req = { .hdr = { .id = STANDBY_REQ_RESTORE, .size = sizeof(req) } };
@@ -351,6 +409,8 @@ int ctl_standby_ask(const char *region, const char *group, pid_t *pid, uint64_t 
 		return 1;
 	}
 	snprintf(req.group, sizeof(req.group), "%s", group);
+	req.started_ns = process_start_ns();
+	req.sent_ns = mono_now_ns();
 	n = qb_ipcc_send(c, &req, sizeof(req));
 	if (n == (ssize_t)sizeof(req))
 		n = qb_ipcc_recv(c, res, sizeof(*res), REPLY_TIMEOUT_MS);
