@@ -34,9 +34,11 @@
 struct standby_req {
 	struct qb_ipc_request_header hdr;
 	char group[CKPT_GROUP_LEN];
-	/* CLOCK_MONOTONIC, this partition's: the asking process's start, its send */
-	uint64_t started_ns, sent_ns;
+	/* CLOCK_MONOTONIC, this partition's: the asking process's start, its main(), its send */
+	uint64_t started_ns, main_ns, sent_ns;
 };
+
+uint64_t ctl_main_ns;
 
 struct standby_res {
 	struct qb_ipc_response_header hdr;	/* error: the exit status */
@@ -223,11 +225,12 @@ static int32_t ipc_msg(qb_ipcs_connection_t *c, void *data, size_t size)
 	 * Where the gap went, on this partition's one clock: the asking
 	 * process's start (exec, libraries), its connection, our loop.
 	 */
-	if (!rc && resumed && req->started_ns && req->started_ns <= req->sent_ns && req->sent_ns <= now &&
-	    now <= g.sb.resumed_at_ns)
-		fprintf(out, "standby: timeline from orthrosctl's start: asked at +%.1f ms, heard at +%.1f ms,"
-			" tree resumed at +%.1f ms\n", ms(req->sent_ns - req->started_ns),
-			ms(now - req->started_ns), ms(g.sb.resumed_at_ns - req->started_ns));
+	if (!rc && resumed && req->started_ns && req->started_ns <= req->main_ns && req->main_ns <= req->sent_ns &&
+	    req->sent_ns <= now && now <= g.sb.resumed_at_ns)
+		fprintf(out, "standby: timeline from orthrosctl's start: main at +%.1f ms, asked at +%.1f ms,"
+			" heard at +%.1f ms, tree resumed at +%.1f ms\n", ms(req->main_ns - req->started_ns),
+			ms(req->sent_ns - req->started_ns), ms(now - req->started_ns),
+			ms(g.sb.resumed_at_ns - req->started_ns));
 	else if (!rc)
 		fprintf(out, "standby: prepared %.1f s before the request (in %.1f ms); restored through %s\n",
 			(double)age / 1e9, ms(g.sb.prepare_ns),
@@ -410,6 +413,7 @@ int ctl_standby_ask(const char *region, const char *group, pid_t *pid, uint64_t 
 	}
 	snprintf(req.group, sizeof(req.group), "%s", group);
 	req.started_ns = process_start_ns();
+	req.main_ns = ctl_main_ns;
 	req.sent_ns = mono_now_ns();
 	n = qb_ipcc_send(c, &req, sizeof(req));
 	if (n == (ssize_t)sizeof(req))

@@ -50,5 +50,7 @@ int ctl_ckpt_standby(const char *region, const char *group, const char *workdir,
  * its exit status (its output printed), or -ENOENT when there is none.
  */
 int ctl_standby_ask(const char *region, const char *group, pid_t *pid, uint64_t *seq);
+/* CLOCK_MONOTONIC when main() began (0: not known), for the standby's timeline. */
+extern uint64_t ctl_main_ns;
 
 #endif

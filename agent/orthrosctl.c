@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf.h"
 #include "ctl.h"
@@ -167,6 +168,11 @@ static int cmd_plan(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	struct timespec ts;
+
+	/* The loader's share of a start, told apart in the standby's timeline. */
+	if (!clock_gettime(CLOCK_MONOTONIC, &ts))
+		ctl_main_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	if (argc < 2)
 		return ctl_usage_error("missing COMMAND");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
