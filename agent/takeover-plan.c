@@ -20,6 +20,7 @@
 #include <libxml/tree.h>
 
 #include "takeover-plan.h"
+#include "xml-lib.h"
 
 #define MAX_SET 32
 
@@ -36,16 +37,33 @@ static xmlNode *child(xmlNode *n, const char *name)
 	return NULL;
 }
 
-/* Copy attribute @name of @n; false if absent or too long. */
+/*
+ * Copy attribute @name of @n; false if absent or too long.  Its value is
+ * the text nodes below the attribute (the parser has already replaced the
+ * predefined entities; a CIB has no others and no DTD to declare them).
+ */
 static bool prop(xmlNode *n, const char *name, char *out, size_t len)
 {
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
-	bool ok = v && strlen((const char *)v) < len;
+	for (xmlAttr *a = n ? n->properties : NULL; a; a = a->next) {
+		size_t used = 0;
 
-	if (ok)
-		strcpy(out, (const char *)v);
-	xmlFree(v);
-	return ok;
+		if (!a->name || strcmp((const char *)a->name, name))
+			continue;
+		for (xmlNode *t = a->children; t; t = t->next) {
+			size_t l;
+
+			if (t->type != XML_TEXT_NODE || !t->content)
+				return false;
+			l = strlen((const char *)t->content);
+			if (l >= len - used)
+				return false;
+			memcpy(out + used, t->content, l);
+			used += l;
+		}
+		out[used] = '\0';
+		return true;
+	}
+	return false;
 }
 
 static bool prop_is(xmlNode *n, const char *name, const char *want)
@@ -477,6 +495,7 @@ static int build(xmlNode *cfg, const char *self, struct tk_plan *p, char *why, s
 int tk_plan_from_cib(const char *xml, size_t len, const char *self,
 		     struct tk_plan *plan, char *why, size_t whylen)
 {
+	const struct xml_lib *lib;
 	xmlDoc *doc;
 	xmlNode *root, *cfg;
 	int rc;
@@ -488,15 +507,18 @@ int tk_plan_from_cib(const char *xml, size_t len, const char *self,
 		return fail(why, whylen, -EINVAL, "bad node name or size");
 	strcpy(plan->self, self);
 	/* No network, no entities expanded, no DTD: a CIB needs none. */
-	doc = xmlReadMemory(xml, (int)len, "cib.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	lib = xml_lib(why, whylen);
+	if (!lib)
+		return -ENOSYS;
+	doc = lib->read_memory(xml, (int)len, "cib.xml", NULL,
+			       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (!doc)
 		return fail(why, whylen, -EINVAL, "not well-formed XML");
-	root = xmlDocGetRootElement(doc);
+	root = lib->root(doc);
 	cfg = is(root, "cib") ? child(root, "configuration") : NULL;
 	rc = cfg ? build(cfg, self, plan, why, whylen) :
 		   fail(why, whylen, -EINVAL, "no cib/configuration element");
-	xmlFreeDoc(doc);
+	lib->free_doc(doc);
 	if (rc) {
 		char keep[TK_NAME_MAX];
 

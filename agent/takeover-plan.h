@@ -76,6 +76,7 @@ struct tk_plan {
  * 0..TK_MAX_STEPS steps (and plan->left what was left out).  -EPERM: no
  * early takeover at all here (standby, maintenance; @why says which).
  * -ENOENT: no promotable ocf:orthros:partition clone.  -EINVAL: not a CIB.
+ * -ENOSYS: libxml2 could not be loaded (@why says why).
  */
 int tk_plan_from_cib(const char *xml, size_t len, const char *self,
 		     struct tk_plan *plan, char *why, size_t whylen);
