@@ -323,9 +323,9 @@ else
 	not_ok "restore --lazy resumes the tree restored ahead: its pid, running, the newest set" "rc=$rc" \
 		"state '$(state "${p2:-0}")'" "$(cat "$tmp/out" "$tmp/err")" "$(tail -3 "$tmp/sb.log")"
 fi
-tl=$(sed -n 's/^standby: timeline from orthrosctl.s start: main at +\([0-9.]*\) ms, asked at +\([0-9.]*\) ms, heard at +\([0-9.]*\) ms, tree resumed at +\([0-9.]*\) ms$/\1 \2 \3 \4/p' "$tmp/out")
-if [ -n "$tl" ] && echo "$tl" | awk '{ exit !($1 >= 0 && $1 <= $2 && $2 <= $3 && $3 <= $4 && $4 < 10000) }'; then
-	ok "the answer says where the request's time went, on one clock (main, asked, heard, resumed at +$(echo "$tl" | sed 's/ /, +/g') ms from orthrosctl's start)"
+tl=$(sed -n 's/^standby: timeline from orthrosctl.s start: main at +\([0-9.]*\) ms, connecting at +\([0-9.]*\) ms, asked at +\([0-9.]*\) ms, heard at +\([0-9.]*\) ms, tree resumed at +\([0-9.]*\) ms$/\1 \2 \3 \4 \5/p' "$tmp/out")
+if [ -n "$tl" ] && echo "$tl" | awk '{ exit !($1 >= 0 && $1 <= $2 && $2 <= $3 && $3 <= $4 && $4 <= $5 && $5 < 10000) }'; then
+	ok "the answer says where the request's time went, on one clock (main, connecting, asked, heard, resumed at +$(echo "$tl" | sed 's/ /, +/g') ms from orthrosctl's start)"
 else
 	not_ok "the answer gives the request's timeline" "'$tl'" "$(cat "$tmp/out")"
 fi
