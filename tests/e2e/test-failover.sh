@@ -33,8 +33,11 @@ D=$(mktemp -d /tmp/orthros-failover.XXXXXX)
 watch_pids=""
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (QEMU, network namespaces)"
-if [ -S "$RUN/doorbell.sock" ] || ip netns list 2>/dev/null | grep -qw "$NS"; then
-	bail "a lab is up ($RUN, netns $NS): scripts/lab down first"
+if "$LAB" alive; then
+	bail "a lab is running ($RUN, netns $NS): scripts/lab down first"
+fi
+if [ -d "$RUN" ] || ip netns list 2>/dev/null | grep -qw "$NS"; then
+	echo "# a dead lab's leftovers ($RUN, netns $NS): lab up clears them"
 fi
 
 cleanup() {
