@@ -29,7 +29,6 @@ RUN=/run/orthros-lab
 SHARED=$RUN/shared
 NS=orthros-lab
 CRASHES=${ORTHROS_CRASHES:-5}
-D=$(mktemp -d /tmp/orthros-failover.XXXXXX)
 watch_pids=""
 
 [ "$(id -u)" -eq 0 ] || bail "needs root (QEMU, network namespaces)"
@@ -39,6 +38,7 @@ fi
 if [ -d "$RUN" ] || ip netns list 2>/dev/null | grep -qw "$NS"; then
 	echo "# a dead lab's leftovers ($RUN, netns $NS): lab up clears them"
 fi
+D=$(mktemp -d /tmp/orthros-failover.XXXXXX)
 
 cleanup() {
 	for p in $watch_pids; do kill "$p" 2>/dev/null; done
