@@ -44,6 +44,7 @@
 #include "checkpointer.h"
 
 #define NS_PER_US 1000ull
+#define NS_PER_S 1000000000ull
 
 static uint64_t mono_ns(void)
 {
@@ -204,6 +205,7 @@ struct frozen_copy {
 	bool called;
 	int rc;
 	struct ckpt_data_stats st;
+	struct ckpt_data_ahead ahead;
 	char msg[256];
 };
 
@@ -213,7 +215,9 @@ static int copy_data(void *arg)
 
 	f->called = true;
 	/* A set larger than a slot could not be stored anyway. */
-	f->rc = ckpt_data_save(f->fd, &f->c->data, f->c->store->slot_size, &f->st, f->msg, sizeof(f->msg));
+	f->rc = ckpt_data_save(f->fd, &f->c->data, f->c->store->slot_size, &f->ahead, &f->st, f->msg,
+			       sizeof(f->msg));
+	f->st.ahead_ns = f->ahead.ns;
 	return f->rc ? 1 : 0;
 }
 
@@ -253,11 +257,24 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 		fc.fd = st->fd;
 		req.frozen = copy_data;
 		req.frozen_arg = &fc;
+		/*
+		 * Read the files while the group still runs, so that under the
+		 * freeze only what changed since is read again.  If this fails
+		 * the freeze copies everything, and meets the cause itself.
+		 */
+		fc.ahead.racy_ns = NS_PER_S;
+		if (ckpt_data_copy_ahead(st->fd, &c->data, c->store->slot_size, &fc.ahead, fc.msg,
+					 sizeof(fc.msg)))
+			ckpt_data_ahead_done(st->fd, &fc.ahead);
+		fc.msg[0] = '\0';
 	}
 	unlinkat(work_fd, "stats-dump", 0);	/* an earlier step's */
 	t0 = c->clock();
 	rc = pre ? c->ops->pre_dump(c->ops_ctx, &req) : c->ops->dump(c->ops_ctx, &req);
 	res->dump_ns += c->clock() - t0;
+	/* Before the set is stored: only the save's files may be in it. */
+	if (req.frozen)
+		ckpt_data_ahead_done(st->fd, &fc.ahead);
 	if (req.frozen && fc.rc)
 		return fail(res, fc.rc, "the group's data paths, while it was frozen: %s (the dump is void, the tree ran on)",
 			    fc.msg);

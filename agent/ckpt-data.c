@@ -113,6 +113,8 @@ bool ckpt_data_path_allowed(const struct ckpt_data_paths *p, const char *path)
 struct saver {
 	int images_fd;
 	uint64_t max_bytes;
+	struct ckpt_data_ahead *ahead;	/* save: copies to take over */
+	struct ckpt_data_ahead *collect;	/* copying ahead: where they are listed */
 	struct ckpt_data_stats *st;
 	char *manifest;
 	size_t len, cap;
@@ -191,20 +193,103 @@ static int copy_fd(int in, int out, uint8_t *buf, uint64_t limit, uint64_t *copi
 	}
 }
 
+static uint64_t ts_ns(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
+}
+
+static bool same_ts(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Copying ahead: list the copy just made of @path, as it was seen in @sb. */
+static int list_ahead(struct saver *sv, const char *path, const struct stat *sb, unsigned int idx)
+{
+	struct ckpt_data_ahead *a = sv->collect;
+	struct ckpt_data_ahead_file *f;
+
+	if (a->n == a->cap) {
+		unsigned int cap = a->cap ? a->cap * 2 : 16;
+
+		f = realloc(a->f, cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		a->f = f;
+		a->cap = cap;
+	}
+	f = &a->f[a->n];
+	*f = (struct ckpt_data_ahead_file){
+		.index = idx, .dev = (uint64_t)sb->st_dev, .ino = (uint64_t)sb->st_ino,
+		.size = (uint64_t)sb->st_size, .mtime = sb->st_mtim, .ctime = sb->st_ctim,
+	};
+	if (!(f->path = strdup(path)))
+		return -ENOMEM;
+	a->n++;
+	return 0;
+}
+
+/*
+ * Under the freeze: take @path's copy made ahead when the file is as it
+ * was then (ckpt-data.h says when).  1 when there is none to take.
+ */
+static int take_ahead(struct saver *sv, const char *path, const struct stat *sb)
+{
+	struct ckpt_data_ahead *a = sv->ahead;
+	struct ckpt_data_ahead_file *f = NULL;
+	char from[48], to[32];
+	unsigned int idx = sv->st->files;
+
+	for (unsigned int i = 0; i < a->n; i++) {
+		if (!a->f[i].taken && !strcmp(a->f[i].path, path)) {
+			f = &a->f[i];
+			break;
+		}
+	}
+	if (!f || f->dev != (uint64_t)sb->st_dev || f->ino != (uint64_t)sb->st_ino ||
+	    f->size != (uint64_t)sb->st_size || !same_ts(&f->mtime, &sb->st_mtim) ||
+	    !same_ts(&f->ctime, &sb->st_ctim) || ts_ns(&f->ctime) + a->racy_ns >= ts_ns(&a->started))
+		return 1;
+	if (f->size > sv->max_bytes - sv->st->bytes)
+		return say(sv->msg, sv->mlen, -EFBIG, "%s: the data paths hold more than %" PRIu64 " bytes",
+			   path, sv->max_bytes);
+	snprintf(from, sizeof(from), "orthros-data.ahead.%u", f->index);
+	snprintf(to, sizeof(to), "orthros-data.%u", idx);
+	if (renameat(sv->images_fd, from, sv->images_fd, to) < 0)
+		return 1;	/* read it again */
+	f->taken = true;
+	sv->st->files++;
+	sv->st->bytes += f->size;
+	sv->st->ahead++;
+	sv->st->ahead_bytes += f->size;
+	return append(sv, "F %u %o %u %u %" PRIu64 " %s\n", idx, (unsigned int)sb->st_mode & 07777,
+		      (unsigned int)sb->st_uid, (unsigned int)sb->st_gid, f->size, path);
+}
+
 static int save_file(struct saver *sv, int fd, const char *path, const struct stat *sb)
 {
-	char name[32];
+	char name[48];
 	uint64_t copied;
-	unsigned int idx = sv->st->files;
+	unsigned int idx = sv->collect ? sv->collect->n : sv->st->files;
 	int out, rc;
 
-	snprintf(name, sizeof(name), "orthros-data.%u", idx);
+	struct stat now;
+
+	/* Copying ahead: the file as opened, not as listed, is what is read. */
+	if (sv->collect) {
+		if (fstat(fd, &now) < 0)
+			return say(sv->msg, sv->mlen, -errno, "%s: %s", path, strerror(errno));
+		sb = &now;
+	}
+	snprintf(name, sizeof(name), sv->collect ? "orthros-data.ahead.%u" : "orthros-data.%u", idx);
 	out = openat(sv->images_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return say(sv->msg, sv->mlen, -errno, "%s: cannot create its copy: %s", path, strerror(errno));
 	rc = copy_fd(fd, out, sv->buf, sv->max_bytes - sv->st->bytes, &copied);
 	if (close(out) && !rc)
 		rc = -errno;
+	if (rc)
+		unlinkat(sv->images_fd, name, 0);	/* no part of a file in the images */
 	if (rc == -EFBIG)
 		return say(sv->msg, sv->mlen, rc, "%s: the data paths hold more than %" PRIu64 " bytes",
 			   path, sv->max_bytes);
@@ -212,6 +297,14 @@ static int save_file(struct saver *sv, int fd, const char *path, const struct st
 		return say(sv->msg, sv->mlen, rc, "%s: copy failed: %s", path, strerror(-rc));
 	sv->st->files++;
 	sv->st->bytes += copied;
+	if (sv->collect) {
+		/* Changed while it was read: the save reads it again. */
+		if (copied != (uint64_t)sb->st_size) {
+			unlinkat(sv->images_fd, name, 0);
+			return 0;
+		}
+		return list_ahead(sv, path, sb, idx);
+	}
 	return append(sv, "F %u %o %u %u %" PRIu64 " %s\n", idx, (unsigned int)sb->st_mode & 07777,
 		      (unsigned int)sb->st_uid, (unsigned int)sb->st_gid, copied, path);
 }
@@ -236,6 +329,8 @@ static int save_entry(struct saver *sv, int dirfd, const char *name, char *path,
 		sv->st->skipped++;
 		return 0;
 	}
+	if (S_ISREG(sb.st_mode) && sv->ahead && (rc = take_ahead(sv, path, &sb)) <= 0)
+		return rc;
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(sb.st_mode) ? O_DIRECTORY : 0));
 	if (fd < 0)
 		return say(sv->msg, sv->mlen, -errno, "%s: %s", path, strerror(errno));
@@ -291,32 +386,77 @@ static int save_dir(struct saver *sv, int fd, char *path, size_t len, unsigned i
 	return rc;
 }
 
-int ckpt_data_save(int images_fd, const struct ckpt_data_paths *p, uint64_t max_bytes,
-		   struct ckpt_data_stats *st, char *msg, size_t mlen)
+/* Walk @p into @sv: the save, or the copy ahead of it. */
+static int walk_paths(struct saver *sv, const struct ckpt_data_paths *p)
 {
-	struct saver sv = {
-		.images_fd = images_fd, .max_bytes = max_bytes, .st = st, .msg = msg, .mlen = mlen,
-	};
 	char path[CKPT_DATA_PATH_MAX];
-	uint64_t t0 = mono_ns();
-	int rc = 0, fd;
+	int rc = 0;
 
-	memset(st, 0, sizeof(*st));
-	sv.cap = 4096;
-	sv.manifest = malloc(sv.cap);
-	sv.buf = malloc(COPY_CHUNK);
-	if (!sv.manifest || !sv.buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	sv.len = (size_t)snprintf(sv.manifest, sv.cap, HEADER);
+	sv->cap = 4096;
+	sv->manifest = malloc(sv->cap);
+	sv->buf = malloc(COPY_CHUNK);
+	if (!sv->manifest || !sv->buf)
+		return -ENOMEM;
+	sv->len = (size_t)snprintf(sv->manifest, sv->cap, HEADER);
 	for (size_t i = 0; !rc && i < p->n; i++) {
 		size_t len = strlen(p->path[i]);
 
 		memcpy(path, p->path[i], len + 1);
 		/* Absolute: the directory fd is ignored. */
-		rc = save_entry(&sv, AT_FDCWD, path, path, len, 0);
+		rc = save_entry(sv, AT_FDCWD, path, path, len, 0);
 	}
+	return rc;
+}
+
+int ckpt_data_copy_ahead(int images_fd, const struct ckpt_data_paths *p, uint64_t max_bytes,
+			 struct ckpt_data_ahead *a, char *msg, size_t mlen)
+{
+	struct ckpt_data_stats st = { 0 };
+	struct saver sv = {
+		.images_fd = images_fd, .max_bytes = max_bytes, .collect = a, .st = &st,
+		.msg = msg, .mlen = mlen,
+	};
+	uint64_t t0 = mono_ns();
+	int rc;
+
+	/* Before the first look at any file: the racy window ends here. */
+	clock_gettime(CLOCK_REALTIME, &a->started);
+	rc = walk_paths(&sv, p);
+	free(sv.manifest);
+	free(sv.buf);
+	a->bytes = st.bytes;
+	a->ns = mono_ns() - t0;
+	return rc;
+}
+
+void ckpt_data_ahead_done(int images_fd, struct ckpt_data_ahead *a)
+{
+	char name[48];
+
+	for (unsigned int i = 0; i < a->n; i++) {
+		if (!a->f[i].taken) {
+			snprintf(name, sizeof(name), "orthros-data.ahead.%u", a->f[i].index);
+			unlinkat(images_fd, name, 0);
+		}
+		free(a->f[i].path);
+	}
+	free(a->f);
+	a->f = NULL;
+	a->n = a->cap = 0;
+}
+
+int ckpt_data_save(int images_fd, const struct ckpt_data_paths *p, uint64_t max_bytes,
+		   struct ckpt_data_ahead *ahead, struct ckpt_data_stats *st, char *msg, size_t mlen)
+{
+	struct saver sv = {
+		.images_fd = images_fd, .max_bytes = max_bytes, .ahead = ahead, .st = st,
+		.msg = msg, .mlen = mlen,
+	};
+	uint64_t t0 = mono_ns();
+	int rc, fd;
+
+	memset(st, 0, sizeof(*st));
+	rc = walk_paths(&sv, p);
 	if (rc)
 		goto out;
 	fd = openat(images_fd, CKPT_DATA_MANIFEST, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define CKPT_DATA_MANIFEST "orthros-data"
 #define CKPT_DATA_MAX_PATHS 8
@@ -44,6 +45,9 @@ struct ckpt_data_stats {
 	unsigned int files, dirs;
 	unsigned int skipped;		/* neither file nor directory (links, sockets...) */
 	uint64_t bytes;
+	unsigned int ahead;		/* save: files taken from the copy made ahead */
+	uint64_t ahead_bytes;
+	uint64_t ahead_ns;		/* how long copying ahead took (set by the caller) */
 	unsigned int aside;		/* restore: entries newer than the set, moved aside */
 	uint64_t ns;			/* how long the save or the restore took */
 	char aside_at[CKPT_DATA_PATH_MAX + 128];	/* the first place they went to */
@@ -68,13 +72,53 @@ int ckpt_data_add_path(struct ckpt_data_paths *p, const char *path);
 bool ckpt_data_path_allowed(const struct ckpt_data_paths *p, const char *path);
 
 /*
+ * The data paths' files copied into the images directory before the
+ * freeze, while the group still runs, so that the save under the freeze
+ * reads again only what changed since.  A file counts as unchanged when
+ * its device, inode, size, mtime and ctime are those seen before its copy
+ * was read, and its ctime is older than @racy_ns before the copy started:
+ * the kernel stamps files from a coarse clock, so a write in the same tick
+ * as the copy's look at the file would leave the stamps as they were.
+ * Every write moves ctime, which user space cannot set back.
+ */
+struct ckpt_data_ahead_file {
+	char *path;
+	unsigned int index;		/* its copy is orthros-data.ahead.INDEX */
+	bool taken;			/* renamed into the set by the save */
+	uint64_t dev, ino, size;
+	struct timespec mtime, ctime;
+};
+
+struct ckpt_data_ahead {
+	uint64_t racy_ns;		/* set by the caller; 1 s unless it knows better */
+	struct timespec started;	/* CLOCK_REALTIME before the first look */
+	unsigned int n, cap;
+	struct ckpt_data_ahead_file *f;
+	uint64_t bytes;			/* copied ahead */
+	uint64_t ns;			/* how long copying ahead took */
+};
+
+/*
+ * Copy every file @p names into @images_fd ahead of the save (as
+ * orthros-data.ahead.N; no manifest).  Limits as ckpt_data_save's.  On
+ * failure @a holds what was copied; ckpt_data_ahead_done() still applies.
+ */
+int ckpt_data_copy_ahead(int images_fd, const struct ckpt_data_paths *p, uint64_t max_bytes,
+			 struct ckpt_data_ahead *a, char *msg, size_t mlen);
+
+/* Remove the copies the save did not take from @images_fd, free @a's list. */
+void ckpt_data_ahead_done(int images_fd, struct ckpt_data_ahead *a);
+
+/*
  * Copy what @p names (regular files, and directories with everything
  * below them) into the images directory @images_fd.  A path that does not
- * exist is left out.  More than @max_bytes of contents or
- * CKPT_DATA_MAX_ENTRIES entries: -EFBIG.  -errno otherwise; @msg says why.
+ * exist is left out.  With @ahead (may be NULL), a file unchanged since
+ * its copy ahead is taken from that copy (renamed, not read again).
+ * More than @max_bytes of contents or CKPT_DATA_MAX_ENTRIES entries:
+ * -EFBIG.  -errno otherwise; @msg says why.
  */
 int ckpt_data_save(int images_fd, const struct ckpt_data_paths *p, uint64_t max_bytes,
-		   struct ckpt_data_stats *st, char *msg, size_t mlen);
+		   struct ckpt_data_ahead *ahead, struct ckpt_data_stats *st, char *msg, size_t mlen);
 
 /*
  * Parse a manifest of @len bytes (not NUL-terminated), checking every line

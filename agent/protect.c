@@ -171,8 +171,9 @@ static void report(struct protect *p, struct group *g)
 		       r->freeze_from_stats ? "criu stats" : "dump call",
 		       ms(r->dump_ns), ms(r->pack_ns), r->bytes);
 		if (g->c.data.n)
-			qb_log(LOG_INFO, "group %s: data paths taken while frozen: %u files, %" PRIu64 " bytes, %u directories in %.1f ms",
-			       g->c.group, r->data.files, r->data.bytes, r->data.dirs, ms(r->data.ns));
+			qb_log(LOG_INFO, "group %s: data paths taken while frozen: %u files, %" PRIu64 " bytes, %u directories in %.1f ms; %u of the files (%" PRIu64 " bytes) unchanged since the copy made ahead in %.1f ms",
+			       g->c.group, r->data.files, r->data.bytes, r->data.dirs, ms(r->data.ns),
+			       r->data.ahead, r->data.ahead_bytes, ms(r->data.ahead_ns));
 		if (r->predump_seq)
 			qb_log(LOG_INFO, "group %s: pre-dump set %" PRIu64 ", freeze %.1f ms",
 			       g->c.group, r->predump_seq, ms(r->predump_freeze_ns));

@@ -5,7 +5,9 @@
 # (a directory both partitions share, standing for the data disk) and
 # appends a record every 100 ms of its running time; orthrosd's
 # configuration names DATA as the group's data_paths.
-#   1. A: every checkpoint takes DATA while CRIU holds the tree frozen
+#   1. A: every checkpoint takes DATA while CRIU holds the tree frozen;
+#      a file unchanged since the copy made ahead of the freeze is taken
+#      from that copy, the growing journal is read again under the freeze
 #   2. A is killed a few seconds after a checkpoint: the journal on the
 #      data disk now holds records the checkpointed memory never wrote
 #   3. B: a restore without the data paths succeeds (CRIU does not check
@@ -30,6 +32,9 @@ MEM=${ORTHROS_PARTITION_MEM:-768M}
 protected_setup /tmp/orthros-pdata.XXXXXX
 DATA=$D/data
 mkdir "$DATA"
+# A file the service never writes: the checkpoints take it from the copy
+# made ahead of the freeze, not under it.
+echo "records: journal" >"$DATA/settings"
 
 printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nORTHROS_INIT=%s\nHOLD_MB=%s\nPORT=%s\nSRCDIR=%s\nJOURNAL=%s\nDATA_PATH=%s\n' \
 	"$ORTHROSCTL" "$ORTHROSD" "$DEMO" "$ORTHROS_INIT" "$HOLD_MB" "$PORT" "$SRCDIR" "$DATA/journal" "$DATA" >"$D/env"
@@ -54,12 +59,18 @@ start_protected a
 a_qemu=$qemu_pid
 ready a
 cmd a start started 120 || bail "the service did not start in A: $(tail -5 "$D/a.console")"
-if wait_for "$D/a.orthrosd" "data paths taken while frozen: 1 files" 120 &&
+if wait_for "$D/a.orthrosd" "data paths taken while frozen: 2 files" 120 &&
    wait_for "$D/a.orthrosd" "checkpoint set [0-9]* (incremental" 120; then
 	ok "A: orthrosd takes the journal with every checkpoint, while CRIU holds the tree frozen"
 else
 	not_ok "A: orthrosd takes the journal with every checkpoint" "$(tail -n 12 "$D/a.orthrosd")"
 	bail "no checkpoint with the journal"
+fi
+# The journal grows between the copy ahead and the freeze; settings not.
+if wait_for "$D/a.orthrosd" "2 files.*; 1 of the files (17 bytes) unchanged since the copy made ahead" 60; then
+	ok "A: the unchanged settings file is taken from the copy made ahead of the freeze, the growing journal read again under it"
+else
+	not_ok "A: an unchanged file comes from the copy made ahead" "$(grep "data paths" "$D/a.orthrosd" | tail -n 4)"
 fi
 grep "checkpoint set\|data paths" "$D/a.orthrosd" | sed 's/^/# A: /'
 
@@ -109,7 +120,7 @@ cmd b "restore r1" r1 180
 sed 's/^/# B: /' "$D/b.r1"
 seq=$(sed -n 's/.*from set \([0-9]*\) .*/\1/p' "$D/b.r1")
 j_put=$(history)
-if grep -q '^rc=0$' "$D/b.r1" && grep -q "^data paths put back as of set $seq: 1 files" "$D/b.r1" &&
+if grep -q '^rc=0$' "$D/b.r1" && grep -q "^data paths put back as of set $seq: 2 files" "$D/b.r1" &&
    [ -n "$j_put" ] && [ "$j_put" -lt "$j_crash" ]; then
 	ok "B: restored from set $seq with the journal put back first: its last record $j_put (the $((records_crash - $(wc -l <"$DATA/journal"))) records after the checkpoint went with the memory that wrote them)"
 else

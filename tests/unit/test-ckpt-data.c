@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -141,7 +143,7 @@ static void files_and_modes_come_back_as_they_were(void **state)
 	assert_int_equal(symlink("/etc/passwd", link), 0);
 	assert_int_equal(ckpt_data_add_path(&paths, "/nonexistent/orthros-test"), 0);
 
-	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.files, 2);
 	assert_int_equal(st.dirs, 2);
 	assert_int_equal(st.skipped, 1);	/* the symlink */
@@ -184,7 +186,7 @@ static void more_than_the_limit_is_refused(void **state)
 
 	(void)state;
 	put(data, "big", "0123456789", 0644);
-	assert_int_equal(ckpt_data_save(fd, &paths, 9, &st, msg, sizeof(msg)), -EFBIG);
+	assert_int_equal(ckpt_data_save(fd, &paths, 9, NULL, &st, msg, sizeof(msg)), -EFBIG);
 	assert_non_null(strstr(msg, "more than 9 bytes"));
 	close(fd);
 }
@@ -356,7 +358,7 @@ static void what_came_after_the_dump_is_moved_aside(void **state)
 	put(data, "log", "one\n", 0640);
 	put(sub, "table", "rows", 0600);
 	put(data, "state", "a file", 0600);
-	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.files, 3);
 
 	/* after the dump: a rotated log, a new directory, a new file deeper down,
@@ -403,7 +405,7 @@ static void what_came_after_the_dump_is_moved_aside(void **state)
 	close(fd);
 	assert_int_equal(system(strcat(strcat(strcpy(aside, "rm -rf "), images), "/*")), 0);
 	fd = images_fd();
-	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.files, 3);
 	assert_int_equal(st.dirs, 2);
 	close(fd);
@@ -422,7 +424,7 @@ static void a_file_path_made_after_the_dump_goes_beside_itself(void **state)
 	snprintf(file, sizeof(file), "%s/state", dir);
 	assert_int_equal(ckpt_data_add_path(&paths, file), 0);
 	put(data, "log", "one\n", 0640);
-	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.files, 1);
 
 	put(dir, "state", "late", 0600);
@@ -457,6 +459,106 @@ static void a_directory_the_set_holds_entries_below_is_its(void **state)
 	close(fd);
 }
 
+/* Copies made ahead left in the images directory. */
+static int ahead_left(void)
+{
+	struct dirent *de;
+	DIR *d = opendir(images);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, "orthros-data.ahead.", 19);
+	closedir(d);
+	return n;
+}
+
+/* Past the kernel's coarse clock tick (4 ms at HZ=250): new stamps differ. */
+static void next_tick(void)
+{
+	struct timespec ts = { 0, 30 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void the_copy_made_ahead_is_taken_only_for_unchanged_files(void **state)
+{
+	struct ckpt_data_ahead a = { .racy_ns = 0 };
+	struct ckpt_data_stats st;
+	int fd = images_fd();
+
+	(void)state;
+	put(data, "table", "rows", 0600);
+	put(data, "log", "one\n", 0640);
+	put(data, "conf", "x=1", 0644);
+	next_tick();
+	assert_int_equal(ckpt_data_copy_ahead(fd, &paths, 1 << 20, &a, msg, sizeof(msg)), 0);
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.bytes, 11);
+	assert_int_equal(ahead_left(), 3);
+
+	/* the group runs on before the freeze: appends, rewrites in place */
+	next_tick();
+	put(data, "log", "one\ntwo\n", 0640);
+	put(data, "conf", "x=2", 0644);
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &a, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files, 3);
+	assert_int_equal(st.ahead, 1);			/* table only */
+	assert_int_equal(st.ahead_bytes, 4);
+	assert_int_equal(st.bytes, 4 + 8 + 3);
+	ckpt_data_ahead_done(fd, &a);
+	assert_int_equal(ahead_left(), 0);
+	assert_int_equal(a.n, 0);
+
+	put(data, "table", "ROWS", 0600);
+	put(data, "log", "garbage", 0600);
+	put(data, "conf", "x=3", 0600);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-1", &st, msg, sizeof(msg)), 0);
+	assert_string_equal(get(data, "table"), "rows");
+	assert_string_equal(get(data, "log"), "one\ntwo\n");
+	assert_int_equal(mode_of(data, "log"), 0640);
+	assert_string_equal(get(data, "conf"), "x=2");
+	close(fd);
+}
+
+static void a_file_changed_just_before_its_copy_is_read_again(void **state)
+{
+	struct ckpt_data_ahead a = { .racy_ns = 1000000000ull };
+	struct ckpt_data_stats st;
+	int fd = images_fd();
+
+	(void)state;
+	/*
+	 * Written in the second before the copy: a write after the copy's
+	 * look could leave every stamp as it was, so it is read again even
+	 * though nothing (visible) changed.
+	 */
+	put(data, "conf", "x=1", 0644);
+	assert_int_equal(ckpt_data_copy_ahead(fd, &paths, 1 << 20, &a, msg, sizeof(msg)), 0);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, &a, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files, 1);
+	assert_int_equal(st.ahead, 0);
+	ckpt_data_ahead_done(fd, &a);
+	assert_int_equal(ahead_left(), 0);
+	close(fd);
+}
+
+static void copying_ahead_keeps_the_limit_and_cleans_up(void **state)
+{
+	struct ckpt_data_ahead a = { .racy_ns = 0 };
+	int fd = images_fd();
+
+	(void)state;
+	put(data, "a", "01234", 0644);
+	put(data, "b", "56789", 0644);
+	assert_int_equal(ckpt_data_copy_ahead(fd, &paths, 7, &a, msg, sizeof(msg)), -EFBIG);
+	assert_non_null(strstr(msg, "more than 7 bytes"));
+	ckpt_data_ahead_done(fd, &a);
+	assert_int_equal(ahead_left(), 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +574,9 @@ int main(void)
 		T(what_came_after_the_dump_is_moved_aside),
 		T(a_file_path_made_after_the_dump_goes_beside_itself),
 		T(a_directory_the_set_holds_entries_below_is_its),
+		T(the_copy_made_ahead_is_taken_only_for_unchanged_files),
+		T(a_file_changed_just_before_its_copy_is_read_again),
+		T(copying_ahead_keeps_the_limit_and_cleans_up),
 #undef T
 	};
 
