@@ -104,6 +104,7 @@ static bool infinite(const char *score)
 	return !strcasecmp(score, "INFINITY") || !strcasecmp(score, "inf");
 }
 
+static void left(struct tk_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void left(struct tk_plan *p, const char *fmt, ...)
 {
 	size_t used = strlen(p->left);
@@ -377,6 +378,8 @@ static bool managed(xmlNode *r, const char *id, struct tk_plan *p)
 	return true;
 }
 
+static int fail(char *why, size_t len, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 static int fail(char *why, size_t len, int rc, const char *fmt, ...)
 {
 	va_list ap;

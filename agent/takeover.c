@@ -36,6 +36,8 @@
 #include "takeover.h"
 
 static int say(char *msg, size_t len, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int say(char *msg, size_t len, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
