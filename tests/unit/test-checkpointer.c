@@ -59,6 +59,7 @@ static struct {
 	int frozen_calls;		/* post-dump notifications given */
 	char watch[128];		/* a file whose contents a restore records */
 	char watched[64];		/* ...as they were when CRIU would reopen it */
+	char before_freeze[64];		/* written to watch as the dump begins */
 } fk;
 
 static uint64_t clock_fake(void)
@@ -132,6 +133,14 @@ static int fake_call(const struct ckpt_criu_req *r, bool pre)
 		put(r->images_fd, "core-42.img", "core", 4);
 	if (!fk.no_stats)
 		put(r->images_fd, "stats-dump", stats, stats_image(stats, fk.freezing_us, fk.frozen_us, fk.pages));
+	/* The group writes on until CRIU freezes it. */
+	if (!pre && fk.before_freeze[0]) {
+		FILE *f = fopen(fk.watch, "w");
+
+		assert_non_null(f);
+		fputs(fk.before_freeze, f);
+		fclose(f);
+	}
 	/* CRIU's post-dump: the images are written, the tree still frozen. */
 	if (!pre && r->frozen && !fk.no_notify) {
 		fk.frozen_calls++;
@@ -1511,6 +1520,51 @@ static void the_data_paths_go_with_the_memory(void **state)
 	checkpointer_fini(&c);
 }
 
+/*
+ * The files are copied ahead while the group runs: what it writes between
+ * that copy and the freeze is in the set all the same, and the copies
+ * made ahead are not.
+ */
+static void a_write_after_the_copy_ahead_is_in_the_set(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	struct ckpt_info info[CKPT_MAX_SLOTS];
+	char data[96], dir[96], other[128];
+	int n;
+
+	(void)state;
+	init_with_data(&c, data, sizeof(data));
+	snprintf(fk.watch, sizeof(fk.watch), "%s/log", data);
+	snprintf(other, sizeof(other), "%s/settings", data);
+	write_file(fk.watch, "record 1\n");
+	write_file(other, "port 7000\n");
+	/* the same size, most likely in the same clock tick as the copy ahead */
+	snprintf(fk.before_freeze, sizeof(fk.before_freeze), "record 2\n");
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(res.data.files, 2);
+	assert_int_equal(res.data.bytes, 9 + 10);
+	/* both written in the second before the copy: read again under the freeze */
+	assert_int_equal(res.data.ahead, 0);
+	assert_int_equal(visible_sets(), 1);
+	n = ckpt_list(&st, info);
+	for (int i = 0; i < n; i++) {
+		if (info[i].status != CKPT_OK)
+			continue;
+		assert_true(ckpt_set_has_file(&st, &info[i], "orthros-data.1") > 0);
+		assert_int_equal(ckpt_set_has_file(&st, &info[i], "orthros-data.ahead."), 0);
+	}
+
+	fk.before_freeze[0] = '\0';
+	write_file(fk.watch, "record 3\n");
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &c.data, &rr), 0);
+	assert_string_equal(fk.watched, "record 2\n");
+	assert_int_equal(rr.data.files, 2);
+	checkpointer_fini(&c);
+}
+
 static void a_dump_without_its_post_dump_is_void(void **state)
 {
 	struct checkpointer c;
@@ -1552,6 +1606,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(the_first_checkpoint_is_full_and_due_at_once),
+		T(a_write_after_the_copy_ahead_is_in_the_set),
 		T(checkpoints_are_due_one_interval_after_the_last_began),
 		T(incremental_is_a_pre_dump_then_a_dump_on_it),
 		T(a_new_chain_takes_slots_beside_the_previous_one),
