@@ -116,6 +116,7 @@ struct saver {
 	struct ckpt_data_ahead *ahead;	/* save: copies to take over */
 	struct ckpt_data_ahead *collect;	/* copying ahead: where they are listed */
 	struct ckpt_data_stats *st;
+	dev_t root_dev;			/* the configured path's file system */
 	char *manifest;
 	size_t len, cap;
 	unsigned int entries;
@@ -327,6 +328,17 @@ static int save_entry(struct saver *sv, int dirfd, const char *name, char *path,
 	}
 	if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
 		sv->st->skipped++;
+		return 0;
+	}
+	/*
+	 * One file system per path, as find -xdev: what is mounted below it
+	 * is not the path's (a restore could not move it aside, nor rename
+	 * across it); it can be a data path of its own.
+	 */
+	if (!depth)
+		sv->root_dev = sb.st_dev;
+	else if (sb.st_dev != sv->root_dev) {
+		sv->st->mounts++;
 		return 0;
 	}
 	if (S_ISREG(sb.st_mode) && sv->ahead && (rc = take_ahead(sv, path, &sb)) <= 0)
@@ -595,6 +607,7 @@ struct restorer {
 	struct known *known;		/* the manifest's entries, sorted by path */
 	size_t nknown;
 	int aside_fd;			/* this root's ROOT/CKPT_DATA_ASIDE/TAG, once made */
+	dev_t root_dev;			/* this root's file system */
 	char *msg;
 	size_t mlen;
 };
@@ -951,6 +964,9 @@ static int aside_dir(struct restorer *r, int root_fd, const char *root, size_t r
 		/* A save leaves links and the like out: not the group's state. */
 		if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
 			continue;
+		/* Nor what another file system mounted below the path holds. */
+		if (sb.st_dev != r->root_dev)
+			continue;
 		kind = 0;
 		if (len + 1 + n < CKPT_DATA_PATH_MAX) {
 			path[len] = '/';
@@ -1039,6 +1055,7 @@ static int aside_root(struct restorer *r, const char *root)
 		return say(r->msg, r->mlen, -errno, "%s: %s", root, strerror(errno));
 	memcpy(path, root, len + 1);
 	r->aside_fd = -1;
+	r->root_dev = sb.st_dev;
 	rc = aside_dir(r, fd, root, len, fd, path, len);
 	if (r->aside_fd >= 0)
 		close(r->aside_fd);

@@ -44,6 +44,7 @@ struct ckpt_data_paths {
 struct ckpt_data_stats {
 	unsigned int files, dirs;
 	unsigned int skipped;		/* neither file nor directory (links, sockets...) */
+	unsigned int mounts;		/* save: other file systems below a path, left out */
 	uint64_t bytes;
 	unsigned int ahead;		/* save: files taken from the copy made ahead */
 	uint64_t ahead_bytes;

@@ -519,10 +519,11 @@ static int cmd_dump(const struct ckpt_args *a)
 		       ms(res.freeze_ns), res.freeze_from_stats ? "criu stats" : "dump call", ms(res.dump_ns),
 		       ms(res.pack_ns), res.bytes);
 	if (!rc && c.data.n)
-		printf("data paths taken while frozen: %u files (%" PRIu64 " bytes), %u directories in %.1f ms%s; %u of the files (%" PRIu64 " bytes) unchanged since the copy made ahead in %.1f ms\n",
+		printf("data paths taken while frozen: %u files (%" PRIu64 " bytes), %u directories in %.1f ms%s%s; %u of the files (%" PRIu64 " bytes) unchanged since the copy made ahead in %.1f ms\n",
 		       res.data.files, res.data.bytes, res.data.dirs, ms(res.data.ns),
-		       res.data.skipped ? ", other kinds of file left out" : "", res.data.ahead,
-		       res.data.ahead_bytes, ms(res.data.ahead_ns));
+		       res.data.skipped ? ", other kinds of file left out" : "",
+		       res.data.mounts ? ", file systems mounted below a path left out" : "",
+		       res.data.ahead, res.data.ahead_bytes, ms(res.data.ahead_ns));
 	checkpointer_fini(&c);
 	ckpt_region_unmap(&r);
 	return rc ? 1 : 0;

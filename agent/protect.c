@@ -36,6 +36,7 @@ struct group {
 	char pidfile[512];
 	char cgroup[CONF_STR_LEN];	/* configured, relative to the hierarchy */
 	pid_t cgroup_seen;		/* the leader whose cgroup was looked at */
+	unsigned int mounts_told;	/* file systems below its data paths, last said */
 	bool due;			/* in the current round */
 	enum group_outcome outcome;
 	pid_t pid;
@@ -170,6 +171,13 @@ static void report(struct protect *p, struct group *g)
 		       r->parent_seq, ms(r->freeze_ns),
 		       r->freeze_from_stats ? "criu stats" : "dump call",
 		       ms(r->dump_ns), ms(r->pack_ns), r->bytes);
+		/* Said when it changes, not at every checkpoint. */
+		if (r->data.mounts != g->mounts_told) {
+			g->mounts_told = r->data.mounts;
+			if (r->data.mounts)
+				qb_log(LOG_NOTICE, "group %s: %u file systems mounted below its data paths are not taken (one file system per path: name them as data paths of their own)",
+				       g->c.group, r->data.mounts);
+		}
 		if (g->c.data.n)
 			qb_log(LOG_INFO, "group %s: data paths taken while frozen: %u files, %" PRIu64 " bytes, %u directories in %.1f ms; %u of the files (%" PRIu64 " bytes) unchanged since the copy made ahead in %.1f ms",
 			       g->c.group, r->data.files, r->data.bytes, r->data.dirs, ms(r->data.ns),

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <dirent.h>
 #include <time.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -46,9 +48,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
+	char cmd[128], cache[160];
 
 	(void)state;
+	/* A test that failed with its file system still mounted below. */
+	snprintf(cache, sizeof(cache), "%s/cache", data);
+	umount2(cache, MNT_DETACH);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -559,6 +564,42 @@ static void copying_ahead_keeps_the_limit_and_cleans_up(void **state)
 	close(fd);
 }
 
+static void a_file_system_mounted_below_a_path_is_not_the_paths(void **state)
+{
+	struct ckpt_data_stats st;
+	char cache[160];
+	int fd = images_fd();
+
+	(void)state;
+	/*
+	 * Needs root (the suite runs as root): a private mount namespace for
+	 * this process keeps the tmpfs out of the host's mount table.
+	 */
+	assert_int_equal(unshare(CLONE_NEWNS), 0);
+	assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	snprintf(cache, sizeof(cache), "%s/cache", data);
+	assert_int_equal(mkdir(cache, 0755), 0);
+	assert_int_equal(mount("orthros-test", cache, "tmpfs", 0, "size=1m"), 0);
+	put(data, "log", "one\n", 0644);
+	put(cache, "blob", "cached", 0644);
+
+	assert_int_equal(ckpt_data_save(fd, &paths, 1 << 20, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.files, 1);			/* log, not cache/blob */
+	assert_int_equal(st.dirs, 1);
+	assert_int_equal(st.mounts, 1);
+
+	/* after the dump: a file on each file system */
+	put(data, "late", "x", 0644);
+	put(cache, "late", "y", 0644);
+	assert_int_equal(ckpt_data_restore(fd, &paths, "set-1", &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.aside, 1);			/* late, not the mount point */
+	assert_string_equal(get(data, CKPT_DATA_ASIDE "/set-1/late"), "x");
+	assert_string_equal(get(cache, "late"), "y");
+	assert_string_equal(get(cache, "blob"), "cached");
+	assert_int_equal(umount2(cache, 0), 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -577,6 +618,7 @@ int main(void)
 		T(the_copy_made_ahead_is_taken_only_for_unchanged_files),
 		T(a_file_changed_just_before_its_copy_is_read_again),
 		T(copying_ahead_keeps_the_limit_and_cleans_up),
+		T(a_file_system_mounted_below_a_path_is_not_the_paths),
 #undef T
 	};
 
