@@ -343,6 +343,10 @@ static int save_entry(struct saver *sv, int dirfd, const char *name, char *path,
 	}
 	if (S_ISREG(sb.st_mode) && sv->ahead && (rc = take_ahead(sv, path, &sb)) <= 0)
 		return rc;
+	/* A file this fresh would be read again under the freeze anyway. */
+	if (S_ISREG(sb.st_mode) && sv->collect &&
+	    ts_ns(&sb.st_ctim) + sv->collect->racy_ns >= ts_ns(&sv->collect->started))
+		return 0;
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(sb.st_mode) ? O_DIRECTORY : 0));
 	if (fd < 0)
 		return say(sv->msg, sv->mlen, -errno, "%s: %s", path, strerror(errno));
