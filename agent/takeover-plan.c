@@ -390,12 +390,74 @@ static int fail(char *why, size_t len, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* Does constraint end @id name candidate @c (itself, or the group it is in)? */
+static bool names(const char *id, const struct tk_step *c, const char *in)
+{
+	return !strcmp(id, c->rsc) || !strcmp(id, in);
+}
+
+/*
+ * The services in the order Pacemaker would start them: the sequence in
+ * which the colocations were found, changed only where a start-to-start
+ * rsc_order between two of them (or their groups) says otherwise, and a
+ * group's members one after another.  They are started one at a time, each
+ * answering before the next, so an order is all that has to hold.  false
+ * for a cycle: Pacemaker would start none of them.
+ */
+static bool order_services(xmlNode *cons, const struct tk_step *cand,
+			   char (*group)[TK_NAME_MAX], unsigned int nc, unsigned int *out)
+{
+	bool before[TK_MAX_STEPS][TK_MAX_STEPS] = { { false } }, done[TK_MAX_STEPS] = { false };
+	unsigned int n = 0, want = 0;
+
+	for (unsigned int i = 0; i < nc; i++)
+		want += cand[i].kind == TK_SERVICE;
+	for (xmlNode *c = cons ? cons->children : NULL; c; c = c->next) {
+		char first[TK_NAME_MAX], then[TK_NAME_MAX], act[16];
+
+		if (!is(c, "rsc_order") || !prop(c, "first", first, sizeof(first)) ||
+		    !prop(c, "then", then, sizeof(then)) || !first[0] || !then[0])
+			continue;	/* resource sets: not read */
+		if ((prop(c, "first-action", act, sizeof(act)) && strcmp(act, "start")) ||
+		    (prop(c, "then-action", act, sizeof(act)) && strcmp(act, "start")))
+			continue;
+		for (unsigned int i = 0; i < nc; i++)
+			for (unsigned int j = 0; j < nc; j++)
+				if (i != j && cand[i].kind == TK_SERVICE && cand[j].kind == TK_SERVICE &&
+				    names(first, &cand[i], group[i]) && names(then, &cand[j], group[j]))
+					before[i][j] = true;
+	}
+	for (unsigned int i = 0; i < nc; i++)
+		for (unsigned int j = i + 1; j < nc; j++)
+			if (group[i][0] && !strcmp(group[i], group[j]))
+				before[i][j] = true;
+	/* Kahn's, taking the earliest found among those free to start. */
+	while (n < want) {
+		unsigned int pick = nc;
+
+		for (unsigned int j = 0; j < nc && pick == nc; j++) {
+			bool free_to = cand[j].kind == TK_SERVICE && !done[j];
+
+			for (unsigned int i = 0; i < nc && free_to; i++)
+				free_to = !before[i][j] || done[i];
+			if (free_to)
+				pick = j;
+		}
+		if (pick == nc)
+			return false;
+		done[pick] = true;
+		out[n++] = pick;
+	}
+	return true;
+}
+
 static int build(xmlNode *cfg, const char *self, struct tk_plan *p, char *why, size_t wl)
 {
 	xmlNode *rscs = child(cfg, "resources"), *nodes = child(cfg, "nodes");
 	char clone[TK_NAME_MAX], v[16];
 	struct tk_step cand[TK_MAX_STEPS];
-	unsigned int nc = 0, others = 0;
+	char group[TK_MAX_STEPS][TK_NAME_MAX];	/* the group a candidate is in, or "" */
+	unsigned int nc = 0, others = 0, order[TK_MAX_STEPS];
 	bool found = false;
 	struct set s = { 0 };
 
@@ -471,26 +533,33 @@ static int build(xmlNode *cfg, const char *self, struct tk_plan *p, char *why, s
 				blocked = true;
 				break;
 			}
-			if (step_of(m, id, &cand[nc], p))
+			if (step_of(m, id, &cand[nc], p)) {
+				strcpy(group[nc], m != r ? s.id[i] : "");
 				nc++;
-			else
+			} else {
 				blocked = true;
+			}
 			if (!is(r, "group"))
 				break;
 		}
 	}
 	/* Phases: disks, then addresses, then (if nothing was left) services. */
-	for (int k = TK_MOUNT; k <= TK_SERVICE; k++) {
-		for (unsigned int i = 0; i < nc; i++) {
-			if (cand[i].kind != (enum tk_kind)k)
-				continue;
-			if (k == TK_SERVICE && blocked) {
-				left(p, "%s: not started early, a resource it may need is Pacemaker's",
-				     cand[i].rsc);
-				continue;
-			}
-			p->step[p->n++] = cand[i];
+	for (int k = TK_MOUNT; k < TK_SERVICE; k++)
+		for (unsigned int i = 0; i < nc; i++)
+			if (cand[i].kind == (enum tk_kind)k)
+				p->step[p->n++] = cand[i];
+	if (!blocked && !order_services(child(cfg, "constraints"), cand, group, nc, order)) {
+		left(p, "the services' rsc_order constraints form a cycle");
+		blocked = true;
+	}
+	for (unsigned int i = 0, k = 0; i < nc; i++) {
+		if (cand[i].kind != TK_SERVICE)
+			continue;
+		if (blocked) {
+			left(p, "%s: not started early, a resource it may need is Pacemaker's", cand[i].rsc);
+			continue;
 		}
+		p->step[p->n++] = cand[order[k++]];
 	}
 	return 0;
 }

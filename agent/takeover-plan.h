@@ -10,7 +10,9 @@
  * Pacemaker keeps with the Promoted ocf:orthros:partition instance
  * (INFINITY colocations, followed transitively), in three phases —
  * ocf:heartbeat:Filesystem, ocf:heartbeat:IPaddr2, then
- * ocf:orthros:protected.  Pacemaker's later starts find each one done
+ * ocf:orthros:protected, the services in the order a start-to-start
+ * rsc_order between them sets (a cycle: none of them, as Pacemaker
+ * would).  Pacemaker's later starts find each one done
  * (all three agents' start returns success for what already runs).
  *
  * A resource of any other type is Pacemaker's alone; while one is in

@@ -578,6 +578,90 @@ static void test_service_in_its_cgroup(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* @cib (freed) with @text put before the first @marker in it. */
+static char *insert_before(char *cib, const char *marker, const char *text)
+{
+	char *at = strstr(cib, marker), *out;
+	size_t pre;
+
+	assert_non_null(at);
+	pre = (size_t)(at - cib);
+	out = malloc(strlen(cib) + strlen(text) + 1);
+	assert_non_null(out);
+	memcpy(out, cib, pre);
+	strcpy(out + pre, text);
+	strcat(out, at);
+	free(cib);
+	return out;
+}
+
+/* The lab's CIB with a second protected service, db, and @constraints. */
+static char *with_db(const char *constraints)
+{
+	char *cib = lab_cib();
+
+	cib = insert_before(cib, "<primitive id=\"demo-service\"",
+			    "<primitive id=\"db\" class=\"ocf\" provider=\"orthros\" type=\"protected\">"
+			    "<instance_attributes id=\"db-i\">"
+			    "<nvpair id=\"db-i1\" name=\"command\" value=\"/usr/bin/db --port 5432\"/>"
+			    "<nvpair id=\"db-i2\" name=\"ports\" value=\"5432\"/>"
+			    "</instance_attributes></primitive>");
+	return insert_before(cib, "</constraints>", constraints);
+}
+
+#define DB_WITH_ACTIVE "<rsc_colocation id=\"db-with-active\" score=\"INFINITY\" rsc=\"db\" " \
+		       "with-rsc=\"partition-clone\" with-rsc-role=\"Promoted\"/>"
+
+/* Where @rsc is among @p's steps (-1: not there). */
+static int step_at(const struct tk_plan *p, const char *rsc)
+{
+	for (unsigned int i = 0; i < p->n; i++)
+		if (!strcmp(p->step[i].rsc, rsc))
+			return (int)i;
+	return -1;
+}
+
+static void test_services_start_in_their_rsc_order(void **state)
+{
+	char *cib, why[256];
+	struct tk_plan p;
+
+	(void)state;
+	/* Either way round: the order, not where the colocations happen to be. */
+	cib = with_db(DB_WITH_ACTIVE "<rsc_order id=\"db-first\" kind=\"Mandatory\" first=\"db\" "
+		      "then=\"demo-service\"/>");
+	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+	assert_int_equal(p.n, 4);
+	assert_true(step_at(&p, "db") >= 2);
+	assert_true(step_at(&p, "db") < step_at(&p, "demo-service"));
+	free(cib);
+
+	cib = with_db(DB_WITH_ACTIVE "<rsc_order id=\"demo-first\" kind=\"Mandatory\" first=\"demo-service\" "
+		      "first-action=\"start\" then=\"db\" then-action=\"start\"/>");
+	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+	assert_int_equal(p.n, 4);
+	assert_true(step_at(&p, "demo-service") >= 2);
+	assert_true(step_at(&p, "demo-service") < step_at(&p, "db"));
+	free(cib);
+
+	/* An order between other actions says nothing about the starts. */
+	cib = with_db(DB_WITH_ACTIVE "<rsc_order id=\"on-stop\" first=\"demo-service\" "
+		      "first-action=\"stop\" then=\"db\" then-action=\"stop\"/>"
+		      "<rsc_order id=\"db-first\" first=\"db\" then=\"demo-service\"/>");
+	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+	assert_true(step_at(&p, "db") < step_at(&p, "demo-service"));
+	free(cib);
+
+	/* A cycle: Pacemaker starts neither, nor does the early takeover. */
+	cib = with_db(DB_WITH_ACTIVE "<rsc_order id=\"a\" first=\"db\" then=\"demo-service\"/>"
+		      "<rsc_order id=\"b\" first=\"demo-service\" then=\"db\"/>");
+	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(step_at(&p, "db"), -1);
+	assert_non_null(strstr(p.left, "cycle"));
+	free(cib);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_a_lazy_restore_is_asked_for_by_the_resource),
 		cmocka_unit_test(test_a_pid_namespace_follows_the_group_unless_said),
 		cmocka_unit_test(test_transitive_and_groups),
+		cmocka_unit_test(test_services_start_in_their_rsc_order),
 		cmocka_unit_test(test_overlong_values),
 		cmocka_unit_test(test_mount_options),
 		cmocka_unit_test(test_service_steps),
