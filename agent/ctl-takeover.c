@@ -232,6 +232,12 @@ static int run_service(const struct tk_step *s, const char *rundir)
 	return 0;
 }
 
+/* tk_run_services' call, in a child of ours: 0 once the service answers. */
+static int run_one(const struct tk_step *s, const void *rundir)
+{
+	return run_service(s, rundir);
+}
+
 /* The checkpoint standbys this standby takeover started (ctl-standby.c). */
 static pid_t ckpt_standbys[TK_MAX_STEPS];
 static char ckpt_standby_group[TK_MAX_STEPS][sizeof(((struct tk_step *)0)->u.svc.group)];
@@ -431,6 +437,7 @@ static int takeover(const char *cib, int max_age, const char *node, const char *
 	struct tk_plan *plan;
 	char why[256], msg[512], *xml;
 	int rc, failed = 0;
+	unsigned int services = 0;
 	size_t len;
 
 	xml = read_cib(cib, max_age, &len);
@@ -474,6 +481,7 @@ static int takeover(const char *cib, int max_age, const char *node, const char *
 	for (unsigned int i = 0; i < plan->n && !failed; i++) {
 		const struct tk_step *s = &plan->step[i];
 
+		services += s->kind == TK_SERVICE;
 		switch (s->kind) {
 		case TK_MOUNT:
 			rc = tk_mount(s, msg, sizeof(msg));
@@ -488,13 +496,15 @@ static int takeover(const char *cib, int max_age, const char *node, const char *
 			}
 			break;
 		case TK_SERVICE:
-			if (i == 0 || plan->step[i - 1].kind != TK_SERVICE)
-				note("disk and address up;", "starting the services", mono_ms() - t0);
-			rc = run_service(s, rundir) ? -EIO : 0;
+			rc = 0;		/* below, side by side */
 			break;
 		}
 		/* A failed step's dependants are Pacemaker's: it will retry all. */
 		failed = rc < 0;
+	}
+	if (!failed && services) {
+		note("disk and address up;", "starting the services", mono_ms() - t0);
+		failed = tk_run_services(plan, run_one, rundir) > 0;
 	}
 	/* Once more, now that the service answers: a lost first ARP costs a timeout. */
 	for (unsigned int i = 0; i < plan->n && !failed; i++)

@@ -400,14 +400,15 @@ static bool names(const char *id, const struct tk_step *c, const char *in)
  * The services in the order Pacemaker would start them: the sequence in
  * which the colocations were found, changed only where a start-to-start
  * rsc_order between two of them (or their groups) says otherwise, and a
- * group's members one after another.  They are started one at a time, each
- * answering before the next, so an order is all that has to hold.  false
- * for a cycle: Pacemaker would start none of them.
+ * group's members one after another; @before[i][j]: candidate i must
+ * answer before j starts.  false for a cycle: Pacemaker would start none
+ * of them.
  */
 static bool order_services(xmlNode *cons, const struct tk_step *cand,
-			   char (*group)[TK_NAME_MAX], unsigned int nc, unsigned int *out)
+			   char (*group)[TK_NAME_MAX], unsigned int nc, unsigned int *out,
+			   bool (*before)[TK_MAX_STEPS])
 {
-	bool before[TK_MAX_STEPS][TK_MAX_STEPS] = { { false } }, done[TK_MAX_STEPS] = { false };
+	bool done[TK_MAX_STEPS] = { false };
 	unsigned int n = 0, want = 0;
 
 	for (unsigned int i = 0; i < nc; i++)
@@ -457,7 +458,8 @@ static int build(xmlNode *cfg, const char *self, struct tk_plan *p, char *why, s
 	char clone[TK_NAME_MAX], v[16];
 	struct tk_step cand[TK_MAX_STEPS];
 	char group[TK_MAX_STEPS][TK_NAME_MAX];	/* the group a candidate is in, or "" */
-	unsigned int nc = 0, others = 0, order[TK_MAX_STEPS];
+	unsigned int nc = 0, others = 0, order[TK_MAX_STEPS], at[TK_MAX_STEPS];
+	bool before[TK_MAX_STEPS][TK_MAX_STEPS] = { { false } };
 	bool found = false;
 	struct set s = { 0 };
 
@@ -548,7 +550,7 @@ static int build(xmlNode *cfg, const char *self, struct tk_plan *p, char *why, s
 		for (unsigned int i = 0; i < nc; i++)
 			if (cand[i].kind == (enum tk_kind)k)
 				p->step[p->n++] = cand[i];
-	if (!blocked && !order_services(child(cfg, "constraints"), cand, group, nc, order)) {
+	if (!blocked && !order_services(child(cfg, "constraints"), cand, group, nc, order, before)) {
 		left(p, "the services' rsc_order constraints form a cycle");
 		blocked = true;
 	}
@@ -559,7 +561,15 @@ static int build(xmlNode *cfg, const char *self, struct tk_plan *p, char *why, s
 			left(p, "%s: not started early, a resource it may need is Pacemaker's", cand[i].rsc);
 			continue;
 		}
-		p->step[p->n++] = cand[order[k++]];
+		at[order[k]] = p->n;
+		p->step[p->n] = cand[order[k]];
+		p->step[p->n].after = 0;
+		/* In order: whoever it waits for already has its place. */
+		for (unsigned int j = 0; j < nc; j++)
+			if (before[j][order[k]])
+				p->step[p->n].after |= 1u << at[j];
+		p->n++;
+		k++;
 	}
 	return 0;
 }

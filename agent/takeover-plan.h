@@ -12,7 +12,8 @@
  * ocf:heartbeat:Filesystem, ocf:heartbeat:IPaddr2, then
  * ocf:orthros:protected, the services in the order a start-to-start
  * rsc_order between them sets (a cycle: none of them, as Pacemaker
- * would).  Pacemaker's later starts find each one done
+ * would), each knowing which it must wait for, so that the others can
+ * start side by side.  Pacemaker's later starts find each one done
  * (all three agents' start returns success for what already runs).
  *
  * A resource of any other type is Pacemaker's alone; while one is in
@@ -25,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TK_MAX_STEPS 16
 #define TK_NAME_MAX 64
@@ -35,6 +37,11 @@ enum tk_kind { TK_MOUNT, TK_ADDRESS, TK_SERVICE };
 struct tk_step {
 	enum tk_kind kind;
 	char rsc[TK_NAME_MAX];		/* the Pacemaker resource it stands for */
+	/*
+	 * A service: the plan's steps (bit i: step[i]) that must answer
+	 * before it starts, from the rsc_order constraints and its group.
+	 */
+	uint32_t after;
 	union {
 		struct {
 			char device[TK_PATH_MAX], directory[TK_PATH_MAX];

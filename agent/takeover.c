@@ -634,3 +634,73 @@ int tk_service_wait(const struct tk_step *st, pid_t pid, int timeout_ms)
 		poll(NULL, 0, 20);
 	}
 }
+
+int tk_run_services(const struct tk_plan *plan, int (*run)(const struct tk_step *st, const void *arg),
+		    const void *arg)
+{
+	pid_t child[TK_MAX_STEPS] = { 0 };
+	uint32_t want = 0, started = 0, done = 0;
+	unsigned int n = plan->n < TK_MAX_STEPS ? plan->n : TK_MAX_STEPS, running = 0, bad = 0;
+	bool failed = false;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (plan->step[i].kind == TK_SERVICE)
+			want |= 1u << i;
+	for (;;) {
+		for (unsigned int i = 0; i < n && !failed; i++) {
+			uint32_t bit = 1u << i;
+			pid_t pid;
+
+			if (!(want & bit) || (started & bit) || (plan->step[i].after & want & ~done))
+				continue;
+			/* What stdio holds would be written twice, by both. */
+			fflush(stdout);
+			fflush(stderr);
+			started |= bit;
+			pid = fork();
+			if (pid == 0) {
+				int rc = run(&plan->step[i], arg);
+
+				fflush(stdout);
+				fflush(stderr);
+				_exit(rc ? 1 : 0);
+			}
+			if (pid < 0) {
+				/* No process to spare: here, then. */
+				if (run(&plan->step[i], arg))
+					failed = true, bad++;
+				else
+					done |= bit;
+				continue;
+			}
+			child[i] = pid;
+			running++;
+		}
+		if (!running)
+			break;
+		/*
+		 * Each child by its pid: the caller's other children (a
+		 * checkpoint standby) are not ours to reap.
+		 */
+		for (unsigned int i = 0; i < n; i++) {
+			int status;
+
+			if (!child[i] || waitpid(child[i], &status, WNOHANG) != child[i])
+				continue;
+			child[i] = 0;
+			running--;
+			if (WIFEXITED(status) && !WEXITSTATUS(status)) {
+				done |= 1u << i;
+			} else {
+				failed = true;
+				bad++;
+			}
+		}
+		poll(NULL, 0, 5);
+	}
+	/* Not started: waiting for a failed one, or after a failure. */
+	for (unsigned int i = 0; i < n; i++)
+		if ((want & (1u << i)) && !(started & (1u << i)))
+			bad++;
+	return (int)bad;
+}

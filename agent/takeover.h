@@ -43,6 +43,19 @@ int tk_service_record(const struct tk_step *st, const char *rundir, const char *
 /* Wait until every port of the step accepts on loopback.  0, or -ETIMEDOUT/-ESRCH. */
 int tk_service_wait(const struct tk_step *st, pid_t pid, int timeout_ms);
 
+/*
+ * Run @plan's services, each in a child process of its own as soon as the
+ * steps in its after mask have answered, so that one service's restore
+ * does not wait for an unrelated one's cold start (Pacemaker starts
+ * independent resources side by side too).  @run is called in the child
+ * and returns 0 once its service answers.  After a failure no service is
+ * started any more (its dependants are Pacemaker's, and it retries them
+ * all); those running are waited for.  Returns how many services failed
+ * or were not started.
+ */
+int tk_run_services(const struct tk_plan *plan, int (*run)(const struct tk_step *st, const void *arg),
+		    const void *arg);
+
 /* Parse mount options into MS_* flags and the rest for the filesystem. */
 int tk_mount_options(const char *opts, unsigned long *flags, char *data, size_t len);
 

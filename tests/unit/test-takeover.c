@@ -17,9 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -634,6 +637,9 @@ static void test_services_start_in_their_rsc_order(void **state)
 	assert_int_equal(p.n, 4);
 	assert_true(step_at(&p, "db") >= 2);
 	assert_true(step_at(&p, "db") < step_at(&p, "demo-service"));
+	/* demo-service waits for db; db for no service */
+	assert_int_equal(p.step[step_at(&p, "demo-service")].after, 1u << step_at(&p, "db"));
+	assert_int_equal(p.step[step_at(&p, "db")].after, 0);
 	free(cib);
 
 	cib = with_db(DB_WITH_ACTIVE "<rsc_order id=\"demo-first\" kind=\"Mandatory\" first=\"demo-service\" "
@@ -662,6 +668,89 @@ static void test_services_start_in_their_rsc_order(void **state)
 	free(cib);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A service that takes 300 ms to answer, saying when it began and ended. */
+static int slow_service(const struct tk_step *st, const void *arg)
+{
+	char line[128];
+	int fd = open(arg, O_WRONLY | O_APPEND | O_CREAT, 0600);
+
+	if (fd < 0)
+		return 1;
+	snprintf(line, sizeof(line), "start %s %lld\n", st->rsc, now_ms());
+	if (write(fd, line, strlen(line)) < 0)
+		return 1;
+	poll(NULL, 0, 300);
+	snprintf(line, sizeof(line), "end %s %lld\n", st->rsc, now_ms());
+	if (write(fd, line, strlen(line)) < 0)
+		return 1;
+	close(fd);
+	return !strcmp(st->rsc, "fails");
+}
+
+/* When @what ("start"/"end") of @rsc was logged in @path; -1: never. */
+static long long logged(const char *path, const char *what, const char *rsc)
+{
+	char w[16], r[64];
+	long long t, found = -1;
+	FILE *f = fopen(path, "re");
+
+	assert_non_null(f);
+	while (fscanf(f, "%15s %63s %lld", w, r, &t) == 3)
+		if (!strcmp(w, what) && !strcmp(r, rsc))
+			found = t;
+	fclose(f);
+	return found;
+}
+
+static void services_plan(struct tk_plan *p, const char *first)
+{
+	memset(p, 0, sizeof(*p));
+	p->n = 4;
+	p->step[0].kind = TK_MOUNT;
+	strcpy(p->step[0].rsc, "disk");
+	p->step[1].kind = TK_SERVICE;
+	strcpy(p->step[1].rsc, first);
+	p->step[2].kind = TK_SERVICE;
+	strcpy(p->step[2].rsc, "then");		/* ordered after step 1 */
+	p->step[2].after = 1u << 1;
+	p->step[3].kind = TK_SERVICE;
+	strcpy(p->step[3].rsc, "other");	/* ordered after nothing */
+}
+
+static void test_independent_services_start_side_by_side(void **state)
+{
+	char path[] = "/tmp/tk-services-XXXXXX";
+	struct tk_plan p;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	services_plan(&p, "first");
+	assert_int_equal(tk_run_services(&p, slow_service, path), 0);
+	/* other does not wait for first; then does */
+	assert_true(logged(path, "start", "other") >= 0);
+	assert_true(logged(path, "start", "other") < logged(path, "end", "first"));
+	assert_true(logged(path, "start", "then") >= logged(path, "end", "first"));
+	assert_int_equal(logged(path, "start", "disk"), -1);	/* not a service */
+
+	/* first fails: then is Pacemaker's, other ran all the same */
+	assert_int_equal(truncate(path, 0), 0);
+	services_plan(&p, "fails");
+	assert_int_equal(tk_run_services(&p, slow_service, path), 2);
+	assert_true(logged(path, "end", "other") >= 0);
+	assert_int_equal(logged(path, "start", "then"), -1);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_a_pid_namespace_follows_the_group_unless_said),
 		cmocka_unit_test(test_transitive_and_groups),
 		cmocka_unit_test(test_services_start_in_their_rsc_order),
+		cmocka_unit_test(test_independent_services_start_side_by_side),
 		cmocka_unit_test(test_overlong_values),
 		cmocka_unit_test(test_mount_options),
 		cmocka_unit_test(test_service_steps),
