@@ -624,6 +624,24 @@ static int step_at(const struct tk_plan *p, const char *rsc)
 	return -1;
 }
 
+/*
+ * With @constraints, service @first comes before @then in the plan (after
+ * the disk and the address), and @then waits for it, @first for no service.
+ */
+static void expect_services(const char *constraints, const char *first, const char *then)
+{
+	char *cib = with_db(constraints), why[256];
+	struct tk_plan p;
+
+	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
+	assert_int_equal(p.n, 4);
+	assert_true(step_at(&p, first) >= 2);
+	assert_true(step_at(&p, first) < step_at(&p, then));
+	assert_int_equal(p.step[step_at(&p, then)].after, 1u << step_at(&p, first));
+	assert_int_equal(p.step[step_at(&p, first)].after, 0);
+	free(cib);
+}
+
 static void test_services_start_in_their_rsc_order(void **state)
 {
 	char *cib, why[256];
@@ -631,32 +649,16 @@ static void test_services_start_in_their_rsc_order(void **state)
 
 	(void)state;
 	/* Either way round: the order, not where the colocations happen to be. */
-	cib = with_db(DB_WITH_ACTIVE "<rsc_order id=\"db-first\" kind=\"Mandatory\" first=\"db\" "
-		      "then=\"demo-service\"/>");
-	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
-	assert_int_equal(p.n, 4);
-	assert_true(step_at(&p, "db") >= 2);
-	assert_true(step_at(&p, "db") < step_at(&p, "demo-service"));
-	/* demo-service waits for db; db for no service */
-	assert_int_equal(p.step[step_at(&p, "demo-service")].after, 1u << step_at(&p, "db"));
-	assert_int_equal(p.step[step_at(&p, "db")].after, 0);
-	free(cib);
-
-	cib = with_db(DB_WITH_ACTIVE "<rsc_order id=\"demo-first\" kind=\"Mandatory\" first=\"demo-service\" "
-		      "first-action=\"start\" then=\"db\" then-action=\"start\"/>");
-	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
-	assert_int_equal(p.n, 4);
-	assert_true(step_at(&p, "demo-service") >= 2);
-	assert_true(step_at(&p, "demo-service") < step_at(&p, "db"));
-	free(cib);
+	expect_services(DB_WITH_ACTIVE "<rsc_order id=\"db-first\" kind=\"Mandatory\" first=\"db\" "
+			"then=\"demo-service\"/>", "db", "demo-service");
+	expect_services(DB_WITH_ACTIVE "<rsc_order id=\"demo-first\" kind=\"Mandatory\" "
+			"first=\"demo-service\" first-action=\"start\" then=\"db\" then-action=\"start\"/>",
+			"demo-service", "db");
 
 	/* An order between other actions says nothing about the starts. */
-	cib = with_db(DB_WITH_ACTIVE "<rsc_order id=\"on-stop\" first=\"demo-service\" "
-		      "first-action=\"stop\" then=\"db\" then-action=\"stop\"/>"
-		      "<rsc_order id=\"db-first\" first=\"db\" then=\"demo-service\"/>");
-	assert_int_equal(plan(cib, "orthros-b", &p, why), 0);
-	assert_true(step_at(&p, "db") < step_at(&p, "demo-service"));
-	free(cib);
+	expect_services(DB_WITH_ACTIVE "<rsc_order id=\"on-stop\" first=\"demo-service\" "
+			"first-action=\"stop\" then=\"db\" then-action=\"stop\"/>"
+			"<rsc_order id=\"db-first\" first=\"db\" then=\"demo-service\"/>", "db", "demo-service");
 
 	/* A cycle: Pacemaker starts neither, nor does the early takeover. */
 	cib = with_db(DB_WITH_ACTIVE "<rsc_order id=\"a\" first=\"db\" then=\"demo-service\"/>"
