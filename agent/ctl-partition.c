@@ -28,6 +28,10 @@
 #define CHANNEL_LOCK "/run/orthros-channel.lock"
 #define REPLY_TIMEOUT_MS 10000
 
+
+/* Nothing printed, errors neither: the caller polls and says what matters. */
+static bool quiet;
+#define complain(...) do { if (!quiet) fprintf(stderr, __VA_ARGS__); } while (0)
 static const char partition_usage[] =
 	"Usage: orthrosctl partition [--channel DEV] COMMAND [ARGS]\n"
 	"\n"
@@ -72,7 +76,7 @@ static int via_ipc(const char *line)
 	ssize_t n;
 
 	if (!c) {
-		fprintf(stderr, "orthrosctl: cannot reach orthros-partd: %s%s\n", strerror(errno),
+		complain("orthrosctl: cannot reach orthros-partd: %s%s\n", strerror(errno),
 			errno == ECONNREFUSED || errno == ENOENT ? " (is it running?)" : "");
 		return 1;
 	}
@@ -87,12 +91,13 @@ static int via_ipc(const char *line)
 	n = qb_ipcc_sendv_recv(c, iov, 2, &res, sizeof(res), REPLY_TIMEOUT_MS);
 	qb_ipcc_disconnect(c);
 	if (n < (ssize_t)sizeof(res.hdr)) {
-		fprintf(stderr, "orthrosctl: no answer from orthros-partd: %s\n",
+		complain("orthrosctl: no answer from orthros-partd: %s\n",
 			strerror(n < 0 ? (int)-n : EPROTO));
 		return 1;
 	}
 	res.text[sizeof(res.text) - 1] = '\0';
-	fputs(res.text, res.hdr.error && exit_code(res.hdr.error) == 1 ? stderr : stdout);
+	if (!quiet)
+		fputs(res.text, res.hdr.error && exit_code(res.hdr.error) == 1 ? stderr : stdout);
 	return exit_code(res.hdr.error);
 }
 
@@ -184,7 +189,7 @@ static int via_channel(const char *dev, const char *line)
 
 	if (!dev) {
 		if (find_channel(path, sizeof(path))) {
-			fprintf(stderr, "orthrosctl: no controller channel (%s) in this partition\n",
+			complain("orthrosctl: no controller channel (%s) in this partition\n",
 				CHANNEL_NAME);
 			return 1;
 		}
@@ -192,12 +197,12 @@ static int via_channel(const char *dev, const char *line)
 	}
 	lock = open(CHANNEL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock < 0 || flock(lock, LOCK_EX)) {
-		fprintf(stderr, "orthrosctl: %s: %s\n", CHANNEL_LOCK, strerror(errno));
+		complain("orthrosctl: %s: %s\n", CHANNEL_LOCK, strerror(errno));
 		return 1;
 	}
 	fd = open(dev, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		fprintf(stderr, "orthrosctl: %s: %s\n", dev, strerror(errno));
+		complain("orthrosctl: %s: %s\n", dev, strerror(errno));
 		close(lock);
 		return 1;
 	}
@@ -205,7 +210,7 @@ static int via_channel(const char *dev, const char *line)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	if (send_line(fd, line, deadline)) {
-		fprintf(stderr, "orthrosctl: %s: %s\n", dev, strerror(errno));
+		complain("orthrosctl: %s: %s\n", dev, strerror(errno));
 		goto out;
 	}
 	for (;;) {
@@ -215,7 +220,7 @@ static int via_channel(const char *dev, const char *line)
 		ssize_t n;
 
 		if (left <= 0 || used == sizeof(buf) - 1) {
-			fprintf(stderr, "orthrosctl: no answer from the controller on %s\n", dev);
+			complain("orthrosctl: no answer from the controller on %s\n", dev);
 			goto out;
 		}
 		if (poll(&p, 1, (int)left) <= 0)
@@ -241,7 +246,8 @@ static int via_channel(const char *dev, const char *line)
 		if (end == last || *end)
 			continue;
 		*last = '\0';
-		fputs(buf, exit_code((int)code) == 1 ? stderr : stdout);
+		if (!quiet)
+			fputs(buf, exit_code((int)code) == 1 ? stderr : stdout);
 		rc = exit_code((int)code);
 		break;
 	}
@@ -292,4 +298,14 @@ int ctl_partition(int argc, char **argv)
 int ctl_partition_ask(const char *line)
 {
 	return ask(NULL, line);
+}
+
+int ctl_partition_ask_quiet(const char *line)
+{
+	int rc;
+
+	quiet = true;
+	rc = ask(NULL, line);
+	quiet = false;
+	return rc;
 }

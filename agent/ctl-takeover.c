@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -60,8 +61,15 @@ static const char takeover_usage[] =
 	"(it stops a partition at its PANIC notice); Pacemaker then finds each step\n"
 	"done.  --dry-run prints the plan only.  --standby (orthrosd keeps one\n"
 	"started while the partition is the BackupOS, so that no exec stands\n"
-	"between the notice and the takeover) waits for a line \"go\" on standard\n"
-	"input first, and exits 3 without acting at end-of-file; meanwhile each\n"
+	"between the notice and the takeover) reads orthrosd's words on standard\n"
+	"input first: \"go\" (the Active's PANIC notice) takes over; \"wait\" (the\n"
+	"Active stopped beating: a hang, or only slow) asks the controller every\n"
+	"200 ms and takes over once it answers that the peer is dead, that is,\n"
+	"fenced by the cluster (for 300 s at most, then it stands by again);\n"
+	"\"back\" (it beats again) stands by; end-of-file, or any other word, ends\n"
+	"it with status 3 without acting.  While a takeover runs it holds\n"
+	"/run/orthros/takeover.lock, which ocf:orthros:protected's start waits\n"
+	"on.  Meanwhile each\n"
 	"group restored lazily (the protected agent's lazy=true) has its restore\n"
 	"prepared by an 'orthrosctl ckpt standby' (log in\n"
 	"/run/orthros/standby-GROUP.log), stopped again if not used.  NAME is this node (default the host\n"
@@ -331,42 +339,132 @@ static void warm_up(const char *cib, const char *node)
 }
 
 /*
- * true at "go"; false at end-of-file or anything else (dismissed).
- * Meanwhile the CIB copy is looked at once a second: a BackupOS usually
- * gets it after orthrosd started us, and a lazily restored group
+ * What orthrosd says to a standby, one word a line: "go" (the Active's
+ * PANIC notice: take over), "wait" (it stopped beating: take over once
+ * the controller says it is dead), "back" (it beats again: stand by).
+ * End-of-file, or anything else, dismisses the standby.
+ */
+enum word { W_GO, W_WAIT, W_BACK, W_END, W_NONE };
+
+static char inbuf[64];
+static size_t inlen;
+
+static enum word pop_word(void)
+{
+	char *nl = memchr(inbuf, '\n', inlen);
+	enum word w;
+	size_t n;
+
+	if (!nl)
+		return inlen == sizeof(inbuf) ? W_END : W_NONE;
+	*nl = '\0';
+	w = !strcmp(inbuf, "go") ? W_GO : !strcmp(inbuf, "wait") ? W_WAIT :
+	    !strcmp(inbuf, "back") ? W_BACK : W_END;
+	n = (size_t)(nl - inbuf) + 1;
+	memmove(inbuf, inbuf + n, inlen - n);
+	inlen -= n;
+	return w;
+}
+
+/*
+ * The next word within @ms (-1: no limit), W_NONE when none came.  With
+ * @cib, the CIB copy is looked at once a second meanwhile: a BackupOS
+ * usually gets it after orthrosd started us, and a lazily restored group
  * configured later needs its checkpoint standby too.
  */
-static bool wait_for_go(const char *cib, const char *node, const struct stat *at_start)
+static enum word next_word(long long ms, const char *cib, const char *node, struct timespec *seen)
 {
 	struct pollfd p = { .fd = 0, .events = POLLIN };
-	struct timespec seen = at_start->st_mtim;
-	char buf[8];
-	size_t n = 0;
-	ssize_t r;
+	long long end = ms < 0 ? -1 : mono_ms() + ms;
+	enum word w;
 
-	while (n < sizeof(buf)) {
-		int k = poll(&p, 1, 1000);
+	while ((w = pop_word()) == W_NONE) {
+		long long left = end < 0 ? 1000 : end - mono_ms();
 		struct stat st;
+		ssize_t r;
+		int k;
 
+		if (left <= 0)
+			return W_NONE;
+		k = poll(&p, 1, (int)(left < 1000 ? left : 1000));
 		if (k < 0 && errno != EINTR)
-			return false;
+			return W_END;
 		if (k <= 0) {
-			if (!stat(cib, &st) && (st.st_mtim.tv_sec != seen.tv_sec || st.st_mtim.tv_nsec != seen.tv_nsec)) {
-				seen = st.st_mtim;
+			if (cib && !stat(cib, &st) &&
+			    (st.st_mtim.tv_sec != seen->tv_sec || st.st_mtim.tv_nsec != seen->tv_nsec)) {
+				*seen = st.st_mtim;
 				warm_up(cib, node);
 			}
 			continue;
 		}
-		r = read(0, buf + n, sizeof(buf) - n);
+		r = read(0, inbuf + inlen, sizeof(inbuf) - inlen);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (memchr(buf, '\n', n))
-			return n >= 3 && !memcmp(buf, "go\n", 3);
+			return W_END;
+		inlen += (size_t)r;
 	}
-	return false;
+	return w;
+}
+
+/*
+ * A hung Active is not dead until the cluster fences it; the takeover may
+ * begin the moment the controller says so.  This long a silence without a
+ * fence is no longer a fence on its way: stand by again.
+ */
+#define DEATH_WAIT_MS (300 * 1000)
+
+/* After "wait": W_GO once the controller says the peer is dead, W_BACK or W_END as told. */
+static enum word wait_for_death(const char *cib, int max_age, const char *node)
+{
+	struct tk_plan *plan = malloc(sizeof(*plan));
+	char why[256], msg[256], *xml;
+	long long start = mono_ms();
+	enum word w = W_BACK;
+	size_t len;
+	int rc;
+
+	xml = plan ? read_cib(cib, max_age, &len) : NULL;
+	if (!xml || tk_plan_from_cib(xml, len, node, plan, why, sizeof(why))) {
+		fprintf(stderr, "orthrosctl: takeover: the Active is silent, but there is no plan%s%s: standing by\n",
+			xml ? ": " : "", xml ? why : "");
+		goto out;
+	}
+	printf("takeover: the Active (%s) is silent: taking over once the controller says it is dead\n",
+	       plan->peer);
+	fflush(stdout);
+	snprintf(msg, sizeof(msg), "dead %s --no-ack", plan->peer);
+	for (bool told = false;;) {
+		rc = ctl_partition_ask_quiet(msg);
+		if (rc != 0 && rc != EXIT_NO && !told) {
+			fprintf(stderr, "orthrosctl: takeover: cannot ask the controller whether %s is dead (orthrosctl partition dead %s): asking again\n",
+				plan->peer, plan->peer);
+			told = true;
+		}
+		if (rc == 0) {
+			printf("takeover: %s dead after %lld ms of silence\n", plan->peer, mono_ms() - start);
+			w = W_GO;
+			break;
+		}
+		if (mono_ms() - start > DEATH_WAIT_MS) {
+			fprintf(stderr, "orthrosctl: takeover: %s not known dead after %d s of silence: standing by\n",
+				plan->peer, DEATH_WAIT_MS / 1000);
+			w = W_BACK;
+			break;
+		}
+		/* A PANIC's "go" changes nothing here: the controller's answer decides. */
+		w = next_word(200, NULL, NULL, NULL);
+		if (w == W_BACK || w == W_END) {
+			if (w == W_BACK)
+				printf("takeover: %s beats again: standing by\n", plan->peer);
+			break;
+		}
+	}
+out:
+	fflush(stdout);
+	free(xml);
+	free(plan);
+	return w;
 }
 
 static int takeover(const char *cib, int max_age, const char *node, const char *rundir, bool dry);
@@ -420,10 +518,16 @@ int ctl_takeover(int argc, char **argv)
 	}
 	if (standby) {
 		struct stat st = { 0 };
+		enum word w;
 
 		stat(cib, &st);
 		warm_up(cib, node);
-		if (!wait_for_go(cib, node, &st)) {
+		do {
+			w = next_word(-1, cib, node, &st.st_mtim);
+			if (w == W_WAIT)
+				w = wait_for_death(cib, max_age, node);
+		} while (w == W_BACK);
+		if (w != W_GO) {
 			stop_ckpt_standbys();
 			return EXIT_NO;
 		}
@@ -432,6 +536,25 @@ int ctl_takeover(int argc, char **argv)
 	rc = takeover(cib, max_age, node, rundir, dry);
 	stop_ckpt_standbys();
 	return rc;
+}
+
+/*
+ * Held until we exit: the protected agent's start waits on it, so that
+ * Pacemaker, promoting this partition while we are still starting a
+ * service (a hang's fence leaves us seconds, not a membership wait), finds
+ * it started instead of starting it a second time.
+ */
+#define TAKEOVER_LOCK "/run/orthros/takeover.lock"
+
+static void hold_takeover_lock(void)
+{
+	int fd;
+
+	mkdir("/run/orthros", 0755);
+	fd = open(TAKEOVER_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB))
+		fprintf(stderr, "orthrosctl: takeover: %s: %s (the agents' starts will not wait for us)\n",
+			TAKEOVER_LOCK, strerror(errno));
 }
 
 static int takeover(const char *cib, int max_age, const char *node, const char *rundir, bool dry)
@@ -480,6 +603,7 @@ static int takeover(const char *cib, int max_age, const char *node, const char *
 		return rc == EXIT_NO ? EXIT_NO : 1;
 	}
 	step_log("the controller has stopped the peer");
+	hold_takeover_lock();
 	for (unsigned int i = 0; i < plan->n && !failed; i++) {
 		const struct tk_step *s = &plan->step[i];
 

@@ -23,6 +23,8 @@ int ctl_takeover(int argc, char **argv);
  * its answer is printed.  0 yes/done, 1 failure, 3 no.
  */
 int ctl_partition_ask(const char *line);
+/* The same, printing nothing: for a caller that asks again and again. */
+int ctl_partition_ask_quiet(const char *line);
 
 /* 'ckpt restore' of @group; 0 restored (*pid, *seq), 3 none stored, 1 failed. */
 struct ckpt_data_paths;

@@ -13,7 +13,8 @@
  * the store while this partition is the Active, and once more at a
  * planned stop; and at the Active's PANIC notice, while this partition
  * is the BackupOS, it starts the early takeover (orthrosctl takeover),
- * which uses the seconds corosync needs to re-form its membership.
+ * which uses the seconds corosync needs to re-form its membership (at a
+ * hang, the standby takes over as soon as the cluster's fence is done).
  */
 #include "config.h"
 
@@ -60,8 +61,10 @@ static const char usage[] =
 	"    --standby' (default orthrosctl, found in PATH) started and waiting,\n"
 	"    and at a peer's PANIC notice tells it to go (or, with no standby,\n"
 	"    runs 'PROGRAM takeover'; once per dead generation): the early\n"
-	"    takeover (orthrosctl(8)); its output goes to this log; not with\n"
-	"    --no-takeover;\n"
+	"    takeover (orthrosctl(8)); when the Active stops beating (a hang)\n"
+	"    tells the standby to wait and take over once the controller says\n"
+	"    the Active is dead (fenced), and to stand by again if it beats\n"
+	"    again; its output goes to this log; not with --no-takeover;\n"
 	"  - with --config: checkpoints every protected group of FILE with CRIU\n"
 	"    into the store at PATH (default auto: the ivshmem-plain device),\n"
 	"    on FILE's checkpoint policy, while this partition is the Active (or\n"
@@ -202,6 +205,47 @@ static void start_takeover(uint32_t dead_gen)
 		       rc, standby ? "the standby" : "no standby was ready: spawned");
 }
 
+/*
+ * Whether peer @id's record, as it stands, is the Active's: a hung
+ * kernel's record still validates, it only stops beating.  The
+ * controller, a peer too, is never the one to take over from.
+ */
+static bool peer_is_active(uint32_t id)
+{
+	uint64_t size, off;
+	const char *shm = g.link ? orthros_link_shm(g.link, &size) : NULL;
+	struct orthros_rec rec;
+	bool never;
+
+	if (!shm || id >= ORTHROS_MAX_PEERS)
+		return false;
+	off = orthros_shm_record_offset(shm, size, id);
+	return off && orthros_rec_read(shm + off, id, &rec, &never) == ORTHROS_INVALID_NONE &&
+	       rec.role == ORTHROS_ROLE_ACTIVE;
+}
+
+/*
+ * The Active stopped beating: a hang, or only a slow partition.  Nothing
+ * is taken yet; the standby waits for the controller to say the Active is
+ * dead, which for a hang is the cluster's fence.
+ */
+static void wait_takeover(uint32_t gen)
+{
+	int rc;
+
+	if (!g.takeover.prog || !is_backup())
+		return;
+	rc = tkp_wait(&g.takeover, gen);
+	if (rc > 0)
+		qb_log(LOG_NOTICE, "the Active (generation %u) is silent: the standby takeover (pid %d) takes over once it is fenced",
+		       gen, rc);
+	else if (rc == -ENOENT)
+		qb_log(LOG_INFO, "the Active (generation %u) is silent and no standby takeover is ready: Pacemaker's",
+		       gen);
+	else if (rc != -EALREADY)
+		qb_log(LOG_WARNING, "cannot tell the standby takeover to wait: %s", strerror(-rc));
+}
+
 static void takeover_tick(uint64_t now)
 {
 	int rc = tkp_tick(&g.takeover, is_backup(), now);
@@ -237,6 +281,13 @@ static int32_t on_link(int32_t fd, int32_t revents, void *data)
 			start_takeover(ev.generation);
 		else if (ev.type == ORTHROS_EV_PANIC)
 			qb_log(LOG_INFO, "generation %u died before orthrosd watched: no early takeover",
+			       ev.generation);
+		else if (ev.type == ORTHROS_EV_HEARTBEAT_LOST && ev.ts_ns >= g.watch_since_ns &&
+			 peer_is_active(ev.peer))
+			wait_takeover(ev.generation);
+		else if (ev.type == ORTHROS_EV_HEARTBEAT_BACK &&
+			 tkp_back(&g.takeover, ev.generation) > 0)
+			qb_log(LOG_NOTICE, "the Active (generation %u) beats again: the standby takeover stands by",
 			       ev.generation);
 	}
 	if (rc != -EAGAIN) {

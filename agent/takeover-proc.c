@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,12 +44,24 @@ static int spawn(const struct tkp *t, int in, pid_t *pid)
 	return -rc;
 }
 
+static int tell(struct tkp *t, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (!t->standby || t->ctl < 0)
+		return -ENOENT;
+	if (send(t->ctl, word, n, MSG_NOSIGNAL) != (ssize_t)n)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
 static void dismiss(struct tkp *t)
 {
 	/* End-of-file is the standby's "not needed": it exits, we reap it. */
 	if (t->ctl >= 0)
 		close(t->ctl);
 	t->ctl = -1;
+	t->waiting = false;
 }
 
 int tkp_tick(struct tkp *t, bool backup, uint64_t now_ns)
@@ -89,7 +102,6 @@ int tkp_tick(struct tkp *t, bool backup, uint64_t now_ns)
 
 int tkp_fire(struct tkp *t, uint32_t dead_gen, bool *standby)
 {
-	static const char go[] = "go\n";
 	pid_t pid;
 	int rc;
 
@@ -98,8 +110,8 @@ int tkp_fire(struct tkp *t, uint32_t dead_gen, bool *standby)
 		return -ENOSYS;
 	if (t->running || (t->taken && t->taken_gen == dead_gen))
 		return -EALREADY;
-	if (t->standby && t->ctl >= 0 &&
-	    send(t->ctl, go, sizeof(go) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(go) - 1) {
+	/* A standby waiting for this death hears the notice too. */
+	if (!tell(t, "go\n")) {
 		dismiss(t);	/* it has its word; nothing more is sent */
 		t->running = t->standby;
 		t->standby = 0;
@@ -119,13 +131,52 @@ int tkp_fire(struct tkp *t, uint32_t dead_gen, bool *standby)
 	return (int)t->running;
 }
 
+int tkp_wait(struct tkp *t, uint32_t gen)
+{
+	int rc;
+
+	if (!t->prog)
+		return -ENOSYS;
+	if (t->running || (t->taken && t->taken_gen == gen) || (t->waiting && t->wait_gen == gen))
+		return -EALREADY;
+	rc = tell(t, "wait\n");
+	if (rc)
+		return rc;
+	t->waiting = true;
+	t->wait_gen = gen;
+	return (int)t->standby;
+}
+
+int tkp_back(struct tkp *t, uint32_t gen)
+{
+	if (!t->waiting || t->wait_gen != gen)
+		return 0;
+	t->waiting = false;
+	return tell(t, "back\n") ? 0 : 1;
+}
+
 enum tkp_event tkp_reap(struct tkp *t, uint64_t now_ns, int *status)
 {
 	int st;
 
 	if (t->standby && waitpid(t->standby, &st, WNOHANG) == t->standby) {
+		bool waited = t->waiting;
+		uint32_t gen = t->wait_gen;
+
 		t->standby = 0;
 		dismiss(t);
+		*status = st;
+		/*
+		 * Told to wait, it took over by itself once the controller
+		 * said the peer was dead: a takeover that ran here, not a
+		 * standby that ended.
+		 */
+		if (waited && !(WIFEXITED(st) && WEXITSTATUS(st) == TKP_EXIT_NO)) {
+			t->taken = true;
+			t->taken_gen = gen;
+			t->took_over = true;
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? TKP_DONE : TKP_FAILED;
+		}
 		/* Dismissed, or it died unasked: either way, not at once again. */
 		t->retry_ns = now_ns + TKP_RETRY_NS;
 		*status = st;

@@ -39,6 +39,13 @@ struct tkp {
 	 * until it is rebooted as a BackupOS, so no standby is kept again.
 	 */
 	bool took_over;
+	/*
+	 * The standby was told "wait" at a HEARTBEAT_LOST of wait_gen: it
+	 * takes over by itself once the controller says that generation is
+	 * dead (fenced), unless told "back" first.
+	 */
+	bool waiting;
+	uint32_t wait_gen;
 };
 
 void tkp_init(struct tkp *t, const char *prog);
@@ -58,6 +65,23 @@ int tkp_tick(struct tkp *t, bool backup, uint64_t now_ns);
  * running or already ran for @dead_gen, -errno when it cannot be started.
  */
 int tkp_fire(struct tkp *t, uint32_t dead_gen, bool *standby);
+
+/*
+ * A HEARTBEAT_LOST of the Active's @gen: tell the standby "wait", that is,
+ * take over as soon as the controller answers that @gen is dead.  A hang
+ * is only known dead once the cluster has fenced it, and that is when the
+ * takeover begins, not after Pacemaker's promotion and starts, tens of
+ * seconds later under TCG.  Returns the standby's pid, -EALREADY when one
+ * is running, waiting or already ran for @gen, -ENOENT without a standby
+ * (Pacemaker then takes over alone), -errno when it cannot be told.
+ */
+int tkp_wait(struct tkp *t, uint32_t gen);
+
+/*
+ * A HEARTBEAT_BACK of @gen: a standby told to wait for it stands by again
+ * ("back"), its prepared restores kept.  Returns 1 when told, else 0.
+ */
+int tkp_back(struct tkp *t, uint32_t gen);
 
 enum tkp_event {
 	TKP_NOTHING,		/* not one of ours, or still running */

@@ -111,6 +111,24 @@ for input in /dev/null "$tmp/nope"; do
 	fi
 done
 
+# "wait" (orthrosd: the Active stopped beating): the standby asks the
+# controller until it says the peer is dead (a hang's fence), then takes
+# over; "back" (it beats again) stands it by; end-of-file dismisses it.
+# No controller can vouch for the renamed peer: it never takes over.
+(printf 'wait\n'; sleep 1; printf 'back\n'; sleep 0.5; printf 'wait\n'; sleep 0.5) |
+	T --standby --dry-run --cib "$tmp/nopeer.xml" --node orthros-b --max-age 0 >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 3 ] &&
+   [ "$(grep -c 'Active (takeover-test-peer) is silent: taking over once the controller says it is dead' "$tmp/out")" -eq 2 ] &&
+   [ "$(grep -c 'cannot ask the controller whether takeover-test-peer is dead' "$tmp/out")" -eq 2 ] &&
+   [ "$(grep -c 'takeover-test-peer beats again: standing by' "$tmp/out")" -eq 1 ] &&
+   ! grep -qE '^takeover \+|steps' "$tmp/out"; then
+	ok "a standby told to wait asks the controller, stands by at back, and ends at end-of-file, taking nothing"
+else
+	not_ok "a standby told to wait asks the controller, stands by at back, and ends at end-of-file, taking nothing" \
+		"exit $rc:" "$(cat "$tmp/out")"
+fi
+
 # A group restored lazily: the standby takeover has its restore prepared
 # by an `orthrosctl ckpt standby` while it waits, and stops it if dismissed.
 cp "$cib" "$tmp/lazy.xml"

@@ -9,7 +9,8 @@
 #      and the early takeover has the service answering before Pacemaker
 #      asks for the fence
 #   3. a hang (vCPUs stopped, no panic) fails over through HEARTBEAT_LOST
-#      and fencing, with no early takeover
+#      and fencing; the early takeover, told to wait at HEARTBEAT_LOST,
+#      takes nothing before the fence and has the service answering after
 #   4. the BackupOS dies instead: the Active keeps serving, a new BackupOS
 #      with the dead one's identity joins
 #   5. throughout, a watcher polling both partitions never sees two Active
@@ -219,9 +220,21 @@ last=$((g > CRASHES ? CRASHES + 1 : 0))
 # 3. a hang
 if [ $last -gt 0 ]; then
 	if "$LAB" hang >"$D/hang.log" 2>&1 && check_pair $((last + 1)) $((last + 2)) &&
-	   grep -q "heartbeat lost" "$D/hang.log" && ! grep -q "early takeover" "$D/hang.log"; then
-		# No notice, no certainty: nothing early, corosync and the fence decide.
+	   grep -q "heartbeat lost" "$D/hang.log"; then
 		ok "a hang of generation $last fails over through HEARTBEAT_LOST and fencing (heartbeat lost +$(ms_of "heartbeat lost" "$D/hang.log")ms, service answering +$(ms_of "service answering from" "$D/hang.log")ms)"
+		# No notice, no certainty: the standby waits for the cluster's
+		# fence, and takes over the moment the controller confirms it.
+		fen=$(ms_of "fenced (vCPUs stopped)" "$D/hang.log")
+		disk=$(ms_of "early takeover: disk and address up" "$D/hang.log")
+		early=$(ms_of "early takeover: demo-service answering" "$D/hang.log")
+		prom=$(ms_of "promoted: generation" "$D/hang.log")
+		if [ -n "$fen" ] && [ -n "$disk" ] && [ -n "$early" ] && [ "$disk" -gt "$fen" ]; then
+			ok "hang: the early takeover began after the fence (+${fen}ms): disk and address up +${disk}ms, service answering +${early}ms${prom:+ (promotion +${prom}ms)}"
+		else
+			not_ok "hang: the early takeover begins after the fence and has the service answering" \
+				"fenced '$fen' disk '$disk' answering '$early'" \
+				"$(grep -E 'early takeover|fence|heartbeat|answering|promoted' "$D/hang.log")"
+		fi
 		counter_resumed "hang" "$D/hang.log"
 		last=$((last + 1))
 	else

@@ -30,9 +30,20 @@ static const char script[] =
 	"#!/bin/sh\n"
 	"# $1 takeover, $2 --standby or nothing\n"
 	"[ \"$1\" = takeover ] || exit 2\n"
+	"# standby: go takes over; wait takes over if TKP_DEAD is set (the\n"
+	"# controller says the peer is dead), else keeps waiting; back stands by\n"
 	"if [ \"$2\" = --standby ]; then\n"
 	"	echo $$ >\"$TKP_DIR/standby\"\n"
-	"	if ! read -r line; then echo eof >\"$TKP_DIR/dismissed\"; exit 3; fi\n"
+	"	while read -r line; do\n"
+	"		echo \"$line\" >>\"$TKP_DIR/heard\"\n"
+	"		case $line in\n"
+	"		go) break ;;\n"
+	"		wait) [ -n \"${TKP_DEAD:-}\" ] && break ;;\n"
+	"		back) ;;\n"
+	"		*) exit 3 ;;\n"
+	"		esac\n"
+	"	done\n"
+	"	[ -n \"${line:-}\" ] || { echo eof >\"$TKP_DIR/dismissed\"; exit 3; }\n"
 	"	echo \"$line\" >\"$TKP_DIR/fired\"\n"
 	"else\n"
 	"	echo direct >\"$TKP_DIR/direct\"\n"
@@ -54,6 +65,7 @@ static int setup(void **state)
 	chmod(prog, 0755);
 	setenv("TKP_DIR", dir, 1);
 	unsetenv("TKP_EXIT");
+	unsetenv("TKP_DEAD");
 	return 0;
 }
 
@@ -221,6 +233,98 @@ static void the_exit_status_says_what_happened(void **state)
 	tkp_close(&t);
 }
 
+/* Everything the standby read, one word after the other, once @n came. */
+static const char *heard(int n)
+{
+	static char all[128];
+	char path[128], line[16];
+	FILE *f;
+	int got = 0;
+
+	snprintf(path, sizeof(path), "%s/heard", dir);
+	for (int i = 0; i < 1000 && got < n; i++) {
+		all[0] = '\0';
+		got = 0;
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", got++ ? " " : "", line);
+		}
+		if (f)
+			fclose(f);
+		if (got < n)
+			usleep(10000);
+	}
+	return all;
+}
+
+static void a_silent_active_is_waited_for_and_a_beat_stands_it_down(void **state)
+{
+	struct tkp t;
+	bool standby;
+	int pid, st;
+
+	(void)state;
+	tkp_init(&t, prog);
+	assert_int_equal(tkp_wait(&t, 5), -ENOENT);	/* no standby: Pacemaker's */
+	pid = tkp_tick(&t, true, 0);
+	assert_true(pid > 0);
+	wait_standby_ready();
+	assert_int_equal(tkp_wait(&t, 5), pid);
+	assert_int_equal(tkp_wait(&t, 5), -EALREADY);	/* told once */
+	assert_int_equal(tkp_back(&t, 4), 0);		/* another generation's beat */
+	assert_int_equal(tkp_back(&t, 5), 1);
+	assert_int_equal(tkp_back(&t, 5), 0);		/* told once */
+	assert_string_equal(heard(2), "wait back");
+	/* It stands by, as it was: the same process, its restores kept. */
+	assert_int_equal(tkp_reap(&t, 0, &st), TKP_NOTHING);
+	assert_int_equal(tkp_tick(&t, true, 1), 0);
+	assert_int_equal(tkp_wait(&t, 5), pid);		/* silent again */
+	assert_int_equal(tkp_fire(&t, 5, &standby), pid);	/* then its PANIC */
+	assert_true(standby);
+	assert_int_equal(next_event(&t, &st), TKP_DONE);
+	assert_string_equal(heard(4), "wait back wait go");
+	assert_false(t.waiting);
+	tkp_close(&t);
+}
+
+static void a_standby_that_took_over_after_the_fence_is_a_takeover(void **state)
+{
+	char path[160];
+	struct tkp t;
+	bool standby;
+	int pid, st;
+
+	(void)state;
+	setenv("TKP_DEAD", "1", 1);
+	tkp_init(&t, prog);
+	pid = tkp_tick(&t, true, 0);
+	assert_true(pid > 0);
+	wait_standby_ready();
+	assert_int_equal(tkp_wait(&t, 6), pid);
+	assert_int_equal(next_event(&t, &st), TKP_DONE);
+	assert_string_equal(said("fired"), "wait");
+	/* Not a standby that ended: no other standby, no second takeover. */
+	assert_true(t.took_over);
+	assert_int_equal(tkp_fire(&t, 6, &standby), -EALREADY);
+	assert_int_equal(tkp_tick(&t, true, 1 + TKP_RETRY_NS), 0);
+	assert_int_equal(t.standby, 0);
+	tkp_close(&t);
+
+	/* One that stood down at end-of-file is a standby that ended. */
+	unsetenv("TKP_DEAD");
+	tkp_init(&t, prog);
+	snprintf(path, sizeof(path), "%s/standby", dir);
+	unlink(path);
+	pid = tkp_tick(&t, true, 0);
+	assert_true(pid > 0);
+	wait_standby_ready();
+	assert_int_equal(tkp_wait(&t, 7), pid);
+	tkp_close(&t);
+	assert_int_equal(next_event(&t, &st), TKP_STANDBY_EXITED);
+	assert_false(t.took_over);
+}
+
 static void no_program_no_takeover_and_a_missing_one_is_an_error(void **state)
 {
 	struct tkp t;
@@ -249,6 +353,8 @@ int main(void)
 		T(leaving_the_backup_role_dismisses_the_standby),
 		T(a_dead_standby_means_a_spawned_takeover),
 		T(the_exit_status_says_what_happened),
+		T(a_silent_active_is_waited_for_and_a_beat_stands_it_down),
+		T(a_standby_that_took_over_after_the_fence_is_a_takeover),
 		T(no_program_no_takeover_and_a_missing_one_is_an_error),
 #undef T
 	};
