@@ -105,6 +105,21 @@ static void wait_standby_ready(void)
 	assert_string_not_equal(said("standby"), "");
 }
 
+/* @t with a standby at its read (the one a BackupOS's orthrosd keeps). */
+static pid_t new_standby(struct tkp *t)
+{
+	char path[160];
+	int pid;
+
+	snprintf(path, sizeof(path), "%s/standby", dir);
+	unlink(path);
+	tkp_init(t, prog);
+	pid = tkp_tick(t, true, 0);
+	assert_true(pid > 0);
+	wait_standby_ready();
+	return pid;
+}
+
 /* The next event, polled as orthrosd would after a SIGCHLD. */
 static enum tkp_event next_event(struct tkp *t, int *st)
 {
@@ -167,13 +182,10 @@ static void one_takeover_per_dead_generation(void **state)
 static void leaving_the_backup_role_dismisses_the_standby(void **state)
 {
 	struct tkp t;
-	int pid, st;
+	int st;
 
 	(void)state;
-	tkp_init(&t, prog);
-	pid = tkp_tick(&t, true, 0);
-	assert_true(pid > 0);
-	wait_standby_ready();
+	new_standby(&t);
 	assert_int_equal(tkp_tick(&t, false, 1), 0);
 	assert_int_equal(next_event(&t, &st), TKP_STANDBY_EXITED);
 	assert_true(WIFEXITED(st));
@@ -195,10 +207,7 @@ static void a_dead_standby_means_a_spawned_takeover(void **state)
 	int pid, st, got[2];
 
 	(void)state;
-	tkp_init(&t, prog);
-	pid = tkp_tick(&t, true, 0);
-	assert_true(pid > 0);
-	wait_standby_ready();
+	pid = new_standby(&t);
 	kill(pid, SIGKILL);
 	/* Dead but not reaped, as between its death and our SIGCHLD. */
 	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
@@ -267,9 +276,7 @@ static void a_silent_active_is_waited_for_and_a_beat_stands_it_down(void **state
 	(void)state;
 	tkp_init(&t, prog);
 	assert_int_equal(tkp_wait(&t, 5), -ENOENT);	/* no standby: Pacemaker's */
-	pid = tkp_tick(&t, true, 0);
-	assert_true(pid > 0);
-	wait_standby_ready();
+	pid = new_standby(&t);
 	assert_int_equal(tkp_wait(&t, 5), pid);
 	assert_int_equal(tkp_wait(&t, 5), -EALREADY);	/* told once */
 	assert_int_equal(tkp_back(&t, 4), 0);		/* another generation's beat */
@@ -290,17 +297,13 @@ static void a_silent_active_is_waited_for_and_a_beat_stands_it_down(void **state
 
 static void a_standby_that_took_over_after_the_fence_is_a_takeover(void **state)
 {
-	char path[160];
 	struct tkp t;
 	bool standby;
 	int pid, st;
 
 	(void)state;
 	setenv("TKP_DEAD", "1", 1);
-	tkp_init(&t, prog);
-	pid = tkp_tick(&t, true, 0);
-	assert_true(pid > 0);
-	wait_standby_ready();
+	pid = new_standby(&t);
 	assert_int_equal(tkp_wait(&t, 6), pid);
 	assert_int_equal(next_event(&t, &st), TKP_DONE);
 	assert_string_equal(said("fired"), "wait");
@@ -313,12 +316,7 @@ static void a_standby_that_took_over_after_the_fence_is_a_takeover(void **state)
 
 	/* One that stood down at end-of-file is a standby that ended. */
 	unsetenv("TKP_DEAD");
-	tkp_init(&t, prog);
-	snprintf(path, sizeof(path), "%s/standby", dir);
-	unlink(path);
-	pid = tkp_tick(&t, true, 0);
-	assert_true(pid > 0);
-	wait_standby_ready();
+	pid = new_standby(&t);
 	assert_int_equal(tkp_wait(&t, 7), pid);
 	tkp_close(&t);
 	assert_int_equal(next_event(&t, &st), TKP_STANDBY_EXITED);
