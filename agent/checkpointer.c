@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "checkpointer.h"
+#include "ckpt-watchdog.h"
 
 #define NS_PER_US 1000ull
 #define NS_PER_S 1000000000ull
@@ -238,6 +239,8 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 	};
 	struct frozen_copy fc = { .c = c };
 	struct ckpt_dump_stats ds;
+	unsigned int killed;
+	pid_t criu_pid = 0;
 	uint64_t t0;
 	int n, rc;
 
@@ -270,11 +273,21 @@ static int criu_step(struct checkpointer *c, pid_t pid, bool pre, const unsigned
 	}
 	unlinkat(work_fd, "stats-dump", 0);	/* an earlier step's */
 	t0 = c->clock();
+	if (c->watchdog)
+		ckpt_watchdog_arm(c->watchdog);
 	rc = pre ? c->ops->pre_dump(c->ops_ctx, &req) : c->ops->dump(c->ops_ctx, &req);
+	killed = c->watchdog ? ckpt_watchdog_disarm(c->watchdog, &criu_pid) : 0;
 	res->dump_ns += c->clock() - t0;
 	/* Before the set is stored: only the save's files may be in it. */
 	if (req.frozen)
 		ckpt_data_ahead_done(st->fd, &fc.ahead);
+	if (killed) {
+		res->criu_killed = true;
+		return fail(res, -ETIMEDOUT,
+			    "criu %s of pid %d did not end within checkpoint.criu_timeout (%g s): killed it (pid %d), which let the group run on (a task CRIU was inside may have died instead); see %s/%s",
+			    pre ? "pre-dump" : "dump", (int)pid, (double)c->watchdog->timeout_ns / NS_PER_S,
+			    (int)criu_pid, c->workdir, log);
+	}
 	if (req.frozen && fc.rc)
 		return fail(res, fc.rc, "the group's data paths, while it was frozen: %s (the dump is void, the tree ran on)",
 			    fc.msg);
@@ -335,6 +348,29 @@ static void drop_chain(struct checkpointer *c)
 }
 
 static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *res);
+
+/*
+ * A CRIU killed at its deadline held the group frozen that long: one that
+ * hangs again would do it at every interval.  The next attempt waits
+ * twice the deadline, then 4, 8... times (up to an hour), so the group
+ * runs at least two thirds of the time while CRIU keeps hanging.
+ */
+#define CKPT_RETRY_MAX_NS (3600ull * NS_PER_S)
+
+static void back_off(struct checkpointer *c, struct ckpt_result *res)
+{
+	uint64_t wait = c->watchdog->timeout_ns;
+
+	if (c->killed < 16)
+		c->killed++;
+	for (unsigned int i = 0; i < c->killed && wait < CKPT_RETRY_MAX_NS; i++)
+		wait *= 2;
+	if (wait > CKPT_RETRY_MAX_NS)
+		wait = CKPT_RETRY_MAX_NS;
+	if (wait > c->pol.interval_ns)
+		c->next_ns = c->clock() + wait;
+	res->retry_ns = c->next_ns > c->clock() ? c->next_ns - c->clock() : 0;
+}
 
 /* When @pid started (clock ticks after boot, /proc/PID/stat), 0 if unknown. */
 static uint64_t start_time(pid_t pid)
@@ -530,6 +566,7 @@ static int run_unlocked(struct checkpointer *c, pid_t pid, struct ckpt_result *r
 	c->chain_pid = pid;
 	c->chain_born = born;
 	c->failures = 0;
+	c->killed = 0;
 	/*
 	 * What the group dirtied over about an interval: since the previous
 	 * dump (an increment's pre-dump, a direct dump), or during the
@@ -589,6 +626,8 @@ failed:
 	c->failures++;
 	c->dirty_known = false;
 	drop_chain(c);
+	if (res->criu_killed)
+		back_off(c, res);
 	return rc;
 }
 

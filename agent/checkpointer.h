@@ -19,6 +19,8 @@
 #include "ckpt-data.h"
 #include "ckpt-store.h"
 
+struct ckpt_watchdog;
+
 struct ckpt_policy {
 	uint64_t interval_ns;
 	bool incremental;		/* pre-dump + dump on the previous images */
@@ -49,6 +51,8 @@ struct ckpt_result {
 	uint64_t pages_written;
 	/* The group's data paths, copied into the dump while it was frozen. */
 	struct ckpt_data_stats data;
+	bool criu_killed;		/* failed: the watchdog killed its CRIU */
+	uint64_t retry_ns;		/* then: the next attempt is this far off */
 	char msg[512];			/* why it failed */
 	char note[256];			/* why it started a new chain, if it had to */
 };
@@ -56,6 +60,7 @@ struct ckpt_result {
 #define CKPT_MAX_DIRS (2 * CKPT_MAX_SLOTS)
 
 struct checkpointer {
+	struct ckpt_watchdog *watchdog;	/* a deadline on each CRIU call; NULL: none */
 	const struct ckpt_criu_ops *ops;
 	void *ops_ctx;
 	struct ckpt_store *store;
@@ -77,6 +82,7 @@ struct checkpointer {
 	pid_t chain_pid;
 	uint64_t chain_born;
 	unsigned int failures;		/* in a row */
+	unsigned int killed;		/* CRIUs the watchdog killed since the last good checkpoint */
 	/*
 	 * Pages the group dirtied over about one interval, as the last
 	 * checkpoint's CRIU stats showed (dirty_known): few enough, and the

@@ -25,6 +25,7 @@
 
 #include "checkpointer.h"
 #include "ckpt-region.h"
+#include "ckpt-watchdog.h"
 #include "conf.h"
 #include "proc-cgroup.h"
 #include "protect.h"
@@ -52,6 +53,7 @@ struct protect {
 	int efd;
 	pthread_t worker;
 	bool busy;
+	struct ckpt_watchdog watchdog;	/* one CRIU call at a time: the worker's or the final's */
 };
 
 /* The group leader's pid, if it is running. */
@@ -159,8 +161,12 @@ static void report(struct protect *p, struct group *g)
 		       g->c.group, g->pidfile);
 		break;
 	case G_FAILED:
-		qb_log(LOG_ERR, "group %s: checkpoint of pid %d failed: %s", g->c.group,
-		       (int)g->pid, r->msg);
+		if (r->criu_killed)
+			qb_log(LOG_ERR, "group %s: checkpoint of pid %d failed: %s; the next attempt in %.0f s",
+			       g->c.group, (int)g->pid, r->msg, (double)r->retry_ns / 1e9);
+		else
+			qb_log(LOG_ERR, "group %s: checkpoint of pid %d failed: %s", g->c.group,
+			       (int)g->pid, r->msg);
 		break;
 	case G_DONE:
 		if (r->note[0])
@@ -286,6 +292,11 @@ int protect_open(const struct orthros_conf *conf, const struct protect_opts *o,
 		rc = -errno;
 		goto err;
 	}
+	rc = ckpt_watchdog_start(&p->watchdog, conf->checkpoint.criu_timeout_us * 1000ull);
+	if (rc) {
+		qb_log(LOG_ERR, "cannot start the watchdog on CRIU calls: %s", strerror(-rc));
+		goto err;
+	}
 	for (size_t i = 0; i < conf->ngroups; i++) {
 		struct group *g = &p->g[p->n];
 		char dir[512];
@@ -298,6 +309,7 @@ int protect_open(const struct orthros_conf *conf, const struct protect_opts *o,
 			goto err;
 		}
 		g->c.lock_fd = p->region.fd;
+		g->c.watchdog = &p->watchdog;
 		snprintf(g->pidfile, sizeof(g->pidfile), "%s/%s.pid", o->pid_dir, conf->groups[i].name);
 		snprintf(g->cgroup, sizeof(g->cgroup), "%s", conf->groups[i].cgroup);
 		for (size_t j = 0; j < conf->groups[i].npaths; j++) {
@@ -309,9 +321,9 @@ int protect_open(const struct orthros_conf *conf, const struct protect_opts *o,
 			}
 		}
 		p->n++;
-		qb_log(LOG_INFO, "group %s: checkpoints every %.0f ms%s, max freeze %.0f ms, leader from %s",
+		qb_log(LOG_INFO, "group %s: checkpoints every %.0f ms%s, max freeze %.0f ms, CRIU killed after %.0f s, leader from %s",
 		       g->c.group, ms(pol.interval_ns), pol.incremental ? " (incremental)" : "",
-		       ms(pol.max_freeze_ns), g->pidfile);
+		       ms(pol.max_freeze_ns), (double)conf->checkpoint.criu_timeout_us / 1e6, g->pidfile);
 	}
 	*out = p;
 	return 0;
@@ -384,6 +396,7 @@ void protect_close(struct protect *p)
 		protect_collect(p);
 	for (unsigned int i = 0; i < p->n; i++)
 		checkpointer_fini(&p->g[i].c);
+	ckpt_watchdog_stop(&p->watchdog);
 	if (p->efd >= 0)
 		close(p->efd);
 	ckpt_cache_free(&p->store);

@@ -310,6 +310,12 @@ static void check_timing(const struct orthros_conf *c, struct diag *d)
 			   "checkpoint.max_freeze: %s is not shorter than checkpoint.interval %s; the service would be frozen all the time",
 			   to, iv);
 	}
+	if (ck->criu_timeout_us < CONF_MIN_CKPT_CRIU_TIMEOUT_US) {
+		units_format_duration(ck->criu_timeout_us, to, sizeof(to));
+		diag_error(d, ck->criu_timeout_pos.line ? ck->criu_timeout_pos : ck->pos,
+			   "checkpoint.criu_timeout: %s; expected at least 1s: a loaded partition's dump takes seconds, and one killed at its deadline is a checkpoint lost",
+			   to);
+	}
 	for (size_t i = 0; i < c->nwindows; i++)
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(c->windows[i].name, c->windows[j].name))

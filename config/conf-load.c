@@ -872,6 +872,14 @@ static void ck_max_freeze(struct loader *l, yaml_node_t *v, const char *path, vo
 	get_duration(l, v, path, &ck->max_freeze_us);
 }
 
+static void ck_criu_timeout(struct loader *l, yaml_node_t *v, const char *path, void *obj)
+{
+	struct conf_checkpoint *ck = obj;
+
+	ck->criu_timeout_pos = pos_of(v);
+	get_duration(l, v, path, &ck->criu_timeout_us);
+}
+
 static void ck_keep(struct loader *l, yaml_node_t *v, const char *path, void *obj)
 {
 	struct conf_checkpoint *ck = obj;
@@ -884,6 +892,7 @@ static const struct key checkpoint_keys[] = {
 	{ "interval", false, ck_interval },
 	{ "incremental", false, ck_incremental },
 	{ "max_freeze", false, ck_max_freeze },
+	{ "criu_timeout", false, ck_criu_timeout },
 	{ "keep", false, ck_keep },
 };
 
@@ -1069,6 +1078,7 @@ static void set_defaults(struct orthros_conf *c)
 	c->checkpoint.interval_us = CONF_DEFAULT_CKPT_INTERVAL_US;
 	c->checkpoint.incremental = true;
 	c->checkpoint.max_freeze_us = CONF_DEFAULT_CKPT_MAX_FREEZE_US;
+	c->checkpoint.criu_timeout_us = CONF_DEFAULT_CKPT_CRIU_TIMEOUT_US;
 	c->checkpoint.keep = CONF_DEFAULT_CKPT_KEEP;
 }
 

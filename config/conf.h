@@ -97,10 +97,12 @@ struct conf_checkpoint {
 	uint64_t interval_us;
 	bool incremental;
 	uint64_t max_freeze_us;
+	uint64_t criu_timeout_us;
 	uint32_t keep;
 	struct conf_pos pos;
 	struct conf_pos keep_pos;
 	struct conf_pos max_freeze_pos;
+	struct conf_pos criu_timeout_pos;
 };
 
 enum conf_window_action { CONF_WINDOW_LIVE_UPDATE, CONF_WINDOW_REPARTITION };
@@ -167,6 +169,9 @@ struct orthros_conf {
 #define CONF_DEFAULT_CKPT_INTERVAL_US 1000000u
 #define CONF_DEFAULT_CKPT_MAX_FREEZE_US 100000u
 #define CONF_DEFAULT_CKPT_KEEP 5u
+#define CONF_DEFAULT_CKPT_CRIU_TIMEOUT_US 60000000u
+/* Below it a loaded partition under TCG kills dumps that would have ended. */
+#define CONF_MIN_CKPT_CRIU_TIMEOUT_US 1000000u
 
 /*
  * Parse and validate.  Returns 0 when the configuration is usable (warnings

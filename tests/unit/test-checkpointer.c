@@ -23,11 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "checkpointer.h"
+#include "ckpt-watchdog.h"
 #include "ckpt-standby.h"
 
 #define MS 1000000ull
@@ -47,6 +50,8 @@ static struct {
 	char parent[8][32];
 	bool pre[8];
 	int fail_at;			/* call number (1-based) that fails, 0: none */
+	int hang_at;			/* call number whose "criu" never answers */
+	pid_t hung;			/* that criu, killed by the watchdog */
 	uint32_t freezing_us, frozen_us;
 	uint64_t pages;			/* pages_written in each stats-dump */
 	bool no_stats;
@@ -116,6 +121,20 @@ static int fake_call(const struct ckpt_criu_req *r, bool pre)
 		snprintf(fk.parent[k], sizeof(fk.parent[k]), "%s", r->parent ? r->parent : "");
 	}
 	fake_now += fk.call_ns;
+	if (fk.hang_at == fk.calls) {
+		/* libcriu: fork a `criu swrk`, wait for its answer; none comes. */
+		int status;
+
+		fk.hung = fork();
+		assert_true(fk.hung >= 0);
+		if (fk.hung == 0) {
+			prctl(PR_SET_NAME, "criu");
+			for (;;)
+				pause();
+		}
+		assert_int_equal(waitpid(fk.hung, &status, 0), fk.hung);
+		return WIFSIGNALED(status) ? -ECOMM : -EIO;
+	}
 	if (fk.probe_fd >= 0) {
 		if (flock(fk.probe_fd, LOCK_EX | LOCK_NB) == 0)
 			flock(fk.probe_fd, LOCK_UN);
@@ -785,6 +804,54 @@ static void a_failed_dump_leaves_no_visible_set(void **state)
 	assert_int_equal(res.kind, CKPT_FULL);
 	assert_true(checkpointer_next_incremental(&c));
 	checkpointer_fini(&c);
+}
+
+/*
+ * A CRIU that never answers is killed at its deadline: the round ends,
+ * nothing is stored, and the next attempts wait twice, then four times the
+ * deadline (the group was frozen that long), until one succeeds.
+ */
+static struct ckpt_watchdog hung_wd;	/* static: a failed check must not leave its thread on a dead stack */
+
+static void a_hung_criu_is_killed_and_the_round_ends(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	char killed[64];
+
+	(void)state;
+	init(&c, true);
+	c.pol.interval_ns = 50 * MS;	/* shorter than the back-off, which then shows */
+	assert_int_equal(ckpt_watchdog_start(&hung_wd, 100 * MS), 0);
+	c.watchdog = &hung_wd;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 1 pre, 2 dump */
+	fk.hang_at = 4;		/* the increment's dump, after its pre-dump */
+	assert_int_equal(checkpointer_run(&c, 42, &res), -ETIMEDOUT);
+	assert_non_null(strstr(res.msg, "criu dump of pid 42 did not end within checkpoint.criu_timeout (0.1 s)"));
+	snprintf(killed, sizeof(killed), "killed it (pid %d)", (int)fk.hung);
+	assert_non_null(strstr(res.msg, killed));
+	assert_true(res.criu_killed);
+	assert_int_equal(visible_sets(), 2);
+	assert_int_equal(res.retry_ns, 200 * MS);
+	assert_false(checkpointer_due(&c, fake_now + 199 * MS));
+	assert_true(checkpointer_due(&c, fake_now + 200 * MS));
+	fake_now += 200 * MS;
+	fk.hang_at = 6;		/* again: 5 is the new chain's pre-dump, 6 its dump */
+	assert_int_equal(checkpointer_run(&c, 42, &res), -ETIMEDOUT);
+	assert_int_equal(res.retry_ns, 400 * MS);
+	fake_now += 400 * MS;
+	fk.hang_at = 0;
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_false(res.criu_killed);
+	assert_int_equal(visible_sets(), 4);
+	/* Good again: the policy's interval, and the next kill starts at twice again. */
+	assert_true(checkpointer_due(&c, fake_now + 50 * MS));
+	fake_now += 50 * MS;
+	fk.hang_at = fk.calls + 2;
+	assert_int_equal(checkpointer_run(&c, 42, &res), -ETIMEDOUT);
+	assert_int_equal(res.retry_ns, 200 * MS);
+	checkpointer_fini(&c);
+	ckpt_watchdog_stop(&hung_wd);
 }
 
 static void a_failed_first_dump_stores_nothing(void **state)
@@ -1622,6 +1689,7 @@ int main(void)
 		T(a_failed_final_stores_its_pre_dump_for_the_others),
 		T(a_failed_dump_leaves_no_visible_set),
 		T(a_failed_first_dump_stores_nothing),
+		T(a_hung_criu_is_killed_and_the_round_ends),
 		T(a_freeze_longer_than_max_freeze_is_reported),
 		T(without_stats_the_dump_call_bounds_the_freeze),
 		T(the_stored_set_is_the_images_directory),

@@ -133,6 +133,7 @@ static void defaults_apply_when_keys_are_absent(void **state)
 	assert_int_equal(f->conf.hb_timeout_us, CONF_DEFAULT_HB_TIMEOUT_US);
 	assert_int_equal(f->conf.checkpoint.keep, CONF_DEFAULT_CKPT_KEEP);
 	assert_true(f->conf.checkpoint.incremental);
+	assert_int_equal(f->conf.checkpoint.criu_timeout_us, CONF_DEFAULT_CKPT_CRIU_TIMEOUT_US);
 }
 
 static void unknown_key_is_named_with_alternatives(void **state)
@@ -342,6 +343,25 @@ static void checkpoint_keep_below_two_is_refused(void **state)
 	expect_error(f, 31, 9, "checkpoint.keep: 1; expected at least 2");
 }
 
+static void checkpoint_criu_timeout_below_a_second_is_refused(void **state)
+{
+	struct fixture *f = load_edit(state, "data_disk: data\n",
+				      "data_disk: data\ncheckpoint:\n  criu_timeout: 500ms\n");
+
+	expect_error(f, 31, 17, "checkpoint.criu_timeout: 500ms; expected at least 1s");
+}
+
+static void checkpoint_criu_timeout_is_read(void **state)
+{
+	struct fixture *f = load_edit(state, "data_disk: data\n",
+				      "data_disk: data\ncheckpoint:\n  criu_timeout: 2min\n");
+
+	if (f->rc)
+		diag_print(&f->d, stderr);
+	assert_int_equal(f->rc, 0);
+	assert_int_equal(f->conf.checkpoint.criu_timeout_us, 120000000u);
+}
+
 static void window_spec_out_of_range_is_refused(void **state)
 {
 	struct fixture *f = load_edit(state, "data_disk: data\n",
@@ -431,6 +451,8 @@ int main(void)
 		T(empty_document_is_refused),
 		T(unsupported_schema_version_is_refused),
 		T(checkpoint_keep_below_two_is_refused),
+		T(checkpoint_criu_timeout_below_a_second_is_refused),
+		T(checkpoint_criu_timeout_is_read),
 		T(window_spec_out_of_range_is_refused),
 		T(protected_group_command_must_be_absolute),
 		T(protected_group_defaults_its_cgroup),
