@@ -24,6 +24,10 @@
 #              ("wanted got" per pid)
 #   ns TAG     the newest restore's root and its child, with their NSpid
 #              lines -> NAME.TAG
+#   hang-criu  from now on, every CRIU this partition runs hangs at its
+#              post-dump action (the group still frozen) while the host
+#              keeps NAME.hang in the shared directory: CRIU reads
+#              /etc/criu/default.conf in swrk mode too -> NAME.hang-criu
 #   list       orthrosctl ckpt list -> NAME.list
 #   logs       the CRIU logs kept on tmpfs -> NAME.logs
 set -u
@@ -82,6 +86,13 @@ while :; do
 				--region auto --pid-dir "$PIDDIR" >"$D/$name.orthrosd" 2>&1 </dev/null &
 			echo "$!" >"$D/$name.orthrosd.pid"
 			touch "$D/$name.protected" ;;
+		hang-criu)
+			mkdir -p /etc/criu
+			printf '#!/bin/sh\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && [ -f "%s" ] && exec sleep 3600\nexit 0\n' \
+				"$D/$name.hang" >/run/hang-criu.sh
+			chmod +x /run/hang-criu.sh
+			echo "action-script /run/hang-criu.sh" >/etc/criu/default.conf
+			touch "$D/$name.hang-criu" ;;
 		occupy\ *)
 			# other processes of this partition take the given pids
 			: >"$D/$name.occupied.tmp"

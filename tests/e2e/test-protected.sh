@@ -25,6 +25,10 @@
 #   7. two more crashes in a row (B -> C -> D), each partition
 #      checkpointing the service it restored: three crash failovers in
 #      all, each with the pattern, the counter and the port checked
+#   8. D checkpoints the service, then its CRIU hangs at the post-dump
+#      action (the group frozen): orthrosd kills it at
+#      checkpoint.criu_timeout, says when it tries again, and the same
+#      restored service answers again with its counter moving on
 # Needs root, QEMU, criu; about 70 s under TCG (one partition at a time).
 set -u
 : "${ORTHROSCTL:?}" "${SRCDIR:?}"
@@ -35,6 +39,8 @@ HOLD_MB=${ORTHROS_HOLD_MB:-64}
 # for one (docs/protected.md has the figures).
 INTERVAL_S=${ORTHROS_CKPT_INTERVAL_S:-5}
 PORT=7000
+# Case 8's deadline: a few times the slowest dump of a loaded run (~5 s).
+CRIU_TIMEOUT_S=15
 MEM=${ORTHROS_PARTITION_MEM:-1024M}
 
 protected_setup /tmp/orthros-protected.XXXXXX
@@ -47,6 +53,7 @@ printf 'CTL=%s\nORTHROSD=%s\nDEMO=%s\nORTHROS_INIT=%s\nHOLD_MB=%s\nPORT=%s\nSRCD
 sed -e "s|^  interval: 1s$|  interval: ${INTERVAL_S}s|" \
     -e "s|command: \[.*\]|command: [$DEMO, --port, \"$PORT\", --hold, \"$HOLD_MB\"]|" \
     -e "s|ports: \[7000\]|ports: [$PORT]|" -e "/^    data_paths:/d" \
+    -e "s|^  criu_timeout: .*|  criu_timeout: ${CRIU_TIMEOUT_S}s|" \
     "$SRCDIR/config/orthros.yaml" >"$D/orthros.yaml"
 "$ORTHROSCTL" config check "$D/orthros.yaml" >/dev/null || bail "test configuration invalid"
 
@@ -398,9 +405,39 @@ crash_round() {	# from from-qemu to
 		return 1
 	fi
 }
+# ---- 8. a CRIU that hangs with the group frozen ----
+hung_criu() {
+	cmd d protect protected 60
+	if ! wait_for "$D/d.orthrosd" "checkpoint set [0-9]* (full" 240; then
+		not_ok "D: a hung CRIU is killed at checkpoint.criu_timeout" "D took no checkpoint: $(tail -n 10 "$D/d.orthrosd")"
+		return 1
+	fi
+	cmd d hang-criu hang-criu 30
+	touch "$D/d.hang"
+	cmd d "query hang0" hang0 60
+	wait_for "$D/d.orthrosd" "did not end within checkpoint.criu_timeout" $((CRIU_TIMEOUT_S * 3 + 60))
+	rm -f "$D/d.hang"
+	cmd d "query hang1" hang1 60
+	sleep 1
+	cmd d "query hang2" hang2 60
+	killed=$(grep "did not end within checkpoint.criu_timeout" "$D/d.orthrosd" | head -n1)
+	echo "# D: $killed" | cut -c1-400
+	r0=$(field resumed "$D/d.hang0"); r1=$(field resumed "$D/d.hang1")
+	c0=$(field counter "$D/d.hang0"); c1=$(field counter "$D/d.hang1"); c2=$(field counter "$D/d.hang2")
+	if echo "$killed" | grep -q "(${CRIU_TIMEOUT_S} s): killed it (pid [0-9]*).*the next attempt in $((CRIU_TIMEOUT_S * 2)) s" &&
+	   [ -n "$r0" ] && [ "$r0" = "$r1" ] && grep -q "pattern ok" "$D/d.hang2" &&
+	   [ -n "$c0" ] && [ -n "$c1" ] && [ -n "$c2" ] && [ "$c1" -gt "$c0" ] && [ "$c2" -gt "$c1" ]; then
+		ok "D: a CRIU hung with the group frozen is killed at checkpoint.criu_timeout (${CRIU_TIMEOUT_S} s), the next attempt $((CRIU_TIMEOUT_S * 2)) s later, and the same service runs on (resumed $r0; counter $c0, $c1, $c2)"
+	else
+		not_ok "D: a hung CRIU is killed at checkpoint.criu_timeout and the service runs on" "log: ${killed:-none}" \
+			"before: $(cat "$D/d.hang0" 2>/dev/null)" "after: $(cat "$D/d.hang1" 2>/dev/null); $(cat "$D/d.hang2" 2>/dev/null)" \
+			"$(tail -n 5 "$D/d.orthrosd")"
+	fi
+}
 if crash_round b "$b_qemu" c; then
 	c_qemu=$to_qemu
-	crash_round c "$c_qemu" d && kill -9 "$to_qemu" 2>/dev/null
+	crash_round c "$c_qemu" d && hung_criu
+	kill -9 "$to_qemu" 2>/dev/null
 else
 	kill -9 "$to_qemu" 2>/dev/null
 fi
