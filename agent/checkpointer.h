@@ -183,11 +183,15 @@ struct ckpt_restore_result {
  * pre-dump holds memory only) with its chain, extracted under @workdir,
  * or presented by @ops->present when it has one (falling back to
  * extraction when it cannot, or when CRIU fails on what it presented).
- * -ENOENT: no checkpoint, a cold start.
+ * -ENOENT: no checkpoint, a cold start.  @wd (or NULL): a deadline on
+ * CRIU's restore; past it CRIU and what it restored so far are killed,
+ * and the restore fails with -ETIMEDOUT (not tried again: a restore
+ * that hung once holds the service back again).
  */
 int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,
 		       const struct ckpt_criu_ops *ops, void *ops_ctx,
-		       const struct ckpt_data_paths *data, struct ckpt_restore_result *res);
+		       const struct ckpt_data_paths *data, struct ckpt_watchdog *wd,
+		       struct ckpt_restore_result *res);
 
 /*
  * The same in two halves, for a restore prepared ahead of need (the
@@ -202,7 +206,7 @@ int ckpt_restore_prepare(struct ckpt_store *s, const char *group, const char *wo
 			 struct ckpt_restore_result *res, struct ckpt_criu_req *req);
 int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdir,
 		     const struct ckpt_criu_ops *ops, void *ops_ctx, const struct ckpt_data_paths *data,
-		     struct ckpt_restore_result *res, struct ckpt_criu_req *req);
+		     struct ckpt_watchdog *wd, struct ckpt_restore_result *res, struct ckpt_criu_req *req);
 /*
  * What a restore would choose now (headers and file listings only, no
  * payload read): the dump's sequence number in *seq; -ENOENT: none.

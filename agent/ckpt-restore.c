@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@
 #include <unistd.h>
 
 #include "checkpointer.h"
+#include "ckpt-watchdog.h"
+#include "proc-tree.h"
 
 static uint64_t mono_ns(void)
 {
@@ -335,8 +338,10 @@ void ckpt_restore_abandon(const struct ckpt_criu_ops *ops, void *ops_ctx,
 
 int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdir,
 		     const struct ckpt_criu_ops *ops, void *ops_ctx, const struct ckpt_data_paths *data,
-		     struct ckpt_restore_result *res, struct ckpt_criu_req *req)
+		     struct ckpt_watchdog *wd, struct ckpt_restore_result *res, struct ckpt_criu_req *req)
 {
+	unsigned int killed;
+	pid_t criu_pid = 0;
 	uint64_t t0;
 	int rc;
 
@@ -361,10 +366,24 @@ int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdi
 			}
 		}
 		t0 = mono_ns();
+		if (wd)
+			ckpt_watchdog_arm(wd);
 		rc = ops->restore(ops_ctx, req, &res->pid);
+		killed = wd ? ckpt_watchdog_disarm(wd, &criu_pid) : 0;
 		res->restore_ns = mono_ns() - t0;
+		if (killed && !rc) {
+			/* It answered as it died: what it restored must not run beside a cold start. */
+			proc_tree_signal(res->pid, SIGKILL);
+			rc = -ETIMEDOUT;
+		}
 		if (res->viewed)
 			ops->release(ops_ctx, req, rc);
+		if (killed) {
+			put_req(req);
+			return fail(res, -ETIMEDOUT,
+				    "criu restore from set %" PRIu64 " did not end within %g s: killed it (pid %d) with what it had restored; see %s/restore.log",
+				    res->seq, (double)wd->timeout_ns / 1e9, (int)criu_pid, res->work);
+		}
 		if (!rc || !res->viewed || res->view_failed) {
 			put_req(req);
 			break;
@@ -391,10 +410,11 @@ int ckpt_restore_run(struct ckpt_store *s, const char *group, const char *workdi
 
 int ckpt_restore_group(struct ckpt_store *s, const char *group, const char *workdir,
 		       const struct ckpt_criu_ops *ops, void *ops_ctx,
-		       const struct ckpt_data_paths *data, struct ckpt_restore_result *res)
+		       const struct ckpt_data_paths *data, struct ckpt_watchdog *wd,
+		       struct ckpt_restore_result *res)
 {
 	struct ckpt_criu_req req;
 	int rc = ckpt_restore_prepare(s, group, workdir, ops, ops_ctx, res, &req);
 
-	return rc ? rc : ckpt_restore_run(s, group, workdir, ops, ops_ctx, data, res, &req);
+	return rc ? rc : ckpt_restore_run(s, group, workdir, ops, ops_ctx, data, wd, res, &req);
 }

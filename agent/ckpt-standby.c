@@ -242,7 +242,7 @@ int ckpt_standby_fire(struct ckpt_standby *sb, struct ckpt_restore_result **res,
 		*stale = true;
 	}
 	sb->ready = false;
-	return ckpt_restore_run(sb->s, sb->group, sb->workdir, sb->ops, sb->ops_ctx, NULL, sb->res, &sb->req);
+	return ckpt_restore_run(sb->s, sb->group, sb->workdir, sb->ops, sb->ops_ctx, NULL, NULL, sb->res, &sb->req);
 }
 
 void ckpt_standby_fini(struct ckpt_standby *sb)

@@ -22,6 +22,7 @@
 #include "ckpt-fuse.h"
 #include "ckpt-region.h"
 #include "ckpt-store.h"
+#include "ckpt-watchdog.h"
 #include "conf.h"
 #include "ctl.h"
 #include "units.h"
@@ -74,6 +75,7 @@ static const char ckpt_usage[] =
 	"                     copied into the set while CRIU holds the tree\n"
 	"                     frozen, so files and memory are of one instant\n"
 	"  restore --region FILE --group NAME [--workdir DIR] [--lazy] [--data PATH]...\n"
+	"          [--criu-timeout DURATION]\n"
 	"                     restore NAME, detached, from its newest restorable\n"
 	"                     dump; prints the pid and the set used, or says\n"
 	"                     'cold start' and exits 3 when there is none.\n"
@@ -90,7 +92,11 @@ static const char ckpt_usage[] =
 	"                     --data PATH: put back the files of PATH the dump\n"
 	"                     took, before CRIU reopens them; only paths given\n"
 	"                     here are written, whatever the set holds (a\n"
-	"                     standby is then not asked)\n"
+	"                     standby is then not asked).  --criu-timeout (at\n"
+	"                     least 1s, default 60s): a CRIU restore that has not\n"
+	"                     ended by then is killed with what it restored, and\n"
+	"                     the restore fails (a takeover then starts the\n"
+	"                     group cold)\n"
 	"  view --region FILE --group NAME MOUNTPOINT\n"
 	"                     mount, read-only, what a lazy restore of NAME would\n"
 	"                     hand CRIU (its newest restorable chain, pagemaps\n"
@@ -166,8 +172,8 @@ static uint64_t realtime_ns(void)
 struct ckpt_args {
 	const char *region, *group, *workdir;
 	uint64_t keep, size, parent, pid;
-	uint64_t poll_ms, ahead_max;
-	bool has_keep, has_size, has_parent, has_pid, has_poll, has_ahead, final, lazy;
+	uint64_t poll_ms, ahead_max, criu_timeout_us;
+	bool has_keep, has_size, has_parent, has_pid, has_poll, has_ahead, has_criu_timeout, final, lazy;
 	struct ckpt_data_paths data;	/* --data, repeated */
 };
 
@@ -186,6 +192,7 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 		{ "poll", required_argument, NULL, 'i' },
 		{ "ahead-max", required_argument, NULL, 'A' },
 		{ "data", required_argument, NULL, 'D' },
+		{ "criu-timeout", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -246,6 +253,12 @@ static int parse_args(int argc, char **argv, struct ckpt_args *a)
 				a->ahead_max = 0;
 			a->has_ahead = true;
 			break;
+		case 'T':
+			if (units_parse_duration(optarg, &a->criu_timeout_us) || a->criu_timeout_us < 1000000)
+				return ctl_usage_error("--criu-timeout '%s' is not a duration of at least 1s (like 90s or 2min)",
+						       optarg);
+			a->has_criu_timeout = true;
+			break;
 		case 'D':
 			switch (ckpt_data_add_path(&a->data, optarg)) {
 			case 0:
@@ -275,7 +288,7 @@ static int want(const struct ckpt_args *a, const char *cmd, const char *allowed,
 	    (a->has_pid && !strchr(allowed, 'P')) || (a->workdir && !strchr(allowed, 'w')) ||
 	    (a->final && !strchr(allowed, 'F')) || (a->lazy && !strchr(allowed, 'L')) ||
 	    (a->has_poll && !strchr(allowed, 'i')) || (a->has_ahead && !strchr(allowed, 'A')) ||
-	    (a->data.n && !strchr(allowed, 'D')))
+	    (a->data.n && !strchr(allowed, 'D')) || (a->has_criu_timeout && !strchr(allowed, 'T')))
 		return ctl_usage_error("ckpt %s: option not valid for this command", cmd);
 	if (strchr(allowed, 'g') && !a->group)
 		return ctl_usage_error("ckpt %s needs --group NAME", cmd);
@@ -605,9 +618,11 @@ int ctl_ckpt_report(FILE *out, FILE *err, const char *group, bool lazy, int rc,
 }
 
 int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
-		     const struct ckpt_data_paths *data, pid_t *pid, uint64_t *seq)
+		     const struct ckpt_data_paths *data, uint64_t criu_timeout_us, pid_t *pid,
+		     uint64_t *seq)
 {
 	struct ckpt_restore_result *res;
+	struct ckpt_watchdog wd;
 	struct ckpt_store s;
 	struct ckpt_region r;
 	int rc;
@@ -630,8 +645,20 @@ int ctl_ckpt_restore(const char *region, const char *group, const char *workdir,
 		free(res);
 		return 1;
 	}
+	/*
+	 * libcriu waits for its criu without a limit: a restore that hangs
+	 * would hold a takeover, and every service after it in the plan.
+	 */
+	rc = ckpt_watchdog_start(&wd, (criu_timeout_us ? criu_timeout_us : CTL_CKPT_CRIU_TIMEOUT_US) * 1000);
+	if (rc) {
+		fprintf(stderr, "orthrosctl: cannot start the watchdog on CRIU's restore: %s\n", strerror(-rc));
+		ckpt_region_unmap(&r);
+		free(res);
+		return 1;
+	}
 	rc = ckpt_restore_group(&s, group, workdir ? workdir : DEFAULT_WORKDIR,
-				lazy ? &ckpt_criu_lazy_view : &ckpt_criu_libcriu, NULL, data, res);
+				lazy ? &ckpt_criu_lazy_view : &ckpt_criu_libcriu, NULL, data, &wd, res);
+	ckpt_watchdog_stop(&wd);
 	if (!rc) {
 		*pid = res->pid;
 		*seq = res->seq;
@@ -647,7 +674,8 @@ static int cmd_restore(const struct ckpt_args *a)
 	pid_t pid;
 	uint64_t seq;
 
-	return ctl_ckpt_restore(a->region, a->group, a->workdir, a->lazy, &a->data, &pid, &seq);
+	return ctl_ckpt_restore(a->region, a->group, a->workdir, a->lazy, &a->data,
+				a->has_criu_timeout ? a->criu_timeout_us : 0, &pid, &seq);
 }
 
 int ctl_ckpt(int argc, char **argv)
@@ -680,7 +708,7 @@ int ctl_ckpt(int argc, char **argv)
 	if (!strcmp(cmd, "dump"))
 		return (rc = want(&a, cmd, "gPwFD", 0, argc)) ? rc : cmd_dump(&a);
 	if (!strcmp(cmd, "restore"))
-		return (rc = want(&a, cmd, "gwLD", 0, argc)) ? rc : cmd_restore(&a);
+		return (rc = want(&a, cmd, "gwLDT", 0, argc)) ? rc : cmd_restore(&a);
 	if (!strcmp(cmd, "put"))
 		return (rc = want(&a, cmd, "gp", 1, argc)) ? rc : cmd_put(&a, argv[optind]);
 	if (!strcmp(cmd, "standby"))

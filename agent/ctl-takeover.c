@@ -207,7 +207,7 @@ static int run_service(const struct tk_step *s, const char *rundir)
 			s->rsc, s->u.svc.data_paths);
 		rc = 1;
 	} else if (s->u.svc.group[0]) {
-		rc = ctl_ckpt_restore(s->u.svc.region, s->u.svc.group, NULL, s->u.svc.lazy, &data, &pid, &seq);
+		rc = ctl_ckpt_restore(s->u.svc.region, s->u.svc.group, NULL, s->u.svc.lazy, &data, 0, &pid, &seq);
 		if (rc == 0) {
 			snprintf(how, sizeof(how), "warm from set %" PRIu64, seq);
 			snprintf(agent_how, sizeof(agent_how), "warm:%" PRIu64, seq);

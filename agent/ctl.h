@@ -26,10 +26,15 @@ int ctl_partition_ask(const char *line);
 /* The same, printing nothing: for a caller that asks again and again. */
 int ctl_partition_ask_quiet(const char *line);
 
-/* 'ckpt restore' of @group; 0 restored (*pid, *seq), 3 none stored, 1 failed. */
+/*
+ * 'ckpt restore' of @group; 0 restored (*pid, *seq), 3 none stored, 1
+ * failed.  CRIU's restore is killed after @criu_timeout_us (0: the
+ * default, CTL_CKPT_CRIU_TIMEOUT_US).
+ */
+#define CTL_CKPT_CRIU_TIMEOUT_US (60ull * 1000000)
 struct ckpt_data_paths;
 int ctl_ckpt_restore(const char *region, const char *group, const char *workdir, bool lazy,
-		     const struct ckpt_data_paths *data,
+		     const struct ckpt_data_paths *data, uint64_t criu_timeout_us,
 		     pid_t *pid, uint64_t *seq);
 
 /*

@@ -168,7 +168,7 @@ for args in "get --region $region $tmp/x" "put --region $region --group demo" \
 done
 
 # restore finds nothing for a group never checkpointed: no CRIU is run.
-ctl restore --region "$region" --group never --workdir "$tmp/rst"
+ctl restore --region "$region" --group never --workdir "$tmp/rst" --criu-timeout 2min
 rc=$?
 if [ "$rc" -eq 3 ] && grep -q "^no checkpoint for group never: cold start" "$tmp/out"; then
 	ok "restore without a checkpoint says cold start and exits 3"
@@ -176,7 +176,10 @@ else
 	not_ok "restore without a checkpoint says cold start and exits 3" "exit $rc" "$(cat "$tmp/out" "$tmp/err")"
 fi
 for args in "dump --region $region --group demo" "restore --region $region --group demo --pid 1" \
-	    "dump --region $region --group demo --pid x" "restore --region $region --group demo --final"; do
+	    "dump --region $region --group demo --pid x" "restore --region $region --group demo --final" \
+	    "restore --region $region --group demo --criu-timeout 500ms" \
+	    "restore --region $region --group demo --criu-timeout soon" \
+	    "dump --region $region --group demo --pid 1 --criu-timeout 90s"; do
 	# shellcheck disable=SC2086
 	ctl $args
 	rc=$?

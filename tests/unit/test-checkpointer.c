@@ -51,6 +51,7 @@ static struct {
 	bool pre[8];
 	int fail_at;			/* call number (1-based) that fails, 0: none */
 	int hang_at;			/* call number whose "criu" never answers */
+	bool hang_restore;		/* a restore whose "criu" never answers */
 	pid_t hung;			/* that criu, killed by the watchdog */
 	uint32_t freezing_us, frozen_us;
 	uint64_t pages;			/* pages_written in each stats-dump */
@@ -193,6 +194,19 @@ static int f_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 
 	(void)ctx;
 	fk.restores++;
+	if (fk.hang_restore) {
+		int status;
+
+		fk.hung = fork();
+		assert_true(fk.hung >= 0);
+		if (fk.hung == 0) {
+			prctl(PR_SET_NAME, "criu");
+			for (;;)
+				pause();
+		}
+		assert_int_equal(waitpid(fk.hung, &status, 0), fk.hung);
+		return WIFSIGNALED(status) ? -ECOMM : -EIO;
+	}
 	if (r->leave_stopped) {
 		fk.stopped_restores++;
 		if (fk.stopped_rc)
@@ -854,6 +868,33 @@ static void a_hung_criu_is_killed_and_the_round_ends(void **state)
 	ckpt_watchdog_stop(&hung_wd);
 }
 
+/* A restore whose CRIU never answers is killed at its deadline and fails, without a second try. */
+static void a_hung_restore_is_killed_and_fails(void **state)
+{
+	struct checkpointer c;
+	struct ckpt_result res;
+	struct ckpt_restore_result rr;
+	char dir[96], killed[64];
+
+	(void)state;
+	init(&c, false);
+	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
+	assert_int_equal(ckpt_watchdog_start(&hung_wd, 100 * MS), 0);
+	fk.hang_restore = true;
+	snprintf(dir, sizeof(dir), "%s/restore", work);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &hung_wd, &rr), -ETIMEDOUT);
+	assert_non_null(strstr(rr.msg, "criu restore from set 1 did not end within 0.1 s"));
+	snprintf(killed, sizeof(killed), "killed it (pid %d)", (int)fk.hung);
+	assert_non_null(strstr(rr.msg, killed));
+	assert_int_equal(fk.restores, 1);
+	/* The same deadline lets a restore that ends in time through. */
+	fk.hang_restore = false;
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &hung_wd, &rr), 0);
+	assert_int_equal(rr.pid, 4242);
+	ckpt_watchdog_stop(&hung_wd);
+	checkpointer_fini(&c);
+}
+
 static void a_failed_first_dump_stores_nothing(void **state)
 {
 	struct checkpointer c;
@@ -868,7 +909,7 @@ static void a_failed_first_dump_stores_nothing(void **state)
 	char dir[96];
 
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), -ENOENT);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, NULL, &rr), -ENOENT);
 	assert_int_equal(fk.restores, 0);
 	checkpointer_fini(&c);
 }
@@ -928,7 +969,7 @@ static void the_stored_set_is_the_images_directory(void **state)
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.pid, 4242);
 	assert_int_equal(rr.seq, 4);
 	assert_int_equal(rr.chain_len, 4);
@@ -976,12 +1017,12 @@ static void a_set_noted_refused_is_passed_over(void **state)
 		fputs("not a note\n", f);
 		fclose(f);
 	}
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.seq, 4);
 	assert_int_equal(rr.refused, 0);
 	/* This store's set 3 (the pre-dump under 4): 4 goes with it, 2 is used. */
 	assert_int_equal(ckpt_note_refused(note, st.format_id, 3), 0);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.seq, 2);
 	assert_int_equal(rr.refused, 1);
 	checkpointer_fini(&c);
@@ -1000,7 +1041,7 @@ static void restore_passes_over_a_corrupt_set_and_its_pre_dump(void **state)
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);	/* 3 pre, 4 dump */
 	corrupt_set(4);		/* a stray write in the newest dump's payload */
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, NULL, &rr), 0);
 	/* 4 refused when its extraction failed; 3 is partial; 2 (on 1) is used */
 	assert_int_equal(rr.seq, 2);
 	assert_int_equal(rr.chain_len, 2);
@@ -1041,7 +1082,7 @@ static void an_unflagged_pre_dump_is_passed_over(void **state)
 	assert_int_equal(ckpt_pack_dir(&st, "web", 1, 0, legacy, 1, &seq), 0);
 	assert_int_equal(seq, 2);
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.seq, 1);
 	assert_int_equal(rr.skipped_predumps, 1);
 	assert_int_equal(rr.chain_len, 1);
@@ -1067,7 +1108,7 @@ static void restore_reads_only_the_chain_it_restores(void **state)
 		if (info[i].seq == 1)
 			region[st.slots_offset + info[i].slot * st.slot_size + 128 + 300] ^= 0xff;
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, NULL, &rr), 0);
 	assert_int_equal(rr.seq, 2);
 	assert_int_equal(rr.chain_len, 1);
 	assert_int_equal(rr.refused, 0);
@@ -1090,7 +1131,7 @@ static void with_every_set_corrupt_there_is_no_checkpoint(void **state)
 	for (uint32_t i = 0; i < st.nr_slots; i++)
 		region[st.slots_offset + i * st.slot_size + 128 + 10] ^= 0x55;
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), -ENOENT);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, NULL, &rr), -ENOENT);
 	assert_non_null(strstr(rr.msg, "no restorable checkpoint for group web"));
 	assert_int_equal(fk.restores, 0);
 	checkpointer_fini(&c);
@@ -1117,7 +1158,7 @@ static void a_failed_restore_is_not_a_cold_start(void **state)
 	init(&c, false);
 	assert_int_equal(checkpointer_run(&c, 42, &res), 0);
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &bad, NULL, NULL, &rr), -EIO);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &bad, NULL, NULL, NULL, &rr), -EIO);
 	assert_non_null(strstr(rr.msg, "criu restore from set 1 failed"));
 	assert_non_null(strstr(rr.msg, "restore.log"));
 	checkpointer_fini(&c);
@@ -1576,13 +1617,13 @@ static void the_data_paths_go_with_the_memory(void **state)
 	/* written after the checkpoint: lost with the memory that wrote it */
 	write_file(fk.watch, "record 1\nrecord 2\n");
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &c.data, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &c.data, NULL, &rr), 0);
 	assert_string_equal(fk.watched, "record 1\n");
 	assert_int_equal(rr.data.files, 1);
 	assert_int_equal(rr.data.dirs, 1);
 	/* without the data paths a restore leaves the files alone */
 	write_file(fk.watch, "record 3\n");
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, NULL, NULL, &rr), 0);
 	assert_string_equal(fk.watched, "record 3\n");
 	checkpointer_fini(&c);
 }
@@ -1626,7 +1667,7 @@ static void a_write_after_the_copy_ahead_is_in_the_set(void **state)
 	fk.before_freeze[0] = '\0';
 	write_file(fk.watch, "record 3\n");
 	snprintf(dir, sizeof(dir), "%s/restore", work);
-	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &c.data, &rr), 0);
+	assert_int_equal(ckpt_restore_group(&st, "web", dir, &fake_ops, NULL, &c.data, NULL, &rr), 0);
 	assert_string_equal(fk.watched, "record 2\n");
 	assert_int_equal(rr.data.files, 2);
 	checkpointer_fini(&c);
@@ -1690,6 +1731,7 @@ int main(void)
 		T(a_failed_dump_leaves_no_visible_set),
 		T(a_failed_first_dump_stores_nothing),
 		T(a_hung_criu_is_killed_and_the_round_ends),
+		T(a_hung_restore_is_killed_and_fails),
 		T(a_freeze_longer_than_max_freeze_is_reported),
 		T(without_stats_the_dump_call_bounds_the_freeze),
 		T(the_stored_set_is_the_images_directory),
