@@ -110,6 +110,25 @@ static void put(int dfd, const char *name, const void *data, size_t len)
 	close(fd);
 }
 
+/*
+ * As libcriu does: fork a `criu swrk` and wait for its answer, which
+ * never comes; only the watchdog's kill ends the wait.
+ */
+static int hang_like_criu(void)
+{
+	int status;
+
+	fk.hung = fork();
+	assert_true(fk.hung >= 0);
+	if (fk.hung == 0) {
+		prctl(PR_SET_NAME, "criu");
+		for (;;)
+			pause();
+	}
+	assert_int_equal(waitpid(fk.hung, &status, 0), fk.hung);
+	return WIFSIGNALED(status) ? -ECOMM : -EIO;
+}
+
 static int fake_call(const struct ckpt_criu_req *r, bool pre)
 {
 	char pages[3000];
@@ -122,20 +141,8 @@ static int fake_call(const struct ckpt_criu_req *r, bool pre)
 		snprintf(fk.parent[k], sizeof(fk.parent[k]), "%s", r->parent ? r->parent : "");
 	}
 	fake_now += fk.call_ns;
-	if (fk.hang_at == fk.calls) {
-		/* libcriu: fork a `criu swrk`, wait for its answer; none comes. */
-		int status;
-
-		fk.hung = fork();
-		assert_true(fk.hung >= 0);
-		if (fk.hung == 0) {
-			prctl(PR_SET_NAME, "criu");
-			for (;;)
-				pause();
-		}
-		assert_int_equal(waitpid(fk.hung, &status, 0), fk.hung);
-		return WIFSIGNALED(status) ? -ECOMM : -EIO;
-	}
+	if (fk.hang_at == fk.calls)
+		return hang_like_criu();
 	if (fk.probe_fd >= 0) {
 		if (flock(fk.probe_fd, LOCK_EX | LOCK_NB) == 0)
 			flock(fk.probe_fd, LOCK_UN);
@@ -194,19 +201,8 @@ static int f_restore(void *ctx, const struct ckpt_criu_req *r, pid_t *pid)
 
 	(void)ctx;
 	fk.restores++;
-	if (fk.hang_restore) {
-		int status;
-
-		fk.hung = fork();
-		assert_true(fk.hung >= 0);
-		if (fk.hung == 0) {
-			prctl(PR_SET_NAME, "criu");
-			for (;;)
-				pause();
-		}
-		assert_int_equal(waitpid(fk.hung, &status, 0), fk.hung);
-		return WIFSIGNALED(status) ? -ECOMM : -EIO;
-	}
+	if (fk.hang_restore)
+		return hang_like_criu();
 	if (r->leave_stopped) {
 		fk.stopped_restores++;
 		if (fk.stopped_rc)
